@@ -1,0 +1,1 @@
+"""One router module per resource; handlers are thin: REST model -> gRPC request -> REST model."""

@@ -1,0 +1,96 @@
+"""DICOM store: statistics, study query, series of a study."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from radscholar_gateway.convert import page_request, to_model
+from radscholar_gateway.deps import DicomStore
+from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as pb
+
+router = APIRouter(prefix="/api/v1/dicom", tags=["dicom"])
+
+
+class StoreStatistics(BaseModel):
+    patients: int
+    studies: int
+    series: int
+    instances: int
+    disk_size_bytes: int
+
+
+class Study(BaseModel):
+    study_instance_uid: str
+    patient_id: str
+    patient_name: str
+    study_date: str
+    description: str
+    accession_number: str
+    institution: str
+    modalities: list[str]
+    series_count: int
+    instance_count: int
+
+
+class StudyPage(BaseModel):
+    studies: list[Study]
+    next_page_token: str
+    total_size: int
+
+
+class Series(BaseModel):
+    series_instance_uid: str
+    study_instance_uid: str
+    modality: str
+    description: str
+    series_number: int
+    body_part: str
+    instance_count: int
+
+
+class SeriesList(BaseModel):
+    series: list[Series]
+
+
+@router.get("/statistics", summary="Counts and storage of the DICOM store")
+async def statistics(store: DicomStore) -> StoreStatistics:
+    return to_model(StoreStatistics, await store.GetStoreStatistics(pb.GetStoreStatisticsRequest()))
+
+
+@router.get("/studies", summary="Find studies, newest first")
+async def query_studies(
+    store: DicomStore,
+    patient_id: str = "",
+    modality: Annotated[str, Query(description="CT, MR, DX, MG, ...")] = "",
+    study_date_from: Annotated[str, Query(description="YYYY-MM-DD, inclusive")] = "",
+    study_date_to: Annotated[str, Query(description="YYYY-MM-DD, inclusive")] = "",
+    description: Annotated[str, Query(description="text contained in the study description")] = "",
+    institution: str = "",
+    page_size: Annotated[int, Query(ge=0, le=1000)] = 50,
+    page_token: str = "",
+) -> StudyPage:
+    answer = await store.QueryStudies(
+        pb.QueryStudiesRequest(
+            patient_id=patient_id,
+            modality=modality,
+            study_date_from=study_date_from,
+            study_date_to=study_date_to,
+            description_contains=description,
+            institution=institution,
+            page=page_request(page_size, page_token),
+        )
+    )
+    return StudyPage(
+        studies=[to_model(Study, s) for s in answer.studies],
+        next_page_token=answer.page.next_page_token,
+        total_size=answer.page.total_size,
+    )
+
+
+@router.get("/studies/{study_instance_uid}/series", summary="The series of one study")
+async def list_series(study_instance_uid: str, store: DicomStore) -> SeriesList:
+    answer = await store.ListSeries(pb.ListSeriesRequest(study_instance_uid=study_instance_uid))
+    return SeriesList(series=[to_model(Series, s) for s in answer.series])

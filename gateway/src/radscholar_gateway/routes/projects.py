@@ -1,0 +1,80 @@
+"""Labeling projects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from radscholar_gateway.convert import page_request
+from radscholar_gateway.deps import Labeling
+from radscholar_proto.labeling.v1 import labeling_pb2 as pb
+
+router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
+
+TaskType = Literal["CLASSIFICATION", "DETECTION", "SEGMENTATION"]
+Dimensionality = Literal["2D", "3D"]
+
+
+class NewProject(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["Lung nodules, chest CT"])
+    description: str = Field("", max_length=10_000)
+    modality: str = Field(min_length=1, max_length=16, examples=["CT"])
+    task_type: TaskType
+    dimensionality: Dimensionality
+
+
+class Project(NewProject):
+    id: str
+    created_at: datetime
+
+
+class ProjectPage(BaseModel):
+    projects: list[Project]
+    next_page_token: str
+    total_size: int
+
+
+def _project(message: pb.Project) -> Project:
+    return Project(
+        id=message.id,
+        name=message.name,
+        description=message.description,
+        modality=message.modality,
+        task_type=pb.TaskType.Name(message.task_type).removeprefix("TASK_TYPE_"),  # type: ignore[arg-type]
+        dimensionality=pb.Dimensionality.Name(message.dimensionality).removeprefix("DIMENSIONALITY_"),  # type: ignore[arg-type]
+        created_at=message.created_at.ToDatetime(tzinfo=UTC),
+    )
+
+
+@router.post("", status_code=201, summary="Create a labeling project")
+async def create_project(body: NewProject, labeling: Labeling) -> Project:
+    answer = await labeling.CreateProject(
+        pb.CreateProjectRequest(
+            name=body.name,
+            description=body.description,
+            modality=body.modality,
+            task_type=pb.TaskType.Value(f"TASK_TYPE_{body.task_type}"),
+            dimensionality=pb.Dimensionality.Value(f"DIMENSIONALITY_{body.dimensionality}"),
+        )
+    )
+    return _project(answer.project)
+
+
+@router.get("", summary="List projects by name")
+async def list_projects(
+    labeling: Labeling, page_size: Annotated[int, Query(ge=0, le=1000)] = 50, page_token: str = ""
+) -> ProjectPage:
+    answer = await labeling.ListProjects(pb.ListProjectsRequest(page=page_request(page_size, page_token)))
+    return ProjectPage(
+        projects=[_project(p) for p in answer.projects],
+        next_page_token=answer.page.next_page_token,
+        total_size=answer.page.total_size,
+    )
+
+
+@router.get("/{project_id}", summary="Read one project")
+async def get_project(project_id: str, labeling: Labeling) -> Project:
+    return _project((await labeling.GetProject(pb.GetProjectRequest(project_id=project_id))).project)

@@ -1,0 +1,36 @@
+"""The one mapping between typed domain errors and gRPC status, in both directions.
+
+Server side: a DomainError becomes its status code plus a ``google.rpc.ErrorInfo`` detail whose
+``reason`` is machine-readable. Client side (the gateway): the reason and details are read back.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from radscholar_core.errors import DomainError
+
+DOMAIN = "radscholar"
+
+
+def to_status(error: DomainError) -> grpc.Status:
+    """The gRPC status (with an ErrorInfo detail) that carries a domain error."""
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.details)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = status_pb2.Status(code=code_pb2.Code.Value(error.code), message=error.message, details=[detail])
+    return rpc_status.to_status(status)
+
+
+def error_info(error: grpc.aio.AioRpcError | grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
+    """The ErrorInfo a RadScholar server attached to a failed call, if any."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    for detail in status.details if status else []:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info
+    return None

@@ -1,0 +1,106 @@
+from radscholar_proto.common.v1 import paging_pb2 as _paging_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetStoreStatisticsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetStoreStatisticsResponse(_message.Message):
+    __slots__ = ("patients", "studies", "series", "instances", "disk_size_bytes")
+    PATIENTS_FIELD_NUMBER: _ClassVar[int]
+    STUDIES_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    DISK_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    patients: int
+    studies: int
+    series: int
+    instances: int
+    disk_size_bytes: int
+    def __init__(self, patients: _Optional[int] = ..., studies: _Optional[int] = ..., series: _Optional[int] = ..., instances: _Optional[int] = ..., disk_size_bytes: _Optional[int] = ...) -> None: ...
+
+class QueryStudiesRequest(_message.Message):
+    __slots__ = ("patient_id", "modality", "study_date_from", "study_date_to", "description_contains", "institution", "page")
+    PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    STUDY_DATE_FROM_FIELD_NUMBER: _ClassVar[int]
+    STUDY_DATE_TO_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_CONTAINS_FIELD_NUMBER: _ClassVar[int]
+    INSTITUTION_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    patient_id: str
+    modality: str
+    study_date_from: str
+    study_date_to: str
+    description_contains: str
+    institution: str
+    page: _paging_pb2.PageRequest
+    def __init__(self, patient_id: _Optional[str] = ..., modality: _Optional[str] = ..., study_date_from: _Optional[str] = ..., study_date_to: _Optional[str] = ..., description_contains: _Optional[str] = ..., institution: _Optional[str] = ..., page: _Optional[_Union[_paging_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class Study(_message.Message):
+    __slots__ = ("study_instance_uid", "patient_id", "patient_name", "study_date", "description", "accession_number", "institution", "modalities", "series_count", "instance_count")
+    STUDY_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PATIENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    STUDY_DATE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ACCESSION_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    INSTITUTION_FIELD_NUMBER: _ClassVar[int]
+    MODALITIES_FIELD_NUMBER: _ClassVar[int]
+    SERIES_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    study_instance_uid: str
+    patient_id: str
+    patient_name: str
+    study_date: str
+    description: str
+    accession_number: str
+    institution: str
+    modalities: _containers.RepeatedScalarFieldContainer[str]
+    series_count: int
+    instance_count: int
+    def __init__(self, study_instance_uid: _Optional[str] = ..., patient_id: _Optional[str] = ..., patient_name: _Optional[str] = ..., study_date: _Optional[str] = ..., description: _Optional[str] = ..., accession_number: _Optional[str] = ..., institution: _Optional[str] = ..., modalities: _Optional[_Iterable[str]] = ..., series_count: _Optional[int] = ..., instance_count: _Optional[int] = ...) -> None: ...
+
+class QueryStudiesResponse(_message.Message):
+    __slots__ = ("studies", "page")
+    STUDIES_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    studies: _containers.RepeatedCompositeFieldContainer[Study]
+    page: _paging_pb2.PageResponse
+    def __init__(self, studies: _Optional[_Iterable[_Union[Study, _Mapping]]] = ..., page: _Optional[_Union[_paging_pb2.PageResponse, _Mapping]] = ...) -> None: ...
+
+class ListSeriesRequest(_message.Message):
+    __slots__ = ("study_instance_uid",)
+    STUDY_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    study_instance_uid: str
+    def __init__(self, study_instance_uid: _Optional[str] = ...) -> None: ...
+
+class Series(_message.Message):
+    __slots__ = ("series_instance_uid", "study_instance_uid", "modality", "description", "series_number", "body_part", "instance_count")
+    SERIES_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    STUDY_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    SERIES_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    BODY_PART_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    series_instance_uid: str
+    study_instance_uid: str
+    modality: str
+    description: str
+    series_number: int
+    body_part: str
+    instance_count: int
+    def __init__(self, series_instance_uid: _Optional[str] = ..., study_instance_uid: _Optional[str] = ..., modality: _Optional[str] = ..., description: _Optional[str] = ..., series_number: _Optional[int] = ..., body_part: _Optional[str] = ..., instance_count: _Optional[int] = ...) -> None: ...
+
+class ListSeriesResponse(_message.Message):
+    __slots__ = ("series",)
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    series: _containers.RepeatedCompositeFieldContainer[Series]
+    def __init__(self, series: _Optional[_Iterable[_Union[Series, _Mapping]]] = ...) -> None: ...

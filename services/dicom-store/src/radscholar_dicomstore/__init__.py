@@ -1,0 +1,1 @@
+"""RadScholar DICOM store service, backed by Orthanc."""

@@ -1,0 +1,49 @@
+"""The DICOM store servicer: proto -> domain -> proto, nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import grpc
+
+from radscholar_core.errors import InvalidArgument
+from radscholar_core.paging import Page
+from radscholar_dicomstore.domain.studies import StudyQuery
+from radscholar_dicomstore.ports import StudyIndex
+from radscholar_proto.common.v1 import paging_pb2
+from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as pb
+from radscholar_proto.dicomstore.v1 import dicomstore_pb2_grpc
+
+
+class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
+    def __init__(self, index: StudyIndex) -> None:
+        self._index = index
+
+    async def GetStoreStatistics(
+        self, request: pb.GetStoreStatisticsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetStoreStatisticsResponse:
+        return pb.GetStoreStatisticsResponse(**asdict(await self._index.statistics()))
+
+    async def QueryStudies(
+        self, request: pb.QueryStudiesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.QueryStudiesResponse:
+        query = StudyQuery.parse(
+            patient_id=request.patient_id,
+            modality=request.modality,
+            study_date_from=request.study_date_from,
+            study_date_to=request.study_date_to,
+            description_contains=request.description_contains,
+            institution=request.institution,
+        )
+        page = Page.of(request.page.page_size, request.page.page_token)
+        studies, total = await self._index.find_studies(query, page.offset, page.limit)
+        return pb.QueryStudiesResponse(
+            studies=[pb.Study(**asdict(study)) for study in studies],
+            page=paging_pb2.PageResponse(next_page_token=page.next_token(len(studies), total), total_size=total),
+        )
+
+    async def ListSeries(self, request: pb.ListSeriesRequest, context: grpc.aio.ServicerContext) -> pb.ListSeriesResponse:
+        if not request.study_instance_uid:
+            raise InvalidArgument("study_instance_uid is required", reason="MISSING_STUDY_UID")
+        series = await self._index.list_series(request.study_instance_uid)
+        return pb.ListSeriesResponse(series=[pb.Series(**asdict(s)) for s in series])

@@ -1,0 +1,16 @@
+"""Settings of the DICOM store service (environment prefix RADSCHOLAR_DICOMSTORE_)."""
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from radscholar_core.settings import Port, ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="RADSCHOLAR_DICOMSTORE_")
+
+    port: Port = 50051
+    orthanc_url: str = Field(description="Orthanc REST base URL, e.g. http://127.0.0.1:8042")
+    orthanc_username: str = Field(description="Orthanc user the service signs in as")
+    orthanc_password: SecretStr = Field(description="that user's password")
+    orthanc_timeout_seconds: float = Field(30.0, gt=0)

@@ -1,0 +1,1 @@
+"""DICOM rules as pure code: queries, summaries. No Orthanc client here."""

@@ -1,0 +1,1 @@
+"""RadScholar labeling service: projects, cases, worklists, annotations, reviews, dataset versions."""

@@ -1,0 +1,62 @@
+"""Projects kept in SQL (SQLite on one machine, PostgreSQL in a cluster)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from radscholar_core.errors import AlreadyExists, NotFound
+from radscholar_labeling.adapters.tables import ProjectRow
+from radscholar_labeling.domain.projects import Dimensionality, NewProject, Project, TaskType
+
+
+def _project(row: ProjectRow) -> Project:
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    return Project(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        modality=row.modality,
+        task_type=TaskType(row.task_type),
+        dimensionality=Dimensionality(row.dimensionality),
+        created_at=created,
+    )
+
+
+class SqlProjectRepository:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def add(self, project: NewProject) -> Project:
+        row = ProjectRow(
+            id=str(uuid.uuid4()),
+            name=project.name,
+            description=project.description,
+            modality=project.modality,
+            task_type=project.task_type.value,
+            dimensionality=project.dimensionality.value,
+            created_at=datetime.now(UTC),
+        )
+        try:
+            with self._sessions.begin() as session:
+                session.add(row)
+        except IntegrityError:
+            raise AlreadyExists(f"a project named '{project.name}' already exists", reason="PROJECT_EXISTS") from None
+        return _project(row)
+
+    def get(self, project_id: str) -> Project:
+        with self._sessions() as session:
+            row = session.get(ProjectRow, project_id)
+            if row is None:
+                raise NotFound(f"project '{project_id}' does not exist", reason="PROJECT_NOT_FOUND")
+            return _project(row)
+
+    def list(self, offset: int, limit: int) -> tuple[list[Project], int]:
+        with self._sessions() as session:
+            total = session.scalar(select(func.count()).select_from(ProjectRow)) or 0
+            rows = session.scalars(select(ProjectRow).order_by(ProjectRow.name).offset(offset).limit(limit))
+            return [_project(row) for row in rows], total

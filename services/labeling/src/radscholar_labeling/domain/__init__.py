@@ -1,0 +1,1 @@
+"""Labeling rules as pure code; persistence sits behind ports.py."""

@@ -1,0 +1,1 @@
+"""RadScholar radiomics service: IBSI-compliant extraction, feature tables, stability, selection."""

@@ -1,0 +1,1 @@
+"""Radiomics science as pure code: settings, presets, extraction. No grpc, Ray or object-store client."""

@@ -1,0 +1,1 @@
+"""RadScholar statistics and classic machine learning service."""

@@ -1,0 +1,1 @@
+"""RadScholar training service: model zoo, training runs on Ray, MLflow tracking and registry."""
