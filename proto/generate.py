@@ -32,8 +32,15 @@ def generate(out: Path) -> None:
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "radscholar").rglob("*.proto"))
     with tempfile.TemporaryDirectory() as raw:
         include = Path(grpc_tools.__file__).parent / "_proto"
-        args = ["protoc", f"-I{PROTO_ROOT}", f"-I{include}", f"--python_out={raw}", f"--pyi_out={raw}",
-                f"--grpc_python_out={raw}", *protos]
+        args = [
+            "protoc",
+            f"-I{PROTO_ROOT}",
+            f"-I{include}",
+            f"--python_out={raw}",
+            f"--pyi_out={raw}",
+            f"--grpc_python_out={raw}",
+            *protos,
+        ]
         if protoc.main(args) != 0:
             sys.exit("protoc failed")
         for path in sorted(Path(raw, "radscholar").rglob("*.py*")):

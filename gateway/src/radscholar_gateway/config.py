@@ -13,7 +13,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     data_dir: Path = Path("var/gateway")
     log_level: str = Field(
-        "INFO", validation_alias=AliasChoices("log_level", "RADSCHOLAR_LOG_LEVEL"), pattern="^(DEBUG|INFO|WARNING|ERROR)$"
+        "INFO",
+        validation_alias=AliasChoices("log_level", "RADSCHOLAR_LOG_LEVEL"),
+        pattern="^(DEBUG|INFO|WARNING|ERROR)$",
     )
     dicomstore_address: str = Field(description="host:port of the DICOM store service")
     labeling_address: str = Field(description="host:port of the labeling service")

@@ -53,9 +53,15 @@ async def on_rpc_error(_: Request, exc: Exception) -> JSONResponse:
         log.error("upstream failed", extra={"code": code.name, "upstream_message": exc.details()})
         return error_body(500, "INTERNAL", "INTERNAL", "internal error; the server log has the details")
     if code == grpc.StatusCode.UNAVAILABLE and info is None:
-        return error_body(503, code.name, "SERVICE_UNAVAILABLE", "a RadScholar service is not reachable; retry later")
+        return error_body(
+            503, code.name, "SERVICE_UNAVAILABLE", "a RadScholar service is not reachable; retry later"
+        )
     return error_body(
-        status, code.name, info.reason if info else code.name, exc.details() or "", dict(info.metadata) if info else {}
+        status,
+        code.name,
+        info.reason if info else code.name,
+        exc.details() or "",
+        dict(info.metadata) if info else {},
     )
 
 

@@ -19,7 +19,9 @@ SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestIdMiddleware(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def dispatch(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         given = request.headers.get("x-request-id", "")
         rid = given if SAFE_ID.match(given) else uuid.uuid4().hex
         token = request_id.set(rid)

@@ -21,7 +21,9 @@ class Echo:
 
     async def Echo(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         if request == b"missing":
-            raise NotFound("series '1.2.3' is not in the store", reason="SERIES_NOT_FOUND", details={"uid": "1.2.3"})
+            raise NotFound(
+                "series '1.2.3' is not in the store", reason="SERIES_NOT_FOUND", details={"uid": "1.2.3"}
+            )
         if request == b"crash":
             raise RuntimeError("secret internal detail")
         if request == b"slow":
@@ -79,7 +81,11 @@ async def test_domain_error_becomes_status_with_reason(running: tuple[Server, gr
     assert failure.value.details() == "series '1.2.3' is not in the store"
     info = error_info(failure.value)
     assert info is not None
-    assert (info.reason, info.domain, dict(info.metadata)) == ("SERIES_NOT_FOUND", "radscholar", {"uid": "1.2.3"})
+    assert (info.reason, info.domain, dict(info.metadata)) == (
+        "SERIES_NOT_FOUND",
+        "radscholar",
+        {"uid": "1.2.3"},
+    )
 
 
 async def test_unexpected_error_is_internal_without_details(

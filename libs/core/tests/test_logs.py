@@ -25,7 +25,9 @@ def test_exceptions_are_one_line() -> None:
     try:
         raise ValueError("boom")
     except ValueError:
-        record = logging.getLogger("x").makeRecord("x", logging.ERROR, __file__, 1, "failed", (), __import__("sys").exc_info())
+        record = logging.getLogger("x").makeRecord(
+            "x", logging.ERROR, __file__, 1, "failed", (), __import__("sys").exc_info()
+        )
     line = formatter.format(record)
     assert "\n" not in line
     assert "ValueError: boom" in json.loads(line)["exception"]

@@ -224,7 +224,11 @@ def test_filesystem_recovers_metadata_of_files_copied_in(tmp_path: Path) -> None
 
     info = store.stat("import/scan.json")
 
-    assert (info.size, info.content_type, info.etag) == (2, "application/json", hashlib.sha256(b"{}").hexdigest())
+    assert (info.size, info.content_type, info.etag) == (
+        2,
+        "application/json",
+        hashlib.sha256(b"{}").hexdigest(),
+    )
 
 
 def test_filesystem_key_cannot_be_object_and_prefix(tmp_path: Path) -> None:
@@ -303,7 +307,12 @@ def test_settings_nest_in_a_service_settings_class(monkeypatch: pytest.MonkeyPat
         model_config = SettingsConfigDict(env_prefix="RS_TEST_", env_nested_delimiter="__")
         object_store: ObjectStoreSettings = ObjectStoreSettings()
 
-    for name, value in {"BACKEND": "s3", "S3_ENDPOINT": "minio:9000", "S3_ACCESS_KEY": "a", "S3_SECRET_KEY": "b"}.items():
+    for name, value in {
+        "BACKEND": "s3",
+        "S3_ENDPOINT": "minio:9000",
+        "S3_ACCESS_KEY": "a",
+        "S3_SECRET_KEY": "b",
+    }.items():
         monkeypatch.setenv(f"RS_TEST_OBJECT_STORE__{name}", value)
 
     settings = ServiceSettings().object_store

@@ -51,8 +51,13 @@ def generate(
     """Generate synthetic studies with ground truth (DICOM, NIfTI masks, JSON)."""
     import radscholar_phantoms
 
-    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn())
+    columns = (
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console) as progress:
         task = progress.add_task(f"{kind} phantoms", total=cases)
 

@@ -15,13 +15,21 @@ class ApiError(Exception):
 
     def __init__(self, status: int, code: str, reason: str, message: str, details: dict[str, Any]) -> None:
         super().__init__(f"{status} {reason}: {message}")
-        self.status, self.code, self.reason, self.message, self.details = status, code, reason, message, details
+        self.status, self.code, self.reason, self.message, self.details = (
+            status,
+            code,
+            reason,
+            message,
+            details,
+        )
 
 
 class Client:
     """Talks to one RadScholar gateway. `url` defaults to $RADSCHOLAR_URL, then 127.0.0.1:8000."""
 
-    def __init__(self, url: str | None = None, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self, url: str | None = None, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+    ):
         self.url = (url or os.environ.get("RADSCHOLAR_URL") or DEFAULT_URL).rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
 
@@ -42,8 +50,13 @@ class Client:
             error = response.json()["error"]
         except (ValueError, KeyError, TypeError):
             error = {"code": "HTTP_ERROR", "reason": "HTTP_ERROR", "message": response.text[:500]}
-        raise ApiError(response.status_code, error.get("code", ""), error.get("reason", ""),
-                       error.get("message", ""), error.get("details") or {})
+        raise ApiError(
+            response.status_code,
+            error.get("code", ""),
+            error.get("reason", ""),
+            error.get("message", ""),
+            error.get("details") or {},
+        )
 
     def alive(self) -> bool:
         """Whether the gateway process answers."""
@@ -56,10 +69,16 @@ class Client:
     def store_statistics(self) -> dict[str, Any]:
         return self._request("GET", "/api/v1/dicom/statistics")  # type: ignore[no-any-return]
 
-    def create_project(self, name: str, modality: str, task_type: str, dimensionality: str,
-                       description: str = "") -> dict[str, Any]:
-        body = {"name": name, "modality": modality, "task_type": task_type, "dimensionality": dimensionality,
-                "description": description}
+    def create_project(
+        self, name: str, modality: str, task_type: str, dimensionality: str, description: str = ""
+    ) -> dict[str, Any]:
+        body = {
+            "name": name,
+            "modality": modality,
+            "task_type": task_type,
+            "dimensionality": dimensionality,
+            "description": description,
+        }
         return self._request("POST", "/api/v1/projects", json=body)  # type: ignore[no-any-return]
 
     def projects(self) -> list[dict[str, Any]]:

@@ -56,8 +56,8 @@ async def create_project(body: NewProject, labeling: Labeling) -> Project:
             name=body.name,
             description=body.description,
             modality=body.modality,
-            task_type=pb.TaskType.Value(f"TASK_TYPE_{body.task_type}"),
-            dimensionality=pb.Dimensionality.Value(f"DIMENSIONALITY_{body.dimensionality}"),
+            task_type=f"TASK_TYPE_{body.task_type}",
+            dimensionality=f"DIMENSIONALITY_{body.dimensionality}",
         )
     )
     return _project(answer.project)

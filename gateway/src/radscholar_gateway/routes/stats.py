@@ -43,7 +43,7 @@ async def compare_two_groups(body: TwoGroupComparison, stats: Stats) -> TwoGroup
         pb.CompareTwoGroupsRequest(
             group_a=body.group_a,
             group_b=body.group_b,
-            test=pb.TwoGroupTest.Value(f"TWO_GROUP_TEST_{body.test}"),
+            test=f"TWO_GROUP_TEST_{body.test}",
             confidence_level=body.confidence_level,
         )
     )

@@ -35,7 +35,7 @@ async def list_architectures(
     spatial_dims: Annotated[int | None, Query(description="2 or 3")] = None,
 ) -> ArchitectureList:
     answer = await training.ListArchitectures(
-        pb.ListArchitecturesRequest(task=pb.Task.Value(f"TASK_{task}") if task else 0, spatial_dims=spatial_dims or 0)
+        pb.ListArchitecturesRequest(task=f"TASK_{task or 'UNSPECIFIED'}", spatial_dims=spatial_dims or 0)
     )
     return ArchitectureList(
         architectures=[

@@ -8,6 +8,7 @@ so load balancers drain, then in-flight calls get `grace` seconds).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -22,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from radscholar_core.errors import DomainError
 from radscholar_core.logs import bound
+from radscholar_core.settings import ServiceSettings
 from radscholar_core.status import to_status
 
 log = logging.getLogger(__name__)
@@ -115,7 +117,11 @@ class Server:
             registration.add_to_server(registration.servicer, self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
-            [*self.names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            [
+                *self.names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             self.grpc,
         )
 
@@ -149,7 +155,9 @@ async def serve(server: Server, host: str, port: int, *, grace: float = 5.0) -> 
     log.info("stopped")
 
 
-def run_service(name: str, settings_type: Callable[[], Any], build: Callable[[Any], Server]) -> None:
+def run_service(
+    name: str, settings_type: Callable[..., ServiceSettings], build: Callable[[Any], Server]
+) -> None:
     """The body of every service's ``__main__``: settings, logging, server, run until signalled.
 
     Bad or missing settings end the process with exit code 2 and a message naming each setting.
@@ -161,7 +169,9 @@ def run_service(name: str, settings_type: Callable[[], Any], build: Callable[[An
     try:
         settings = settings_type()
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
         sys.stderr.write(f"{name}: invalid settings: {problems}\n")
         raise SystemExit(2) from None
     configure_logging(name, settings.log_level)
@@ -170,3 +180,14 @@ def run_service(name: str, settings_type: Callable[[], Any], build: Callable[[An
         await serve(build(settings), settings.host, settings.port, grace=settings.grace_seconds)
 
     asyncio.run(main())
+
+
+@contextlib.asynccontextmanager
+async def serving(server: Server, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[grpc.aio.Channel]:
+    """Run `server` for the duration of the block and yield a channel to it (tests, embedding)."""
+    bound_port = await server.start(host, port)
+    try:
+        async with grpc.aio.insecure_channel(f"{host}:{bound_port}") as channel:
+            yield channel
+    finally:
+        await server.stop(0)

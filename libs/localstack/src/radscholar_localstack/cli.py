@@ -178,11 +178,21 @@ def missing_prerequisites(config: StackConfig, components: Sequence[Component]) 
     return problems
 
 
-def prepare(config: StackConfig) -> tuple[str, ray_head.RayTempDir]:
-    """Create the data directory tree, the Orthanc password and configuration, and Ray's temp dir."""
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """What ``prepare`` made: the secrets (never logged) and where Ray keeps its session."""
+
+    orthanc_password: str = dataclasses.field(repr=False)
+    ray_token: str = dataclasses.field(repr=False)
+    ray_temp_dir: ray_head.RayTempDir
+
+
+def prepare(config: StackConfig) -> Prepared:
+    """Create the data directory tree, the secrets, Orthanc's configuration and Ray's temp dir."""
     for directory in data_directories(config):
         directory.mkdir(parents=True, exist_ok=True)
     password = ensure_secret(config.orthanc_password_file)
+    ray_token = ensure_secret(config.ray_token_file)
     write_orthanc_config(config, password)
     temp_dir = ray_head.choose_temp_dir(config.ray_dir)
     if config.ray_enabled:
@@ -195,7 +205,7 @@ def prepare(config: StackConfig) -> tuple[str, ray_head.RayTempDir]:
                 temp_dir.path,
             )
         ray_head.prepare_temp_dir(temp_dir, config.ray_dir)
-    return password, temp_dir
+    return Prepared(orthanc_password=password, ray_token=ray_token, ray_temp_dir=temp_dir)
 
 
 async def up(config: StackConfig, options: UpOptions) -> int:
@@ -205,12 +215,13 @@ async def up(config: StackConfig, options: UpOptions) -> int:
     stack_console = StackConsole(names)
     _setup_logging(stack_console)
 
-    password, temp_dir = prepare(config)
+    prepared = prepare(config)
+    password, temp_dir = prepared.orthanc_password, prepared.ray_temp_dir
 
     async def stop_ray_leftovers() -> None:
         await asyncio.to_thread(ray_head.stop_leftovers, temp_dir.path, config.stop_grace_s)
 
-    components = build_components(config, password, temp_dir.path, stop_ray_leftovers)
+    components = build_components(config, password, temp_dir.path, prepared.ray_token, stop_ray_leftovers)
     problems = missing_prerequisites(config, components)
     if problems:
         for problem in problems:

@@ -6,6 +6,7 @@ unit-tested; the Supervisor runs the result.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from radscholar_localstack.config import (
     LOOPBACK,
+    ORTHANC_AET,
     ORTHANC_USERNAME,
     SERVICES,
     StackConfig,
@@ -56,7 +58,7 @@ def orthanc_component(config: StackConfig, password: str) -> Component:
         env={"TCP_NODELAY": "1"},
         probe=HttpProbe(f"{config.orthanc_url}/system", basic_auth=(ORTHANC_USERNAME, password)),
         tier=TIER_INFRASTRUCTURE,
-        endpoint=f"{config.orthanc_url}  DICOM {config.ports.orthanc_dicom} (AET RADSCHOLAR)",
+        endpoint=f"{config.orthanc_url} (DICOM :{config.ports.orthanc_dicom}, AET {ORTHANC_AET})",
         ports=(
             PortClaim("orthanc", "HTTP", "0.0.0.0", config.ports.orthanc_http),
             PortClaim("orthanc", "DICOM", "0.0.0.0", config.ports.orthanc_dicom),
@@ -99,10 +101,32 @@ def mlflow_component(config: StackConfig) -> Component:
     )
 
 
-def ray_component(config: StackConfig, temp_dir: Path, stop_hook: StopHook | None = None) -> Component:
-    executable = Path(sys.executable).with_name("ray")
+def ray_client_env(token_file: Path) -> dict[str, str]:
+    """What a Ray client (the Jobs SDK in training and radiomics) needs to reach the token-protected head."""
+    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_file)}
+
+
+def ray_component(
+    config: StackConfig, temp_dir: Path, token: str, stop_hook: StopHook | None = None
+) -> Component:
+    bin_dir = Path(sys.executable).parent
+    executable = bin_dir / "ray"
     launcher = (str(executable),) if executable.exists() else (sys.executable, "-m", "ray.scripts.scripts")
     ports = config.ports
+    env = {
+        **ray_client_env(config.ray_token_file),
+        # Ray turns --node-ip-address 127.0.0.1 into the machine's LAN address and binds GCS and the
+        # raylet on every interface; this keeps the node (and every listener) on loopback.
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        # On SIGTERM, `ray start --block` would wait up to 30 s draining Serve traffic we do not have.
+        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
+        # Fixed metrics ports by default (44227, 44217): ephemeral ones let two stacks coexist.
+        "DASHBOARD_METRIC_PORT": "0",
+        "AUTOSCALER_METRIC_PORT": "0",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        # Job entrypoints ("python -m radscholar_training.jobs.train") must find this environment's python.
+        "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", os.defpath)]),
+    }
     return Component(
         name="ray",
         argv=(
@@ -128,12 +152,14 @@ def ray_component(config: StackConfig, temp_dir: Path, stop_hook: StopHook | Non
             "--num-cpus",
             str(config.ray_num_cpus),
             "--disable-usage-stats",
+            "--log-style",
+            "record",
             "--block",
         ),
-        env={"RAY_USAGE_STATS_ENABLED": "0"},
-        probe=HttpProbe(f"{config.ray_dashboard_url}/api/version"),
+        env=env,
+        probe=HttpProbe(f"{config.ray_dashboard_url}/api/version", bearer_token=token),
         tier=TIER_INFRASTRUCTURE,
-        endpoint=f"{config.ray_dashboard_url}  GCS {LOOPBACK}:{ports.ray_gcs}",
+        endpoint=f"{config.ray_dashboard_url} (Jobs API; GCS :{ports.ray_gcs})",
         ports=(
             PortClaim("ray", "GCS", LOOPBACK, ports.ray_gcs),
             PortClaim("ray", "dashboard / Jobs API", LOOPBACK, ports.ray_dashboard),
@@ -166,6 +192,8 @@ def service_env(config: StackConfig, service: str, orthanc_password: str) -> dic
     if service == "training":
         env[f"{prefix}MLFLOW_TRACKING_URI"] = config.mlflow_url
         env[f"{prefix}RAY_ADDRESS"] = config.ray_dashboard_url
+    if service in ("training", "radiomics") and config.ray_enabled:
+        env.update(ray_client_env(config.ray_token_file))
     return env
 
 
@@ -213,6 +241,7 @@ def build_components(
     config: StackConfig,
     orthanc_password: str,
     ray_temp_dir: Path,
+    ray_token: str,
     ray_stop_hook: StopHook | None = None,
 ) -> list[Component]:
     """Every child of the stack in start order.
@@ -222,7 +251,7 @@ def build_components(
     """
     components = [orthanc_component(config, orthanc_password), mlflow_component(config)]
     if config.ray_enabled:
-        components.append(ray_component(config, ray_temp_dir, ray_stop_hook))
+        components.append(ray_component(config, ray_temp_dir, ray_token, ray_stop_hook))
     components += [service_component(config, name, orthanc_password) for name, _, _ in SERVICES]
     components.append(gateway_component(config))
     return components

@@ -111,6 +111,10 @@ class StackConfig:
         return self.secrets_dir / "orthanc_password"
 
     @property
+    def ray_token_file(self) -> Path:
+        return self.secrets_dir / "ray_token"
+
+    @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
 

@@ -13,19 +13,21 @@ PROBE_TIMEOUT_S = 2.0
 
 @dataclass(frozen=True)
 class HttpProbe:
-    """Ready when GET ``url`` answers ``expect_status`` (with basic auth when given)."""
+    """Ready when GET ``url`` answers ``expect_status`` (with basic auth or a bearer token when given)."""
 
     url: str
     basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    bearer_token: str | None = field(default=None, repr=False)
     expect_status: int = 200
 
     def describe(self) -> str:
         return f"GET {self.url} -> {self.expect_status}"
 
     async def check(self) -> bool:
+        headers = {"Authorization": f"Bearer {self.bearer_token}"} if self.bearer_token else {}
         try:
             async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S, auth=self.basic_auth) as client:
-                response = await client.get(self.url)
+                response = await client.get(self.url, headers=headers)
         except httpx.HTTPError:
             return False
         return response.status_code == self.expect_status

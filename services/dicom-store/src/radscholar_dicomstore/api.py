@@ -39,10 +39,14 @@ class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
         studies, total = await self._index.find_studies(query, page.offset, page.limit)
         return pb.QueryStudiesResponse(
             studies=[pb.Study(**asdict(study)) for study in studies],
-            page=paging_pb2.PageResponse(next_page_token=page.next_token(len(studies), total), total_size=total),
+            page=paging_pb2.PageResponse(
+                next_page_token=page.next_token(len(studies), total), total_size=total
+            ),
         )
 
-    async def ListSeries(self, request: pb.ListSeriesRequest, context: grpc.aio.ServicerContext) -> pb.ListSeriesResponse:
+    async def ListSeries(
+        self, request: pb.ListSeriesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSeriesResponse:
         if not request.study_instance_uid:
             raise InvalidArgument("study_instance_uid is required", reason="MISSING_STUDY_UID")
         series = await self._index.list_series(request.study_instance_uid)

@@ -63,7 +63,9 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
         project = await asyncio.to_thread(self._projects.add, new)
         return pb.CreateProjectResponse(project=project_to_proto(project))
 
-    async def GetProject(self, request: pb.GetProjectRequest, context: grpc.aio.ServicerContext) -> pb.GetProjectResponse:
+    async def GetProject(
+        self, request: pb.GetProjectRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetProjectResponse:
         project = await asyncio.to_thread(self._projects.get, request.project_id)
         return pb.GetProjectResponse(project=project_to_proto(project))
 
@@ -74,5 +76,7 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
         projects, total = await asyncio.to_thread(self._projects.list, page.offset, page.limit)
         return pb.ListProjectsResponse(
             projects=[project_to_proto(p) for p in projects],
-            page=paging_pb2.PageResponse(next_page_token=page.next_token(len(projects), total), total_size=total),
+            page=paging_pb2.PageResponse(
+                next_page_token=page.next_token(len(projects), total), total_size=total
+            ),
         )

@@ -10,4 +10,6 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="RADSCHOLAR_LABELING_")
 
     port: Port = 50052
-    database_url: str = Field(description="SQLAlchemy URL: sqlite:///var/labeling/labeling.db or postgresql+psycopg://...")
+    database_url: str = Field(
+        description="SQLAlchemy URL: sqlite:///var/labeling/labeling.db or postgresql+psycopg://..."
+    )

@@ -12,10 +12,17 @@ from radscholar_radiomics.domain.settings import presets, validate_settings
 
 
 class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
-    async def ListPresets(self, request: pb.ListPresetsRequest, context: grpc.aio.ServicerContext) -> pb.ListPresetsResponse:
+    async def ListPresets(
+        self, request: pb.ListPresetsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListPresetsResponse:
         return pb.ListPresetsResponse(
             presets=[
-                pb.Preset(id=p.id, display_name=p.display_name, description=p.description, settings_yaml=p.settings_yaml)
+                pb.Preset(
+                    id=p.id,
+                    display_name=p.display_name,
+                    description=p.description,
+                    settings_yaml=p.settings_yaml,
+                )
                 for p in presets()
             ]
         )

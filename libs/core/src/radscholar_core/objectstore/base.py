@@ -94,9 +94,10 @@ def validate_key(key: str) -> str:
 
 def validate_prefix(prefix: str) -> str:
     """Returns ``prefix`` if some valid key could start with it (``""`` and ``"a/"`` both can)."""
-    if prefix and _key_problem(prefix + "x"):
+    problem = _key_problem(prefix + "x") if prefix else None
+    if problem:
         raise InvalidArgument(
-            f"invalid object key prefix {prefix!r}: {_key_problem(prefix + 'x')}",
+            f"invalid object key prefix {prefix!r}: {problem}",
             reason="INVALID_OBJECT_KEY",
             details={"prefix": prefix},
         )

@@ -15,9 +15,13 @@ def _date(name: str, value: str) -> date | None:
     if not value:
         return None
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidArgument(f"{name} must be a date as YYYY-MM-DD, got '{value}'", reason="INVALID_DATE") from None
+        raise InvalidArgument(
+            f"{name} must be a date as YYYY-MM-DD, got '{value}'", reason="INVALID_DATE"
+        ) from None
 
 
 def dicom_date(value: str) -> str:
@@ -49,7 +53,9 @@ class StudyQuery:
     ) -> StudyQuery:
         modality = modality.strip().upper()
         if modality and not MODALITY.match(modality):
-            raise InvalidArgument(f"modality '{modality}' is not a DICOM modality code", reason="INVALID_MODALITY")
+            raise InvalidArgument(
+                f"modality '{modality}' is not a DICOM modality code", reason="INVALID_MODALITY"
+            )
         query = cls(
             patient_id=patient_id.strip(),
             modality=modality,
@@ -60,10 +66,15 @@ class StudyQuery:
         )
         if query.date_from and query.date_to and query.date_from > query.date_to:
             raise InvalidArgument("study_date_from is after study_date_to", reason="INVALID_DATE_RANGE")
-        for name, text in (("patient_id", query.patient_id), ("description_contains", query.description_contains),
-                           ("institution", query.institution)):
+        for name, text in (
+            ("patient_id", query.patient_id),
+            ("description_contains", query.description_contains),
+            ("institution", query.institution),
+        ):
             if any(c in text for c in "*?\\"):
-                raise InvalidArgument(f"{name} must not contain wildcards or backslashes", reason="INVALID_FILTER")
+                raise InvalidArgument(
+                    f"{name} must not contain wildcards or backslashes", reason="INVALID_FILTER"
+                )
         return query
 
     def dicom_matching(self) -> dict[str, str]:

@@ -15,7 +15,6 @@ from radscholar_labeling.domain.projects import Dimensionality, NewProject, Proj
 
 
 def _project(row: ProjectRow) -> Project:
-    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
     return Project(
         id=row.id,
         name=row.name,
@@ -23,7 +22,7 @@ def _project(row: ProjectRow) -> Project:
         modality=row.modality,
         task_type=TaskType(row.task_type),
         dimensionality=Dimensionality(row.dimensionality),
-        created_at=created,
+        created_at=row.created_at,
     )
 
 
@@ -45,7 +44,9 @@ class SqlProjectRepository:
             with self._sessions.begin() as session:
                 session.add(row)
         except IntegrityError:
-            raise AlreadyExists(f"a project named '{project.name}' already exists", reason="PROJECT_EXISTS") from None
+            raise AlreadyExists(
+                f"a project named '{project.name}' already exists", reason="PROJECT_EXISTS"
+            ) from None
         return _project(row)
 
     def get(self, project_id: str) -> Project:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String, Text
+from sqlalchemy import MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from radscholar_core.db import NAMING_CONVENTION, UTCDateTime
 
 
 class Base(DeclarativeBase):
-    pass
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class ProjectRow(Base):
@@ -21,4 +23,4 @@ class ProjectRow(Base):
     modality: Mapped[str] = mapped_column(String(16))
     task_type: Mapped[str] = mapped_column(String(32))
     dimensionality: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -41,11 +41,14 @@ class NewProject:
             )
         if self.modality not in IMAGE_MODALITIES:
             raise InvalidArgument(
-                f"modality '{self.modality}' is not an image modality; use one of {', '.join(sorted(IMAGE_MODALITIES))}",
+                f"modality '{self.modality}' is not an image modality; "
+                f"use one of {', '.join(sorted(IMAGE_MODALITIES))}",
                 reason="INVALID_MODALITY",
             )
         if len(self.description) > 10_000:
-            raise InvalidArgument("description is longer than 10,000 characters", reason="INVALID_DESCRIPTION")
+            raise InvalidArgument(
+                "description is longer than 10,000 characters", reason="INVALID_DESCRIPTION"
+            )
 
 
 @dataclass(frozen=True)

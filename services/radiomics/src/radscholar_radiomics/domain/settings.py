@@ -28,7 +28,10 @@ class Preset:
 
 
 PRESETS = {
-    "ibsi-phantom": ("IBSI digital phantom", "Reproduces the IBSI-1 digital phantom reference values (3D, no resampling)."),
+    "ibsi-phantom": (
+        "IBSI digital phantom",
+        "Reproduces the IBSI-1 digital phantom reference values (3D, no resampling).",
+    ),
     "ct": ("CT", "3D CT: 1 mm isotropic resampling, bin width 25 HU, original + LoG + wavelet images."),
     "mr": ("MR", "3D MR: 1 mm isotropic, z-score normalisation, 32 bins, original + LoG + wavelet images."),
     "radiograph": ("Radiograph / mammogram", "2D: normalised, 64 bins, shape2D and in-plane texture."),
@@ -66,14 +69,19 @@ def validate_settings(settings_yaml: str) -> ExtractionSettings:
     except yaml.YAMLError as exc:
         raise InvalidArgument(f"settings are not valid YAML: {exc}", reason="INVALID_SETTINGS_YAML") from None
     if not isinstance(params, dict):
-        raise InvalidArgument("settings must be a YAML mapping with setting, imageType and featureClass",
-                              reason="INVALID_SETTINGS_YAML")
+        raise InvalidArgument(
+            "settings must be a YAML mapping with setting, imageType and featureClass",
+            reason="INVALID_SETTINGS_YAML",
+        )
     try:
         extractor = RadiomicsFeatureExtractor(params)
     except SchemaError as exc:
         problems = _schema_problems(exc)
-        raise InvalidArgument("invalid extraction settings: " + "; ".join(problems), reason="INVALID_SETTINGS",
-                              details={"problems": "\n".join(problems)}) from None
+        raise InvalidArgument(
+            "invalid extraction settings: " + "; ".join(problems),
+            reason="INVALID_SETTINGS",
+            details={"problems": "\n".join(problems)},
+        ) from None
     except ValueError as exc:
         raise InvalidArgument(f"invalid extraction settings: {exc}", reason="INVALID_SETTINGS") from None
     canonical = yaml.safe_dump(params, sort_keys=True)

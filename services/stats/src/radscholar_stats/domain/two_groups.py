@@ -43,7 +43,9 @@ def _values(name: str, values: list[float] | np.ndarray, minimum: int) -> np.nda
     if not np.all(np.isfinite(array)):
         raise InvalidArgument(f"{name} contains NaN or infinite values", reason="NON_FINITE_VALUES")
     if array.size < minimum:
-        raise InvalidArgument(f"{name} needs at least {minimum} values, got {array.size}", reason="TOO_FEW_VALUES")
+        raise InvalidArgument(
+            f"{name} needs at least {minimum} values, got {array.size}", reason="TOO_FEW_VALUES"
+        )
     return array
 
 
@@ -64,14 +66,17 @@ def compare_two_groups(
     if test is TwoGroupTest.PAIRED_T:
         if a.size != b.size:
             raise InvalidArgument(
-                f"a paired test needs groups of equal length, got {a.size} and {b.size}", reason="UNPAIRED_GROUPS"
+                f"a paired test needs groups of equal length, got {a.size} and {b.size}",
+                reason="UNPAIRED_GROUPS",
             )
         result = stats.ttest_rel(a, b)
         diff = a - b
         effect = diff.mean() / diff.std(ddof=1)
     else:
         result = stats.ttest_ind(a, b, equal_var=test is TwoGroupTest.STUDENT_T)
-        pooled = math.sqrt(((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / (a.size + b.size - 2))
+        pooled = math.sqrt(
+            ((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / (a.size + b.size - 2)
+        )
         effect = (a.mean() - b.mean()) / pooled
     ci = result.confidence_interval(confidence_level)
     return TwoGroupResult(
@@ -120,7 +125,7 @@ def _mann_whitney(a: np.ndarray, b: np.ndarray, confidence_level: float) -> TwoG
     else:
         # Normal approximation of the order statistic (Hollander & Wolfe), without R's root search.
         z = stats.norm.ppf(1 - alpha / 2)
-        qu = max(int(math.floor(n_a * n_b / 2 - z * math.sqrt(n_a * n_b * (n_a + n_b + 1) / 12))), 1)
+        qu = max(math.floor(n_a * n_b / 2 - z * math.sqrt(n_a * n_b * (n_a + n_b + 1) / 12)), 1)
     low, high = diffs[qu - 1], diffs[n_a * n_b - qu]
     u = float(result.statistic)
     return TwoGroupResult(

@@ -26,24 +26,112 @@ class Architecture:
 
 
 ZOO = (
-    Architecture("resnet18", "ResNet-18", Task.CLASSIFICATION, (2, 3), "monai", "Residual network, 18 layers (He et al., CVPR 2016)."),
-    Architecture("resnet34", "ResNet-34", Task.CLASSIFICATION, (2, 3), "monai", "Residual network, 34 layers (He et al., CVPR 2016)."),
-    Architecture("resnet50", "ResNet-50", Task.CLASSIFICATION, (2, 3), "monai", "Residual network with bottlenecks, 50 layers (He et al., CVPR 2016)."),
-    Architecture("densenet121", "DenseNet-121", Task.CLASSIFICATION, (2, 3), "monai", "Densely connected network (Huang et al., CVPR 2017)."),
-    Architecture("densenet169", "DenseNet-169", Task.CLASSIFICATION, (2, 3), "monai", "Densely connected network (Huang et al., CVPR 2017)."),
-    Architecture("efficientnet-b0", "EfficientNet-B0", Task.CLASSIFICATION, (2, 3), "monai", "Compound-scaled network (Tan and Le, ICML 2019)."),
-    Architecture("inception_v3", "Inception v3", Task.CLASSIFICATION, (2,), "torchvision", "Factorised inception modules (Szegedy et al., CVPR 2016)."),
-    Architecture("unet", "U-Net", Task.SEGMENTATION, (2, 3), "monai", "Encoder-decoder with skip connections (Ronneberger et al., MICCAI 2015)."),
-    Architecture("dynunet", "DynUNet (nnU-Net style)", Task.SEGMENTATION, (2, 3), "monai", "Self-configuring U-Net with deep supervision (Isensee et al., Nat Methods 2021)."),
-    Architecture("segresnet", "SegResNet", Task.SEGMENTATION, (2, 3), "monai", "Residual encoder-decoder (Myronenko, BrainLes 2018)."),
-    Architecture("swinunetr", "SwinUNETR", Task.SEGMENTATION, (2, 3), "monai", "Swin transformer encoder, U-Net decoder (Hatamizadeh et al., BrainLes 2021)."),
-    Architecture("deeplabv3", "DeepLabv3 (ResNet-50)", Task.SEGMENTATION, (2,), "torchvision", "Atrous spatial pyramid pooling (Chen et al., 2017)."),
+    Architecture(
+        "resnet18",
+        "ResNet-18",
+        Task.CLASSIFICATION,
+        (2, 3),
+        "monai",
+        "Residual network, 18 layers (He et al., CVPR 2016).",
+    ),
+    Architecture(
+        "resnet34",
+        "ResNet-34",
+        Task.CLASSIFICATION,
+        (2, 3),
+        "monai",
+        "Residual network, 34 layers (He et al., CVPR 2016).",
+    ),
+    Architecture(
+        "resnet50",
+        "ResNet-50",
+        Task.CLASSIFICATION,
+        (2, 3),
+        "monai",
+        "Residual network with bottlenecks, 50 layers (He et al., CVPR 2016).",
+    ),
+    Architecture(
+        "densenet121",
+        "DenseNet-121",
+        Task.CLASSIFICATION,
+        (2, 3),
+        "monai",
+        "Densely connected network (Huang et al., CVPR 2017).",
+    ),
+    Architecture(
+        "densenet169",
+        "DenseNet-169",
+        Task.CLASSIFICATION,
+        (2, 3),
+        "monai",
+        "Densely connected network (Huang et al., CVPR 2017).",
+    ),
+    Architecture(
+        "efficientnet-b0",
+        "EfficientNet-B0",
+        Task.CLASSIFICATION,
+        (2, 3),
+        "monai",
+        "Compound-scaled network (Tan and Le, ICML 2019).",
+    ),
+    Architecture(
+        "inception_v3",
+        "Inception v3",
+        Task.CLASSIFICATION,
+        (2,),
+        "torchvision",
+        "Factorised inception modules (Szegedy et al., CVPR 2016).",
+    ),
+    Architecture(
+        "unet",
+        "U-Net",
+        Task.SEGMENTATION,
+        (2, 3),
+        "monai",
+        "Encoder-decoder with skip connections (Ronneberger et al., MICCAI 2015).",
+    ),
+    Architecture(
+        "dynunet",
+        "DynUNet (nnU-Net style)",
+        Task.SEGMENTATION,
+        (2, 3),
+        "monai",
+        "Self-configuring U-Net with deep supervision (Isensee et al., Nat Methods 2021).",
+    ),
+    Architecture(
+        "segresnet",
+        "SegResNet",
+        Task.SEGMENTATION,
+        (2, 3),
+        "monai",
+        "Residual encoder-decoder (Myronenko, BrainLes 2018).",
+    ),
+    Architecture(
+        "swinunetr",
+        "SwinUNETR",
+        Task.SEGMENTATION,
+        (2, 3),
+        "monai",
+        "Swin transformer encoder, U-Net decoder (Hatamizadeh et al., BrainLes 2021).",
+    ),
+    Architecture(
+        "deeplabv3",
+        "DeepLabv3 (ResNet-50)",
+        Task.SEGMENTATION,
+        (2,),
+        "torchvision",
+        "Atrous spatial pyramid pooling (Chen et al., 2017).",
+    ),
 )
 
 
 def architectures(task: Task | None = None, spatial_dims: int | None = None) -> list[Architecture]:
     """The zoo filtered by task and by spatial dimensions, by id."""
     return sorted(
-        (a for a in ZOO if (task is None or a.task is task) and (spatial_dims is None or spatial_dims in a.spatial_dims)),
+        (
+            a
+            for a in ZOO
+            if (task is None or a.task is task) and (spatial_dims is None or spatial_dims in a.spatial_dims)
+        ),
         key=lambda a: a.id,
     )

@@ -17,13 +17,15 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "projects",
-        sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("name", sa.String(200), nullable=False, unique=True),
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("modality", sa.String(16), nullable=False),
         sa.Column("task_type", sa.String(32), nullable=False),
         sa.Column("dimensionality", sa.String(8), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_projects"),
+        sa.UniqueConstraint("name", name="uq_projects_name"),
     )
 
 

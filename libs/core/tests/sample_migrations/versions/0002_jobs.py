@@ -1,0 +1,22 @@
+"""The job tables from radscholar_core.jobs.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from alembic import op
+
+from radscholar_core.jobs import create_job_tables, drop_job_tables
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_job_tables(op)
+
+
+def downgrade() -> None:
+    drop_job_tables(op)

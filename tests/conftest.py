@@ -1,0 +1,158 @@
+"""Real servers for the cross-service tests: Orthanc (strict config), the five services, the gateway.
+
+Everything binds to 127.0.0.1 on free ports and is torn down at the end of the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from radscholar_core.grpc_server import Server
+from radscholar_core.testing import free_port
+from radscholar_dicomstore.config import Settings as DicomStoreSettings
+from radscholar_dicomstore.server import build_server as build_dicomstore
+from radscholar_gateway.app import create_app
+from radscholar_gateway.config import Settings as GatewaySettings
+from radscholar_labeling.config import Settings as LabelingSettings
+from radscholar_labeling.server import build_server as build_labeling
+from radscholar_localstack.config import ORTHANC_USERNAME, Ports, StackConfig
+from radscholar_localstack.credentials import ensure_secret
+from radscholar_localstack.orthanc_config import write_orthanc_config
+from radscholar_radiomics.config import Settings as RadiomicsSettings
+from radscholar_radiomics.server import build_server as build_radiomics
+from radscholar_stats.config import Settings as StatsSettings
+from radscholar_stats.server import build_server as build_stats
+from radscholar_training.config import Settings as TrainingSettings
+from radscholar_training.server import build_server as build_training
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Orthanc:
+    url: str
+    username: str
+    password: str
+    dicom_port: int
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=(self.username, self.password), timeout=60)
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
+    """A real Orthanc with the local stack's strict generated configuration."""
+    data_dir = tmp_path_factory.mktemp("orthanc")
+    config = StackConfig(
+        data_dir=data_dir, ports=Ports().with_overrides({"orthanc_http": free_port(), "orthanc_dicom": free_port()})
+    )
+    password = ensure_secret(config.orthanc_password_file)
+    config_file = write_orthanc_config(config, password)
+    log = (data_dir / "orthanc.log").open("wb")
+    process = subprocess.Popen(
+        [str(config.orthanc_binary), str(config_file)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "TCP_NODELAY": "1"},
+    )
+    server = Orthanc(config.orthanc_url, ORTHANC_USERNAME, password, config.ports.orthanc_dicom)
+    try:
+        with server.client() as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if client.get("/system").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"Orthanc did not start: {(data_dir / 'orthanc.log').read_text()[-2000:]}")
+                time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+class BackgroundLoop:
+    """An asyncio loop in a thread, so gRPC servers keep serving while a test blocks on HTTP."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=120)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+
+
+@dataclass
+class Platform:
+    gateway: TestClient
+    orthanc: Orthanc
+    addresses: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def platform(orthanc: Orthanc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """The five services (real servers on free ports) behind the real gateway application."""
+    data_dir = tmp_path_factory.mktemp("platform")
+    builders = {
+        "dicomstore": lambda: build_dicomstore(
+            DicomStoreSettings(
+                port=0,
+                orthanc_url=orthanc.url,
+                orthanc_username=orthanc.username,
+                orthanc_password=orthanc.password,
+            )
+        ),
+        "labeling": lambda: build_labeling(
+            LabelingSettings(port=0, database_url=f"sqlite:///{data_dir}/labeling.db")
+        ),
+        "training": lambda: build_training(TrainingSettings(port=0)),
+        "radiomics": lambda: build_radiomics(RadiomicsSettings(port=0)),
+        "stats": lambda: build_stats(StatsSettings(port=0)),
+    }
+    background = BackgroundLoop()
+
+    async def start(build: Any) -> tuple[Server, int]:
+        server = build()
+        return server, await server.start("127.0.0.1", 0)
+
+    servers = {name: background.run(start(build)) for name, build in builders.items()}
+    addresses = {f"{name}_address": f"127.0.0.1:{port}" for name, (_, port) in servers.items()}
+    settings = GatewaySettings(**addresses)  # type: ignore[arg-type]
+    try:
+        with TestClient(create_app(settings), raise_server_exceptions=False) as gateway:
+            yield Platform(gateway, orthanc, {name: f"127.0.0.1:{port}" for name, (_, port) in servers.items()})
+    finally:
+        for server, _ in servers.values():
+            background.run(server.stop(0))
+        background.close()
+
+
+@pytest.fixture(scope="session")
+def ct_phantoms(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four synthetic chest CT studies over two sites."""
+    import radscholar_phantoms
+
+    out = tmp_path_factory.mktemp("ct")
+    radscholar_phantoms.generate("ct", 4, 2, 11, out)
+    return out
