@@ -28,7 +28,9 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> str:
     if not postgres_available(POSTGRES_ADMIN_URL):
-        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL} (set RADSCHOLAR_TEST_POSTGRES_URL)")
+        pytest.fail(
+            f"PostgreSQL, the production database, is required: none at {POSTGRES_ADMIN_URL} (set RADSCHOLAR_TEST_POSTGRES_URL)"
+        )
     return POSTGRES_ADMIN_URL
 
 

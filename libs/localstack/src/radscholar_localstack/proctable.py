@@ -74,8 +74,8 @@ def cmdline(pid: int) -> list[str]:
     return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]
 
 
-def find_by_cmdline(needle: str) -> list[int]:
-    """Live processes of this user (other than this one) whose command line contains ``needle``."""
+def _own_pids() -> list[int]:
+    """Live processes of this user, other than this one."""
     uid = os.getuid()
     own = os.getpid()
     found = []
@@ -83,13 +83,49 @@ def find_by_cmdline(needle: str) -> list[int]:
         if pid == own:
             continue
         try:
-            if (PROC / str(pid)).stat().st_uid != uid:
-                continue
+            if (PROC / str(pid)).stat().st_uid == uid:
+                found.append(pid)
         except OSError:
             continue
-        if any(needle in part for part in cmdline(pid)) and is_alive(pid):
-            found.append(pid)
     return found
+
+
+def _uses_path(pid: int, root: str) -> bool:
+    """True when ``pid`` runs in, or holds open a file under, ``root`` (a directory path)."""
+    prefix = root.rstrip("/") + "/"
+    try:
+        if os.readlink(PROC / str(pid) / "cwd").startswith(prefix):
+            return True
+        for fd in os.listdir(PROC / str(pid) / "fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(PROC / str(pid) / "fd" / fd).startswith(prefix):
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def find_by_cmdline(needle: str) -> list[int]:
+    """Live processes of this user (other than this one) whose command line contains ``needle``."""
+    return [pid for pid in _own_pids() if any(needle in part for part in cmdline(pid)) and is_alive(pid)]
+
+
+def find_using_directory(directory: str) -> list[int]:
+    """Live processes of this user that name ``directory`` on their command line, run in it, or hold a
+    file under it open (processes that rewrite their title, such as Ray's agents, still hold their logs)."""
+    return [
+        pid
+        for pid in _own_pids()
+        if (any(directory in part for part in cmdline(pid)) or _uses_path(pid, directory)) and is_alive(pid)
+    ]
+
+
+def executable(pid: int) -> str:
+    """The resolved path of the program ``pid`` runs, or "" when unknown."""
+    try:
+        return os.readlink(PROC / str(pid) / "exe").removesuffix(" (deleted)")
+    except OSError:
+        return ""
 
 
 def _status_kib(path: Path, key: str) -> int:

@@ -8,8 +8,10 @@ shuts its node down) and then every process that still names our temp directory 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,9 +57,28 @@ def prepare_temp_dir(temp_dir: RayTempDir, preferred: Path) -> None:
         preferred.symlink_to(temp_dir.path, target_is_directory=True)
 
 
+def _is_ray_program(path: str) -> bool:
+    """Ray's processes run this Python or one of the binaries shipped in the ray package."""
+    if not path:
+        return False
+    if path == os.path.realpath(sys.executable):
+        return True
+    ray_spec = importlib.util.find_spec("ray")
+    origin = ray_spec.origin if ray_spec is not None else None
+    return origin is not None and path.startswith(os.path.dirname(os.path.realpath(origin)) + os.sep)
+
+
 def ray_processes(temp_dir: Path) -> list[int]:
-    """Processes of this user that belong to the Ray head using ``temp_dir``."""
-    return proctable.find_by_cmdline(str(temp_dir))
+    """Processes of this user that belong to the Ray head using ``temp_dir``.
+
+    Matched by the directory (on the command line, as working directory or an open file: Ray's agents
+    rewrite their titles) and by program, so that a ``tail -f`` of a Ray log is left alone.
+    """
+    return [
+        pid
+        for pid in proctable.find_using_directory(str(temp_dir))
+        if _is_ray_program(proctable.executable(pid))
+    ]
 
 
 def stop_leftovers(temp_dir: Path, grace_s: float) -> list[int]:

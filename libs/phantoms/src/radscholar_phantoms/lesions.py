@@ -23,6 +23,7 @@ from scipy import ndimage
 from radscholar_phantoms.geometry import Geometry
 
 LesionClass = Literal["benign", "malignant"]
+_LOBE_SHARPNESS = 7.0
 LESION_CLASSES: tuple[LesionClass, ...] = ("benign", "malignant")
 
 FloatArray = NDArray[np.float64]
@@ -54,7 +55,7 @@ class LesionDesign:
     @property
     def extent_mm(self) -> float:
         """Radius of a ball around the centre that holds the whole lesion, margin included."""
-        body = max(self.semi_axes_mm) * (1.0 + float(self.lobe_amplitudes.sum()))
+        body = max(self.semi_axes_mm) * (1.0 + float(np.clip(self.lobe_amplitudes, 0.0, None).sum()))
         spicules = float(self.spicule_lengths_mm.max()) if len(self.spicule_lengths_mm) else 0.0
         return max(body, spicules) + 3.0 * self.edge_mm + 1.0
 
@@ -168,8 +169,8 @@ def design_lesion(
         raise ValueError(f"unknown lesion class {lesion_class!r}")
     a = float(rng.uniform(0.35, 1.0))
     ratios = [1.0, *rng.uniform(0.72, 1.0, size=ndim - 1)]
-    n_lobes = int(rng.integers(3, 8))
-    n_spicules = round(a * rng.uniform(6, 16)) if spicules else 0
+    n_lobes = int(rng.integers(5, 10))
+    n_spicules = round(a * rng.uniform(10, 24)) if spicules else 0
     width = max(min_width_mm, float(rng.uniform(0.9, 1.6)))
     necrosis = float(rng.uniform(0.3, 0.55)) if diameter_mm >= 14 and rng.random() < 0.6 * a else 0.0
     # Spicule lengths are measured from the centre; they start inside the body and reach beyond it.
@@ -180,7 +181,8 @@ def design_lesion(
         semi_axes_mm=tuple(radius * r for r in ratios),
         rotation=random_rotation(rng, ndim),
         lobe_directions=_directions(rng, n_lobes, ndim),
-        lobe_amplitudes=a * rng.uniform(0.12, 0.3, size=n_lobes),
+        # Bumps and a few dents: a lobulated contour.
+        lobe_amplitudes=a * rng.uniform(0.2, 0.5, size=n_lobes) * rng.choice([-0.6, 1.0], size=n_lobes, p=[0.35, 0.65]),
         spicule_directions=_directions(rng, n_spicules, ndim, planar_bias=0.35),
         spicule_lengths_mm=radius * (1.0 + reach) + 1.0,
         spicule_width_mm=width,
@@ -209,17 +211,16 @@ def render_lesion(
     design: LesionDesign, offsets_mm: FloatArray, spacing_array_order: tuple[float, ...], rng: np.random.Generator
 ) -> LesionRendering:
     """Sample a lesion at ``offsets_mm`` (patch shape + (d,), physical offsets from the lesion centre)."""
-    d = design.ndim
     local = offsets_mm @ design.rotation  # coordinates along the lesion's principal axes
     dist = np.linalg.norm(offsets_mm, axis=-1)
     unit = offsets_mm / np.maximum(dist, 1e-6)[..., None]
     rho = np.linalg.norm(local / np.asarray(design.semi_axes_mm), axis=-1)  # 1 on the ellipsoid
     surface = np.ones_like(rho)
     for direction, amplitude in zip(design.lobe_directions, design.lobe_amplitudes, strict=True):
-        surface += amplitude * np.exp(4.0 * (unit @ direction - 1.0))
-    # Distance to the (lobulated) surface along the ray from the centre, in mm.
-    radius_along_ray = dist / np.maximum(rho, 1e-6)
-    signed = (surface - rho) * radius_along_ray
+        surface += amplitude * np.exp(_LOBE_SHARPNESS * (unit @ direction - 1.0))
+    # Distance to the (lobulated) surface along the ray from the centre, in mm; the centre is deep inside.
+    inside = rho > 1e-6
+    signed = np.where(inside, (surface - rho) * dist / np.where(inside, rho, 1.0), min(design.semi_axes_mm))
     occupancy = _soft_step(signed, design.edge_mm)
     for direction, length in zip(design.spicule_directions, design.spicule_lengths_mm, strict=True):
         t = np.clip(offsets_mm @ direction, 0.0, length)
@@ -233,7 +234,6 @@ def render_lesion(
     sigma = [design.texture_scale_mm / s for s in spacing_array_order]
     noise = ndimage.gaussian_filter(rng.normal(size=rho.shape), sigma=sigma, mode="reflect")
     texture = (noise - noise.mean()) / max(float(noise.std()), 1e-9)
-    assert texture.ndim == d
     return LesionRendering(occupancy=occupancy, core=core, texture=texture)
 
 
