@@ -29,7 +29,8 @@ def s3_endpoint() -> Iterator[str]:
 def postgres_admin_url() -> str:
     if not postgres_available(POSTGRES_ADMIN_URL):
         pytest.fail(
-            f"PostgreSQL, the production database, is required: none at {POSTGRES_ADMIN_URL} (set RADSCHOLAR_TEST_POSTGRES_URL)"
+            f"PostgreSQL, the production database, is required: none at {POSTGRES_ADMIN_URL} "
+            "(set RADSCHOLAR_TEST_POSTGRES_URL)"
         )
     return POSTGRES_ADMIN_URL
 

@@ -1,0 +1,152 @@
+"""``up --demo``: synthetic chest CT studies in Orthanc and a demo labeling project, loaded once.
+
+DATA_DIR/demo/loaded.json records each finished step, so a restart neither uploads twice nor
+creates a second project, and a step that failed (the gateway route missing, say) is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from radscholar_localstack.config import ORTHANC_USERNAME, StackConfig
+
+log = logging.getLogger(__name__)
+
+DEMO_KIND = "ct"
+DEMO_CASES = 4
+DEMO_SITES = 2
+DEMO_SEED = 20240601
+UPLOAD_CONCURRENCY = 4
+
+DEMO_PROJECT: dict[str, str] = {
+    "name": "Demo chest CT nodules",
+    "modality": "CT",
+    "task_type": "SEGMENTATION",
+    "dimensionality": "3D",
+    "description": "Synthetic chest CT studies with lung nodules (radscholar_phantoms, "
+    f"{DEMO_CASES} cases over {DEMO_SITES} sites), loaded by `up --demo`. Not patient data.",
+}
+
+
+@dataclass
+class DemoState:
+    """What has been loaded so far (the marker file's content)."""
+
+    instances: int = 0
+    studies: list[str] = field(default_factory=list)
+    patients: list[str] = field(default_factory=list)
+    uploaded_at: str | None = None
+    project_id: str | None = None
+
+    @classmethod
+    def read(cls, path: Path) -> DemoState:
+        if not path.exists():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{key: data[key] for key in asdict(cls()) if key in data})
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+
+def marker_file(config: StackConfig) -> Path:
+    return config.demo_dir / "loaded.json"
+
+
+def generate_phantoms(out: Path) -> list[Path]:
+    """Write the demo studies under ``out`` and return their DICOM files (blocking)."""
+    import radscholar_phantoms
+
+    if out.exists():  # the leftovers of an interrupted run
+        shutil.rmtree(out)
+    radscholar_phantoms.generate(DEMO_KIND, cases=DEMO_CASES, sites=DEMO_SITES, seed=DEMO_SEED, out=out)
+    return sorted(out.rglob("*.dcm"))
+
+
+async def upload_instances(config: StackConfig, password: str, files: list[Path]) -> DemoState:
+    """POST every file to Orthanc's /instances; fails on the first instance Orthanc refuses."""
+    semaphore = asyncio.Semaphore(UPLOAD_CONCURRENCY)
+    statuses: Counter[str] = Counter()
+    studies: set[str] = set()
+    patients: set[str] = set()
+    async with httpx.AsyncClient(
+        base_url=config.orthanc_url, auth=(ORTHANC_USERNAME, password), timeout=60.0
+    ) as client:
+
+        async def upload(path: Path) -> None:
+            async with semaphore:
+                body = await asyncio.to_thread(path.read_bytes)
+                response = await client.post(
+                    "/instances", content=body, headers={"Content-Type": "application/dicom"}
+                )
+            if response.status_code != 200:
+                raise RuntimeError(f"Orthanc refused {path.name}: HTTP {response.status_code} {response.text}")
+            answer: dict[str, Any] = response.json()
+            statuses[str(answer.get("Status", "?"))] += 1
+            studies.add(str(answer.get("ParentStudy")))
+            patients.add(str(answer.get("ParentPatient")))
+
+        await asyncio.gather(*(upload(path) for path in files))
+    log.info("demo: Orthanc stored %s", ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())))
+    return DemoState(
+        instances=len(files),
+        studies=sorted(studies),
+        patients=sorted(patients),
+        uploaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+async def create_project(gateway_url: str) -> str | None:
+    """Create the demo project through the gateway; None (with a warning) if the gateway cannot yet."""
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=30.0) as client:
+        response = await client.post("/api/v1/projects", json=DEMO_PROJECT)
+    if response.status_code in (200, 201):
+        project_id = str(response.json().get("id", ""))
+        log.info("demo: created project %r (id %s)", DEMO_PROJECT["name"], project_id)
+        return project_id or None
+    if response.status_code in (404, 405):
+        log.warning("demo: the gateway has no POST /api/v1/projects yet (HTTP %d); project not created",
+                    response.status_code)
+    else:
+        log.warning("demo: creating the project failed: HTTP %d %s", response.status_code, response.text[:500])
+    return None
+
+
+async def load_demo(config: StackConfig, password: str) -> DemoState:
+    """Load what is not loaded yet; returns the state recorded in the marker file."""
+    marker = marker_file(config)
+    state = DemoState.read(marker)
+    if state.uploaded_at and state.project_id:
+        log.info("demo already loaded on %s (%s); delete that file to load it again", state.uploaded_at, marker)
+        return state
+    if not state.uploaded_at:
+        out = config.demo_dir / "phantoms"
+        log.info("demo: generating %d synthetic %s cases over %d sites", DEMO_CASES, DEMO_KIND.upper(), DEMO_SITES)
+        files = await asyncio.to_thread(generate_phantoms, out)
+        if not files:
+            raise RuntimeError(f"the phantom generator wrote no .dcm files under {out}")
+        log.info("demo: uploading %d DICOM instances to Orthanc", len(files))
+        state = await upload_instances(config, password, files)
+        state.write(marker)
+    if not state.project_id:
+        state.project_id = await create_project(config.gateway_url)
+        state.write(marker)
+    log.info(
+        "demo loaded: %d instances, %d studies, %d patients in Orthanc; project %s",
+        state.instances,
+        len(state.studies),
+        len(state.patients),
+        state.project_id or "not created",
+    )
+    return state
