@@ -6,6 +6,7 @@ Everything binds to 127.0.0.1 on free ports and is torn down at the end of the s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import threading
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
+import uvicorn
 
 from radscholar_core.grpc_server import Server
 from radscholar_core.testing import free_port
@@ -56,7 +57,8 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
     """A real Orthanc with the local stack's strict generated configuration."""
     data_dir = tmp_path_factory.mktemp("orthanc")
     config = StackConfig(
-        data_dir=data_dir, ports=Ports().with_overrides({"orthanc_http": free_port(), "orthanc_dicom": free_port()})
+        data_dir=data_dir,
+        ports=Ports().with_overrides({"orthanc_http": free_port(), "orthanc_dicom": free_port()}),
     )
     password = ensure_secret(config.orthanc_password_file)
     config_file = write_orthanc_config(config, password)
@@ -78,7 +80,9 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
                 except httpx.TransportError:
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"Orthanc did not start: {(data_dir / 'orthanc.log').read_text()[-2000:]}")
+                    raise RuntimeError(
+                        f"Orthanc did not start: {(data_dir / 'orthanc.log').read_text()[-2000:]}"
+                    )
                 time.sleep(0.2)
         yield server
     finally:
@@ -105,9 +109,27 @@ class BackgroundLoop:
 
 @dataclass
 class Platform:
-    gateway: TestClient
+    gateway: httpx.Client  # talks HTTP to the real gateway app served by uvicorn on a free port
     orthanc: Orthanc
     addresses: dict[str, str]
+
+
+@contextlib.contextmanager
+def served(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port, in a thread; yields its URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the gateway did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
 
 
 @pytest.fixture(scope="session")
@@ -140,8 +162,10 @@ def platform(orthanc: Orthanc, tmp_path_factory: pytest.TempPathFactory) -> Iter
     addresses = {f"{name}_address": f"127.0.0.1:{port}" for name, (_, port) in servers.items()}
     settings = GatewaySettings(**addresses)  # type: ignore[arg-type]
     try:
-        with TestClient(create_app(settings), raise_server_exceptions=False) as gateway:
-            yield Platform(gateway, orthanc, {name: f"127.0.0.1:{port}" for name, (_, port) in servers.items()})
+        with served(create_app(settings)) as url, httpx.Client(base_url=url, timeout=60) as gateway:
+            yield Platform(
+                gateway, orthanc, {name: f"127.0.0.1:{port}" for name, (_, port) in servers.items()}
+            )
     finally:
         for server, _ in servers.values():
             background.run(server.stop(0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -40,13 +41,20 @@ def status(url: Url = None) -> None:
         raise typer.Exit(1)
 
 
+class PhantomKind(StrEnum):
+    ct = "ct"
+    dx = "dx"
+    mg = "mg"
+    mr = "mr"
+
+
 @phantoms.command("generate")
 def generate(
-    out: Annotated[Path, typer.Option(help="output folder")],
-    kind: Annotated[str, typer.Option(help="ct, dx, mg or mr")] = "ct",
+    out: Annotated[Path, typer.Option(help="output folder (empty or absent)")],
+    kind: Annotated[PhantomKind, typer.Option(help="chest CT, radiograph, mammogram or MR")] = PhantomKind.ct,
     cases: Annotated[int, typer.Option(min=1, help="number of cases (patients)")] = 20,
     sites: Annotated[int, typer.Option(min=1, help="number of sites (hospitals)")] = 2,
-    seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same files")] = 7,
+    seed: Annotated[int, typer.Option(min=0, help="random seed; the same seed gives the same files")] = 7,
 ) -> None:
     """Generate synthetic studies with ground truth (DICOM, NIfTI masks, JSON)."""
     import radscholar_phantoms
@@ -58,15 +66,23 @@ def generate(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task(f"{kind} phantoms", total=cases)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        manifest = radscholar_phantoms.generate(kind, cases, sites, seed, out, progress=advance)
-    console.print(f"wrote {manifest_summary(manifest)} to {out}")
-
-
-def manifest_summary(manifest: object) -> str:
-    return str(getattr(manifest, "summary", lambda: "the phantoms")())
+    try:
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(f"{kind.value} phantoms", total=cases)
+            manifest = radscholar_phantoms.generate(
+                kind.value,
+                cases,
+                sites,
+                seed,
+                out,
+                lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except (ValueError, FileExistsError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    summary = manifest.summary()
+    console.print(
+        f"wrote {summary['cases']} cases, {summary['series']} series, {summary['instances']} instances, "
+        f"{summary['lesions']} lesions ({summary['benign']} benign, {summary['malignant']} malignant)"
+        f" to {out}"
+    )
