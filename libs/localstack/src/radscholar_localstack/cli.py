@@ -39,7 +39,7 @@ from radscholar_localstack.config import (
 from radscholar_localstack.console import ConsoleLogHandler, StackConsole
 from radscholar_localstack.credentials import ensure_secret
 from radscholar_localstack.orthanc_config import write_orthanc_config
-from radscholar_localstack.ports import describe_conflicts, port_conflicts
+from radscholar_localstack.ports import port_conflicts
 from radscholar_localstack.supervisor import ComponentFailed, Supervisor
 
 log = logging.getLogger("radscholar_localstack")
@@ -150,14 +150,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         measure_settle_s=args.measure_settle,
         exit_when_ready=args.exit_when_ready,
     )
-    return asyncio.run(up(config, options))
+    try:
+        return asyncio.run(up(config, options))
+    except KeyboardInterrupt:  # Ctrl-C before the supervisor took over the signal: nothing runs yet
+        return EXIT_OK
 
 
 def _setup_logging(stack_console: StackConsole) -> None:
     handler = ConsoleLogHandler(stack_console)
     handler.setFormatter(logging.Formatter("%(message)s"))
     log.handlers[:] = [handler]
-    log.setLevel(logging.INFO)
+    level = os.environ.get("RADSCHOLAR_LOG_LEVEL", "INFO").upper()  # the services' setting, shared
+    log.setLevel(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
     log.propagate = False
 
 
@@ -179,33 +183,35 @@ def missing_prerequisites(config: StackConfig, components: Sequence[Component]) 
 
 
 @dataclasses.dataclass(frozen=True)
-class Prepared:
-    """What ``prepare`` made: the secrets (never logged) and where Ray keeps its session."""
+class Secrets:
+    """Generated once per data directory (mode 600 files); never logged."""
 
     orthanc_password: str = dataclasses.field(repr=False)
     ray_token: str = dataclasses.field(repr=False)
-    ray_temp_dir: ray_head.RayTempDir
 
 
-def prepare(config: StackConfig) -> Prepared:
-    """Create the data directory tree, the secrets, Orthanc's configuration and Ray's temp dir."""
+def load_secrets(config: StackConfig) -> Secrets:
+    return Secrets(
+        orthanc_password=ensure_secret(config.orthanc_password_file),
+        ray_token=ensure_secret(config.ray_token_file),
+    )
+
+
+def prepare(config: StackConfig, secrets: Secrets, ray_temp_dir: ray_head.RayTempDir) -> None:
+    """Create the data directory tree, Orthanc's configuration and Ray's temp dir."""
     for directory in data_directories(config):
         directory.mkdir(parents=True, exist_ok=True)
-    password = ensure_secret(config.orthanc_password_file)
-    ray_token = ensure_secret(config.ray_token_file)
-    write_orthanc_config(config, password)
-    temp_dir = ray_head.choose_temp_dir(config.ray_dir)
+    write_orthanc_config(config, secrets.orthanc_password)
     if config.ray_enabled:
-        if temp_dir.fallback:
+        if ray_temp_dir.fallback:
             log.warning(
                 "%s is too long for Ray's socket paths (at most %d characters); "
                 "Ray keeps its session in %s instead (linked from there)",
                 config.ray_dir,
                 ray_head.MAX_TEMP_DIR_LEN,
-                temp_dir.path,
+                ray_temp_dir.path,
             )
-        ray_head.prepare_temp_dir(temp_dir, config.ray_dir)
-    return Prepared(orthanc_password=password, ray_token=ray_token, ray_temp_dir=temp_dir)
+        ray_head.prepare_temp_dir(ray_temp_dir, config.ray_dir)
 
 
 async def up(config: StackConfig, options: UpOptions) -> int:
@@ -215,13 +221,14 @@ async def up(config: StackConfig, options: UpOptions) -> int:
     stack_console = StackConsole(names)
     _setup_logging(stack_console)
 
-    prepared = prepare(config)
-    password, temp_dir = prepared.orthanc_password, prepared.ray_temp_dir
+    secrets = load_secrets(config)
+    password = secrets.orthanc_password
+    temp_dir = ray_head.choose_temp_dir(config.ray_dir)
 
     async def stop_ray_leftovers() -> None:
         await asyncio.to_thread(ray_head.stop_leftovers, temp_dir.path, config.stop_grace_s)
 
-    components = build_components(config, password, temp_dir.path, prepared.ray_token, stop_ray_leftovers)
+    components = build_components(config, password, temp_dir.path, secrets.ray_token, stop_ray_leftovers)
     problems = missing_prerequisites(config, components)
     if problems:
         for problem in problems:
@@ -229,14 +236,15 @@ async def up(config: StackConfig, options: UpOptions) -> int:
         return EXIT_CANNOT_START
     conflicts = port_conflicts(claim for component in components for claim in component.ports)
     if conflicts:
-        for line in describe_conflicts(conflicts).splitlines():
-            log.error("cannot start: %s", line)
+        for conflict in conflicts:
+            log.error("cannot start: %s", conflict.describe())
         log.error("stop what holds those ports, or choose others (--port-base N or --<component>-port)")
         return EXIT_CANNOT_START
     if config.ray_enabled and ray_head.ray_processes(temp_dir.path):
         log.error("cannot start: a Ray head from an earlier run still uses %s", temp_dir.path)
         return EXIT_CANNOT_START
 
+    prepare(config, secrets, temp_dir)
     log.info("data directory %s", config.data_dir)
     supervisor = Supervisor(stack_console, config.logs_dir, config.stop_grace_s)
     stop_requested = asyncio.Event()
@@ -326,7 +334,7 @@ def _show_ready(
         ready = f"{child.ready_after_s:.1f} s" if child.ready_after_s is not None else "-"
         table.add_row(child.component.name, child.component.endpoint, str(child.pid), ready)
     stack_console.show(table)
-    stack_console.show(f"data: {config.data_dir}   logs: {config.logs_dir}")
+    stack_console.show(f"data: {config.data_dir}   logs: {config.logs_dir}   secrets: {config.secrets_dir}")
     stack_console.show(
         Text(f"{READY_PHRASE} {config.gateway_url} (started in {ready_s:.1f} s)", style="bold green")
     )
@@ -355,9 +363,14 @@ def _show_memory(
 
 
 async def _load_demo(config: StackConfig, password: str) -> None:
-    from radscholar_localstack.demo import load_demo  # imports the phantom generator only when asked
+    """Load the demo; a failure is reported and the stack keeps running."""
+    from radscholar_localstack.demo import load_demo
 
-    await load_demo(config, password)
+    try:
+        await load_demo(config, password)
+    except Exception as error:
+        log.error("demo could not be loaded: %s", error)
+        log.debug("demo failure", exc_info=True)
 
 
 def _report(stack_console: StackConsole, config: StackConfig, failure: ComponentFailed) -> None:

@@ -58,7 +58,7 @@ def orthanc_component(config: StackConfig, password: str) -> Component:
         env={"TCP_NODELAY": "1"},
         probe=HttpProbe(f"{config.orthanc_url}/system", basic_auth=(ORTHANC_USERNAME, password)),
         tier=TIER_INFRASTRUCTURE,
-        endpoint=f"{config.orthanc_url} (DICOM :{config.ports.orthanc_dicom}, AET {ORTHANC_AET})",
+        endpoint=f"{config.orthanc_url}, DICOM :{config.ports.orthanc_dicom} ({ORTHANC_AET})",
         ports=(
             PortClaim("orthanc", "HTTP", "0.0.0.0", config.ports.orthanc_http),
             PortClaim("orthanc", "DICOM", "0.0.0.0", config.ports.orthanc_dicom),
@@ -159,7 +159,7 @@ def ray_component(
         env=env,
         probe=HttpProbe(f"{config.ray_dashboard_url}/api/version", bearer_token=token),
         tier=TIER_INFRASTRUCTURE,
-        endpoint=f"{config.ray_dashboard_url} (Jobs API; GCS :{ports.ray_gcs})",
+        endpoint=f"{config.ray_dashboard_url}, GCS :{ports.ray_gcs}",
         ports=(
             PortClaim("ray", "GCS", LOOPBACK, ports.ray_gcs),
             PortClaim("ray", "dashboard / Jobs API", LOOPBACK, ports.ray_dashboard),

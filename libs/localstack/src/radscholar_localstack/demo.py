@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
@@ -22,7 +22,7 @@ from radscholar_localstack.config import ORTHANC_USERNAME, StackConfig
 
 log = logging.getLogger(__name__)
 
-DEMO_KIND = "ct"
+DEMO_KIND: Final = "ct"
 DEMO_CASES = 4
 DEMO_SITES = 2
 DEMO_SEED = 20240601
@@ -47,6 +47,7 @@ class DemoState:
     patients: list[str] = field(default_factory=list)
     uploaded_at: str | None = None
     project_id: str | None = None
+    phantoms: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def read(cls, path: Path) -> DemoState:
@@ -64,14 +65,21 @@ def marker_file(config: StackConfig) -> Path:
     return config.demo_dir / "loaded.json"
 
 
-def generate_phantoms(out: Path) -> list[Path]:
-    """Write the demo studies under ``out`` and return their DICOM files (blocking)."""
-    import radscholar_phantoms
+def _log_progress(done: int, total: int) -> None:
+    if done:
+        log.info("demo: case %d of %d written", done, total)
+
+
+def generate_phantoms(out: Path) -> tuple[list[Path], dict[str, Any]]:
+    """Write the demo studies under ``out``; their DICOM files and the generator's summary (blocking)."""
+    from radscholar_phantoms import generate
 
     if out.exists():  # the leftovers of an interrupted run
         shutil.rmtree(out)
-    radscholar_phantoms.generate(DEMO_KIND, cases=DEMO_CASES, sites=DEMO_SITES, seed=DEMO_SEED, out=out)
-    return sorted(out.rglob("*.dcm"))
+    manifest = generate(DEMO_KIND, DEMO_CASES, DEMO_SITES, DEMO_SEED, out, progress=_log_progress)
+    root = manifest.root or out
+    files = sorted(path for series in manifest.series for path in (root / series.path).glob("*.dcm"))
+    return files, manifest.summary()
 
 
 async def upload_instances(config: StackConfig, password: str, files: list[Path]) -> DemoState:
@@ -91,7 +99,9 @@ async def upload_instances(config: StackConfig, password: str, files: list[Path]
                     "/instances", content=body, headers={"Content-Type": "application/dicom"}
                 )
             if response.status_code != 200:
-                raise RuntimeError(f"Orthanc refused {path.name}: HTTP {response.status_code} {response.text}")
+                raise RuntimeError(
+                    f"Orthanc refused {path.name}: HTTP {response.status_code} {response.text}"
+                )
             answer: dict[str, Any] = response.json()
             statuses[str(answer.get("Status", "?"))] += 1
             studies.add(str(answer.get("ParentStudy")))
@@ -116,10 +126,14 @@ async def create_project(gateway_url: str) -> str | None:
         log.info("demo: created project %r (id %s)", DEMO_PROJECT["name"], project_id)
         return project_id or None
     if response.status_code in (404, 405):
-        log.warning("demo: the gateway has no POST /api/v1/projects yet (HTTP %d); project not created",
-                    response.status_code)
+        log.warning(
+            "demo: the gateway has no POST /api/v1/projects yet (HTTP %d); project not created",
+            response.status_code,
+        )
     else:
-        log.warning("demo: creating the project failed: HTTP %d %s", response.status_code, response.text[:500])
+        log.warning(
+            "demo: creating the project failed: HTTP %d %s", response.status_code, response.text[:500]
+        )
     return None
 
 
@@ -128,16 +142,22 @@ async def load_demo(config: StackConfig, password: str) -> DemoState:
     marker = marker_file(config)
     state = DemoState.read(marker)
     if state.uploaded_at and state.project_id:
-        log.info("demo already loaded on %s (%s); delete that file to load it again", state.uploaded_at, marker)
+        log.info(
+            "demo already loaded on %s (%s); delete that file to load it again", state.uploaded_at, marker
+        )
         return state
     if not state.uploaded_at:
         out = config.demo_dir / "phantoms"
-        log.info("demo: generating %d synthetic %s cases over %d sites", DEMO_CASES, DEMO_KIND.upper(), DEMO_SITES)
-        files = await asyncio.to_thread(generate_phantoms, out)
+        log.info(
+            "demo: generating %d synthetic %s cases over %d sites", DEMO_CASES, DEMO_KIND.upper(), DEMO_SITES
+        )
+        files, summary = await asyncio.to_thread(generate_phantoms, out)
         if not files:
             raise RuntimeError(f"the phantom generator wrote no .dcm files under {out}")
+        log.info("demo: generated %s", json.dumps(summary))
         log.info("demo: uploading %d DICOM instances to Orthanc", len(files))
         state = await upload_instances(config, password, files)
+        state.phantoms = summary
         state.write(marker)
     if not state.project_id:
         state.project_id = await create_project(config.gateway_url)

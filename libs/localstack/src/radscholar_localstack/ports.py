@@ -18,8 +18,8 @@ class PortClaim:
     port: int
 
 
-def port_in_use(host: str, port: int) -> bool:
-    """True when binding ``host:port`` fails because something already listens there.
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, or None when it is free.
 
     Binds with SO_REUSEADDR like the servers do, so connections lingering in TIME_WAIT from an
     earlier run do not count; a wildcard host ("0.0.0.0") is busy when any address holds the port.
@@ -30,20 +30,31 @@ def port_in_use(host: str, port: int) -> bool:
         try:
             probe.bind((host.strip("[]"), port))
         except OSError as error:
-            if error.errno in (errno.EADDRINUSE, errno.EACCES):
-                return True
-            raise
-    return False
+            if error.errno == errno.EADDRINUSE:
+                return "is already in use"
+            return f"cannot be listened on ({error.strerror or error})"
+    return None
 
 
-def port_conflicts(claims: Iterable[PortClaim]) -> list[PortClaim]:
-    """The claims whose port is already taken on this machine."""
-    return [claim for claim in claims if port_in_use(claim.host, claim.port)]
+def port_in_use(host: str, port: int) -> bool:
+    return port_problem(host, port) == "is already in use"
 
 
-def describe_conflicts(conflicts: Iterable[PortClaim]) -> str:
-    lines = [
-        f"port {claim.port} on {claim.host} ({claim.component}: {claim.what}) is already in use"
-        for claim in conflicts
-    ]
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class PortConflict:
+    claim: PortClaim
+    problem: str
+
+    def describe(self) -> str:
+        claim = self.claim
+        return f"port {claim.port} on {claim.host} ({claim.component}: {claim.what}) {self.problem}"
+
+
+def port_conflicts(claims: Iterable[PortClaim]) -> list[PortConflict]:
+    """The claims whose port this process cannot listen on, with the reason."""
+    conflicts = []
+    for claim in claims:
+        problem = port_problem(claim.host, claim.port)
+        if problem is not None:
+            conflicts.append(PortConflict(claim, problem))
+    return conflicts

@@ -52,6 +52,7 @@ class Child:
     process: asyncio.subprocess.Process
     log_file: IO[str]
     started_at: float
+    exited: asyncio.Event
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     ready_after_s: float | None = None
     pump: asyncio.Task[None] | None = None
@@ -109,8 +110,11 @@ class Supervisor:
         if log_path.exists():
             log_path.replace(log_path.with_suffix(".previous.log"))
         log_file = log_path.open("w", encoding="utf-8", buffering=1)
+        loop = asyncio.get_running_loop()
         try:
-            process = await asyncio.create_subprocess_exec(
+            # What asyncio.create_subprocess_exec does, with a protocol that also signals the exit.
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _ExitSignallingProtocol(loop),
                 *component.argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
@@ -123,7 +127,14 @@ class Supervisor:
         except OSError as error:
             log_file.close()
             raise ComponentFailed(component.name, f"could not be started: {error}", []) from error
-        child = Child(component=component, process=process, log_file=log_file, started_at=time.monotonic())
+        process = asyncio.subprocess.Process(transport, protocol, loop)
+        child = Child(
+            component=component,
+            process=process,
+            log_file=log_file,
+            started_at=time.monotonic(),
+            exited=protocol.exited,
+        )
         self._children[component.name] = child
         child.pump = asyncio.create_task(self._pump(child), name=f"pump-{component.name}")
         child.watch = asyncio.create_task(self._watch(child), name=f"watch-{component.name}")
@@ -150,7 +161,8 @@ class Supervisor:
         self._console.line(child.component.name, text)
 
     async def _watch(self, child: Child) -> None:
-        code = await child.process.wait()
+        await child.exited.wait()
+        code = child.process.returncode
         if self._stopping:
             return
         if child.pump is not None:  # let the last lines arrive before quoting them
@@ -206,14 +218,12 @@ class Supervisor:
             if child.process.returncode is None:
                 log.info("stopping %s", child.component.name)
                 _signal_group(child.pid, signal.SIGTERM)
-        waits = [asyncio.create_task(child.process.wait()) for child in children]
-        _, still_running = await asyncio.wait(waits, timeout=self._grace_s)
+        await _all_exited(children, self._grace_s)
         for child in children:
             if child.process.returncode is None:
-                log.warning("%s did not stop within %.0f s; killing it", child.component.name, self._grace_s)
+                log.warning("%s did not stop within %g s; killing it", child.component.name, self._grace_s)
                 _signal_group(child.pid, signal.SIGKILL)
-        if still_running:
-            await asyncio.wait(still_running)
+        await _all_exited(children, None)
         strays = [pid for pids in families.values() for pid in pids if proctable.is_alive(pid)]
         if strays:
             log.info("stopping %d process(es) left behind", len(strays))
@@ -244,6 +254,29 @@ class Supervisor:
             if child.watch is not None:
                 child.watch.cancel()
             child.log_file.close()
+
+
+class _ExitSignallingProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """Sets ``exited`` as soon as the child exits.
+
+    ``Process.wait()`` is not enough: on Python 3.11 it also waits until every holder of the output
+    pipe has closed it, and a grandchild (a Ray worker, say) may hold it long after the child has gone.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=READ_CHUNK, loop=loop)
+        self.exited = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
+
+
+async def _all_exited(children: list[Child], within_s: float | None) -> None:
+    """Return when every child has exited, or after ``within_s`` seconds."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(within_s):
+            await asyncio.gather(*(child.exited.wait() for child in children))
 
 
 async def _safe_check(child: Child) -> bool:
