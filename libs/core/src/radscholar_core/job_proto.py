@@ -11,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from radscholar_core.jobs import Job, JobState, LogLine
 from radscholar_proto.common.v1 import job_pb2
 
-STATES = {state: job_pb2.JobState.Value(f"JOB_STATE_{state.name}") for state in JobState}
+STATES = {state: f"JOB_STATE_{state.name}" for state in JobState}  # wire names of the states
 
 
 def _timestamp(moment: datetime | None) -> Timestamp | None:
