@@ -7,16 +7,19 @@ view is a down-sampled version of the same patient; nodule sizes are always true
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from radscholar_phantoms.geometry import Geometry, axial_geometry
+from radscholar_phantoms.geometry import Geometry, axial_geometry, fov_preserving_spacing
 from radscholar_phantoms.images import CT_TISSUES, LESION_TISSUE, PhantomImage
 from radscholar_phantoms.lesions import (
     Lesion,
+    LesionClass,
     design_lesion,
-    lesion_count_and_classes,
+    lesion_classes_for,
     measure_lesion,
     place_centres,
     rasterise,
@@ -48,8 +51,8 @@ _T = CT_TISSUES
 
 def ct_geometry(
     rng: np.random.Generator,
-    shape: tuple[int, int, int] | None = None,
-    spacing: tuple[float, float, float] | None = None,
+    shape: tuple[int, ...] | None = None,
+    spacing: tuple[float, ...] | None = None,
 ) -> Geometry:
     """Axial geometry; a ``shape`` without ``spacing`` keeps the default field of view."""
     shape = shape or DEFAULT_SHAPE
@@ -59,24 +62,13 @@ def ct_geometry(
     return axial_geometry(size, spacing, (0.0, 0.0, table))
 
 
-def fov_preserving_spacing(
-    shape: tuple[int, ...], default_shape: tuple[int, ...], default_spacing: tuple[float, ...]
-) -> tuple[float, ...]:
-    """Spacing (index order) that keeps the default field of view for another array shape."""
-    size = tuple(reversed(shape))
-    default_size = tuple(reversed(default_shape))
-    return tuple(
-        round(s * n0 / n, 4) for s, n0, n in zip(default_spacing, default_size, size, strict=True)
-    )
-
-
 def build_ct_image(
     rng: np.random.Generator,
     site: Site,
     *,
-    shape: tuple[int, int, int] | None = None,
-    spacing: tuple[float, float, float] | None = None,
-    lesion_classes: list[str] | None = None,
+    shape: tuple[int, ...] | None = None,
+    spacing: tuple[float, ...] | None = None,
+    lesion_classes: Sequence[str] | None = None,
 ) -> PhantomImage:
     """One chest CT volume (HU, int16) with 0-3 nodules, their label map and ground truth.
 
@@ -84,7 +76,7 @@ def build_ct_image(
     """
     geometry = ct_geometry(rng, shape, spacing)
     hu, tissue = _anatomy(rng, geometry)
-    classes = lesion_count_and_classes(rng, 0, 3) if lesion_classes is None else list(lesion_classes)
+    classes = lesion_classes_for(rng, lesion_classes, 0, 3)
     label_map = np.zeros(geometry.array_shape, dtype=np.uint8)
     lesions = _nodules(rng, geometry, hu, tissue, label_map, classes)
     blur = site.ct_blur_voxels
@@ -111,8 +103,12 @@ def build_ct_image(
     )
 
 
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: tuple[float, ...]) -> NDArray[np.float32]:
-    field = ndimage.gaussian_filter(rng.standard_normal(size=shape, dtype=np.float32), sigma=sigma, mode="wrap")
+def _smooth_noise(
+    rng: np.random.Generator, shape: tuple[int, ...], sigma: tuple[float, ...]
+) -> NDArray[np.float32]:
+    field = ndimage.gaussian_filter(
+        rng.standard_normal(size=shape, dtype=np.float32), sigma=sigma, mode="wrap"
+    )
     field -= field.mean()
     field /= max(float(field.std()), 1e-6)
     return field
@@ -154,11 +150,15 @@ def _anatomy(rng: np.random.Generator, geometry: Geometry) -> tuple[NDArray[np.f
         ax, ay = 0.36 * b * rng.uniform(0.95, 1.05), 0.74 * d
         taper = np.sqrt(np.clip(1.0 - ((w - 0.5) / (apex - 0.5)) ** 2, 0.0, 1.0))
         taper = np.where(w < 0.5, 1.0, taper)
-        r_lung = ((u - uc) / (ax * np.maximum(taper, 1e-3))) ** 2 + ((v - vc) / (ay * np.maximum(taper, 1e-3))) ** 2
+        r_lung = ((u - uc) / (ax * np.maximum(taper, 1e-3))) ** 2 + (
+            (v - vc) / (ay * np.maximum(taper, 1e-3))
+        ) ** 2
         dome = rng.uniform(0.0, 0.08) + (0.05 if side < 0 else 0.0)
         diaphragm = dome + 0.2 * np.clip(1.0 - ((u - uc) / ax) ** 2 - ((v - vc) / ay) ** 2, 0.0, 1.0)
         lungs |= (r_lung <= 1.0) & (w > diaphragm)
-    heart = ((u - 0.12 * b) / (0.42 * b)) ** 2 + ((v + 0.2 * d) / (0.42 * d)) ** 2 + ((w - 0.2) / 0.32) ** 2 <= 1.0
+    heart = ((u - 0.12 * b) / (0.42 * b)) ** 2 + ((v + 0.2 * d) / (0.42 * d)) ** 2 + (
+        (w - 0.2) / 0.32
+    ) ** 2 <= 1.0
     spine_zone = (np.abs(u) < 0.24 * b) & (v > 0.2 * d)
     lungs &= ~heart & ~np.broadcast_to(spine_zone, shape) & np.broadcast_to(r_body < 1.0 - fat - 0.1, shape)
     put(heart, HU["heart"], _T["soft_tissue"])
@@ -204,7 +204,7 @@ def _nodules(
     hu: NDArray[np.float32],
     tissue: NDArray[np.uint8],
     label_map: NDArray[np.uint8],
-    classes: list[str],
+    classes: list[LesionClass],
 ) -> list[Lesion]:
     if not classes:
         return []
@@ -214,7 +214,7 @@ def _nodules(
         designs.append(
             design_lesion(
                 rng,
-                lesion_class,  # type: ignore[arg-type]
+                lesion_class,
                 float(rng.uniform(low, high)),
                 3,
                 min_width_mm=1.1 * max(geometry.spacing[:2]),
@@ -222,7 +222,7 @@ def _nodules(
         )
     lung = np.isin(tissue, (_T["lung"],))
     clearance = ndimage.distance_transform_edt(lung, sampling=tuple(reversed(geometry.spacing)))
-    lesions = []
+    lesions: list[Lesion] = []
     for design, centre in place_centres(rng, clearance, geometry, designs):
         painted = rasterise(rng, design, centre, geometry)
         r = painted.rendering

@@ -85,14 +85,13 @@ class Geometry:
         index = np.stack(list(reversed(mesh)), axis=-1)
         return self.index_to_physical(index)
 
-    def box_to_physical(self, lower: tuple[int, ...], upper: tuple[int, ...]) -> tuple[FloatArray, FloatArray]:
+    def box_to_physical(
+        self, lower: tuple[int, ...], upper: tuple[int, ...]
+    ) -> tuple[FloatArray, FloatArray]:
         """Axis-aligned physical extent (outer voxel edges) of the index box ``[lower, upper)``."""
         d = self.ndim
         corners = np.array(
-            [
-                [(upper[a] - 0.5) if (c >> a) & 1 else (lower[a] - 0.5) for a in range(d)]
-                for c in range(2**d)
-            ],
+            [[(upper[a] - 0.5) if (c >> a) & 1 else (lower[a] - 0.5) for a in range(d)] for c in range(2**d)],
             dtype=np.float64,
         )
         points = self.index_to_physical(corners)
@@ -119,9 +118,7 @@ class Geometry:
         }
 
 
-def axial_geometry(
-    size: tuple[int, int, int], spacing: tuple[float, float, float], centre: tuple[float, float, float]
-) -> Geometry:
+def axial_geometry(size: tuple[int, ...], spacing: tuple[float, ...], centre: tuple[float, ...]) -> Geometry:
     """An axial volume (rows towards posterior, columns towards the patient's left, slices upwards)
     centred on ``centre`` (LPS mm)."""
     extent = (np.asarray(size) - 1) * np.asarray(spacing)
@@ -130,7 +127,7 @@ def axial_geometry(
 
 
 def sagittal_geometry(
-    size: tuple[int, int, int], spacing: tuple[float, float, float], centre: tuple[float, float, float]
+    size: tuple[int, ...], spacing: tuple[float, ...], centre: tuple[float, ...]
 ) -> Geometry:
     """A sagittal volume: columns run anterior->posterior, rows superior->inferior and slices from the
     patient's left to right (ImageOrientationPatient ``0\\1\\0\\0\\0\\-1``)."""
@@ -141,9 +138,18 @@ def sagittal_geometry(
     return Geometry(size, spacing, _rounded(origin), tuple(float(v) for v in direction.ravel()))
 
 
-def planar_geometry(size: tuple[int, int], spacing: tuple[float, float]) -> Geometry:
+def planar_geometry(size: tuple[int, ...], spacing: tuple[float, ...]) -> Geometry:
     """A projection image: pixel (0, 0) at the origin, identity direction."""
     return Geometry(size, spacing, (0.0, 0.0), (1.0, 0.0, 0.0, 1.0))
+
+
+def fov_preserving_spacing(
+    shape: tuple[int, ...], default_shape: tuple[int, ...], default_spacing: tuple[float, ...]
+) -> tuple[float, ...]:
+    """Spacing (index order) that keeps the default field of view for another array shape."""
+    size = tuple(reversed(shape))
+    default_size = tuple(reversed(default_shape))
+    return tuple(round(s * n0 / n, 4) for s, n0, n in zip(default_spacing, default_size, size, strict=True))
 
 
 def _rounded(values: FloatArray) -> tuple[float, ...]:

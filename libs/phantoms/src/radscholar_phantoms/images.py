@@ -32,6 +32,7 @@ MR_TISSUES: dict[str, int] = {
     "ventricle": 6,
     "lesion": 7,
     "neck": 8,
+    "eye": 9,
 }
 LESION_TISSUE = 7
 

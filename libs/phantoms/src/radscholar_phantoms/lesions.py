@@ -13,6 +13,7 @@ Class rules (the same in every modality, so that the classes are learnable):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -113,7 +114,7 @@ class Lesion:
 
 
 def _r(value: float) -> float:
-    return round(float(value), 4)
+    return round(float(value), 4) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def random_rotation(rng: np.random.Generator, ndim: int) -> FloatArray:
@@ -142,6 +143,7 @@ def design_lesion(
     spicules: bool = True,
     spicule_reach: tuple[float, float] = (0.4, 1.1),
     min_width_mm: float = 0.8,
+    edge_scale: float = 1.0,
 ) -> LesionDesign:
     """Draw the shape and texture parameters of one lesion following the class rules."""
     radius = diameter_mm / 2.0
@@ -182,11 +184,13 @@ def design_lesion(
         rotation=random_rotation(rng, ndim),
         lobe_directions=_directions(rng, n_lobes, ndim),
         # Bumps and a few dents: a lobulated contour.
-        lobe_amplitudes=a * rng.uniform(0.2, 0.5, size=n_lobes) * rng.choice([-0.6, 1.0], size=n_lobes, p=[0.35, 0.65]),
+        lobe_amplitudes=a
+        * rng.uniform(0.2, 0.5, size=n_lobes)
+        * rng.choice([-0.6, 1.0], size=n_lobes, p=[0.35, 0.65]),
         spicule_directions=_directions(rng, n_spicules, ndim, planar_bias=0.35),
         spicule_lengths_mm=radius * (1.0 + reach) + 1.0,
         spicule_width_mm=width,
-        edge_mm=float(0.3 + a * rng.uniform(0.3, 0.8)),
+        edge_mm=float(edge_scale * (0.3 + a * rng.uniform(0.3, 0.8))),
         heterogeneity=float(a * rng.uniform(0.75, 1.0)),
         texture_scale_mm=float(rng.uniform(0.8, 1.6)),
         necrosis_fraction=necrosis,
@@ -208,7 +212,10 @@ class LesionRendering:
 
 
 def render_lesion(
-    design: LesionDesign, offsets_mm: FloatArray, spacing_array_order: tuple[float, ...], rng: np.random.Generator
+    design: LesionDesign,
+    offsets_mm: FloatArray,
+    spacing_array_order: tuple[float, ...],
+    rng: np.random.Generator,
 ) -> LesionRendering:
     """Sample a lesion at ``offsets_mm`` (patch shape + (d,), physical offsets from the lesion centre)."""
     local = offsets_mm @ design.rotation  # coordinates along the lesion's principal axes
@@ -242,7 +249,10 @@ def patch_bounds(
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Index box ``[lower, upper)`` (``(i, j[, k])``) of the grid that covers a ball, clipped to the grid."""
     corners = np.array(
-        [[extent_mm if (c >> a) & 1 else -extent_mm for a in range(geometry.ndim)] for c in range(2**geometry.ndim)]
+        [
+            [extent_mm if (c >> a) & 1 else -extent_mm for a in range(geometry.ndim)]
+            for c in range(2**geometry.ndim)
+        ]
     )
     idx = geometry.physical_to_index(centre_mm + corners)
     lower = np.maximum(np.floor(idx.min(axis=0)).astype(int), 0)
@@ -274,9 +284,11 @@ def place_centres(
     *,
     inside_fraction: float = 0.8,
     gap_mm: float = 3.0,
+    fit_extent: bool = False,
 ) -> list[tuple[LesionDesign, tuple[int, ...]]]:
     """Choose a voxel centre for each lesion where ``clearance_mm`` (the distance to the edge of the
-    allowed region) is at least ``inside_fraction`` of its radius, apart from the others.
+    allowed region) is at least ``inside_fraction`` of its radius (of its whole extent, spicules
+    included, with ``fit_extent``), apart from the others.
 
     A lesion that does not fit is shrunk (down to 60 % of its size), then dropped. Returns the placed
     designs (possibly shrunk) with their centres as ``(i, j[, k])`` indices.
@@ -287,7 +299,7 @@ def place_centres(
     for design in designs:
         current = design
         for _ in range(4):
-            radius = current.diameter_mm / 2.0
+            radius = current.extent_mm if fit_extent else current.diameter_mm / 2.0
             candidates = np.flatnonzero(flat >= inside_fraction * radius)
             centre = _pick(rng, candidates, clearance_mm.shape, geometry, current, placed_mm, gap_mm)
             if centre is not None:
@@ -341,7 +353,11 @@ def _shrunk(design: LesionDesign, factor: float) -> LesionDesign:
 
 
 def measure_lesion(
-    lesion_id: int, design: LesionDesign, centre_voxel: tuple[int, ...], mask: NDArray[np.bool_], geometry: Geometry
+    lesion_id: int,
+    design: LesionDesign,
+    centre_voxel: tuple[int, ...],
+    mask: NDArray[np.bool_],
+    geometry: Geometry,
 ) -> Lesion:
     """Ground truth of a lesion from its boolean mask (array order, full image grid)."""
     coords = np.nonzero(mask)  # array order
@@ -404,7 +420,33 @@ def rasterise(
     return PaintedLesion(design, centre_voxel, array_slices(lower, upper), rendering, mask)
 
 
-def lesion_count_and_classes(rng: np.random.Generator, low: int, high: int) -> list[LesionClass]:
-    """Between ``low`` and ``high`` lesions (inclusive), each benign or malignant with probability 1/2."""
+def lesion_classes_for(
+    rng: np.random.Generator, forced: Sequence[str] | None, low: int, high: int
+) -> list[LesionClass]:
+    """``forced`` (checked) or between ``low`` and ``high`` lesions (inclusive), each benign or
+    malignant with probability 1/2."""
+    if forced is not None:
+        unknown = [c for c in forced if c not in LESION_CLASSES]
+        if unknown:
+            raise ValueError(f"unknown lesion classes {unknown}; expected 'benign' or 'malignant'")
+        return [_as_class(c) for c in forced]
     count = int(rng.integers(low, high + 1))
     return [LESION_CLASSES[int(rng.integers(2))] for _ in range(count)]
+
+
+def _as_class(name: str) -> LesionClass:
+    return "benign" if name == "benign" else "malignant"
+
+
+def projected_thickness_mm(painted: PaintedLesion, spacing_array_order: tuple[float, ...]) -> FloatArray:
+    """Chord length through a 2D lesion seen as the projection of a solid body (for DX and MG).
+
+    A point at depth ``d`` inside a disc of radius ``R`` lies under a chord of ``2 sqrt(d (2R - d))``;
+    thin spicules therefore come out faint, as on real radiographs. Ill-defined margins are blurred.
+    """
+    padded = np.pad(painted.mask, 1)
+    depth = ndimage.distance_transform_edt(padded, sampling=spacing_array_order)[1:-1, 1:-1]
+    radius = float(depth.max())
+    chord = 2.0 * np.sqrt(np.clip(depth * (2.0 * radius - depth), 0.0, None))
+    sigma = [max(painted.design.edge_mm, 0.2) / s for s in spacing_array_order]
+    return np.asarray(ndimage.gaussian_filter(chord, sigma=sigma), dtype=np.float64)

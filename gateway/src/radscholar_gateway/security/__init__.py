@@ -1,0 +1,1 @@
+"""Who may call which route: permissions, the route table, principals, audit and hardening."""

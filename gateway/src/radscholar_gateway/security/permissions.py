@@ -1,0 +1,113 @@
+"""Every REST route's permission and audit action, declared in this one table.
+
+The gateway refuses to start when a route has no entry here, and the permission-matrix test walks
+every route of the OpenAPI document with every role against this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    PUBLIC = "public"  # no credentials needed (health, sign-in, API description)
+    SIGNED_IN = "signed-in"  # any authenticated user: their own account, keys, session
+    DICOM_READ = "dicom.read"
+    PROJECTS_CREATE = "projects.create"
+    PROJECTS_READ = "projects.read"  # a member of the project (admins see all)
+    PROJECTS_MANAGE = "projects.manage"  # the project's lead (or an admin): membership
+    TRAINING_READ = "training.read"
+    RADIOMICS_USE = "radiomics.use"
+    STATS_RUN = "stats.run"
+    USERS_MANAGE = "users.manage"
+    AUDIT_READ = "audit.read"
+
+
+EVERYONE = frozenset({Permission.PUBLIC, Permission.SIGNED_IN})
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "admin": frozenset(Permission),
+    "researcher": EVERYONE
+    | {
+        Permission.DICOM_READ,
+        Permission.PROJECTS_CREATE,
+        Permission.PROJECTS_READ,
+        Permission.PROJECTS_MANAGE,
+        Permission.TRAINING_READ,
+        Permission.RADIOMICS_USE,
+        Permission.STATS_RUN,
+    },
+    "annotator": EVERYONE | {Permission.DICOM_READ, Permission.PROJECTS_READ},
+    "reviewer": EVERYONE | {Permission.DICOM_READ, Permission.PROJECTS_READ},
+    "site-operator": EVERYONE | {Permission.DICOM_READ},
+}
+# Project roles that may manage a project's membership (with PROJECTS_MANAGE).
+PROJECT_MANAGERS = frozenset({"lead"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    permission: Permission
+    audit: str | None = None  # the audit action; None for calls that touch no patient data or account
+    resource: str = ""  # the audited resource, formatted with the path parameters
+    project: str | None = None  # the path parameter naming a project the caller must belong to
+
+
+P = Permission
+ROUTES: dict[tuple[str, str], Rule] = {
+    ("GET", "/healthz"): Rule(P.PUBLIC),
+    ("GET", "/readyz"): Rule(P.PUBLIC),
+    ("GET", "/api/v1/openapi.json"): Rule(P.PUBLIC),
+    ("GET", "/api/v1/docs"): Rule(P.PUBLIC),
+    ("GET", "/api/v1/docs/oauth2-redirect"): Rule(P.PUBLIC),
+    # sign-in and own account
+    ("POST", "/api/v1/auth/login"): Rule(P.PUBLIC, "auth.login"),
+    ("POST", "/api/v1/auth/refresh"): Rule(P.PUBLIC, "auth.refresh"),
+    ("POST", "/api/v1/auth/logout"): Rule(P.SIGNED_IN, "auth.logout"),
+    ("GET", "/api/v1/me"): Rule(P.SIGNED_IN),
+    ("PUT", "/api/v1/me/password"): Rule(P.SIGNED_IN, "auth.change_password"),
+    ("GET", "/api/v1/me/keys"): Rule(P.SIGNED_IN),
+    ("POST", "/api/v1/me/keys"): Rule(P.SIGNED_IN, "keys.create"),
+    ("DELETE", "/api/v1/me/keys/{key_id}"): Rule(P.SIGNED_IN, "keys.revoke", "api_key:{key_id}"),
+    # administration
+    ("GET", "/api/v1/users"): Rule(P.USERS_MANAGE, "users.list"),
+    ("POST", "/api/v1/users"): Rule(P.USERS_MANAGE, "users.create"),
+    ("GET", "/api/v1/users/{user_id}"): Rule(P.USERS_MANAGE, "users.read", "user:{user_id}"),
+    ("PATCH", "/api/v1/users/{user_id}"): Rule(P.USERS_MANAGE, "users.update", "user:{user_id}"),
+    ("PUT", "/api/v1/users/{user_id}/password"): Rule(
+        P.USERS_MANAGE, "users.reset_password", "user:{user_id}"
+    ),
+    ("GET", "/api/v1/audit"): Rule(P.AUDIT_READ, "audit.query"),
+    ("GET", "/api/v1/audit/verification"): Rule(P.AUDIT_READ, "audit.verify"),
+    # DICOM store (patient data)
+    ("GET", "/api/v1/dicom/statistics"): Rule(P.DICOM_READ),
+    ("GET", "/api/v1/dicom/studies"): Rule(P.DICOM_READ, "dicom.query"),
+    ("GET", "/api/v1/dicom/studies/{study_instance_uid}/series"): Rule(
+        P.DICOM_READ, "dicom.read", "study:{study_instance_uid}"
+    ),
+    # labeling projects
+    ("POST", "/api/v1/projects"): Rule(P.PROJECTS_CREATE, "projects.create"),
+    ("GET", "/api/v1/projects"): Rule(P.PROJECTS_READ),
+    ("GET", "/api/v1/projects/{project_id}"): Rule(
+        P.PROJECTS_READ, "projects.read", "project:{project_id}", project="project_id"
+    ),
+    ("GET", "/api/v1/projects/{project_id}/members"): Rule(
+        P.PROJECTS_READ, "projects.members.read", "project:{project_id}", project="project_id"
+    ),
+    ("PUT", "/api/v1/projects/{project_id}/members/{user_id}"): Rule(
+        P.PROJECTS_MANAGE, "projects.members.set", "project:{project_id}", project="project_id"
+    ),
+    ("DELETE", "/api/v1/projects/{project_id}/members/{user_id}"): Rule(
+        P.PROJECTS_MANAGE, "projects.members.remove", "project:{project_id}", project="project_id"
+    ),
+    # compute and science
+    ("GET", "/api/v1/training/architectures"): Rule(P.TRAINING_READ),
+    ("GET", "/api/v1/radiomics/presets"): Rule(P.RADIOMICS_USE),
+    ("POST", "/api/v1/radiomics/settings/validate"): Rule(P.RADIOMICS_USE),
+    ("POST", "/api/v1/stats/two-group-comparisons"): Rule(P.STATS_RUN),
+}
+
+
+def allowed(roles: frozenset[str], permission: Permission) -> bool:
+    """Whether any of these platform roles grants the permission."""
+    return any(permission in ROLE_PERMISSIONS.get(role, frozenset()) for role in roles)
