@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ import pytest
 import uvicorn
 
 from radscholar_core.grpc_server import Server
+from radscholar_core.identity import IdentityKeys, generate_key_pair, key_id_of
 from radscholar_core.testing import free_port
 from radscholar_dicomstore.config import Settings as DicomStoreSettings
 from radscholar_dicomstore.server import build_server as build_dicomstore
@@ -80,9 +83,7 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
                 except httpx.TransportError:
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"Orthanc did not start: {(data_dir / 'orthanc.log').read_text()[-2000:]}"
-                    )
+                    raise RuntimeError(f"Orthanc did not start: {(data_dir / 'orthanc.log').read_text()[-2000:]}")
                 time.sleep(0.2)
         yield server
     finally:
@@ -107,11 +108,44 @@ class BackgroundLoop:
         self._thread.join(timeout=10)
 
 
+ADMIN_USERNAME = "ada.admin"
+ADMIN_PASSWORD = "correct horse battery staple 42"
+
+
 @dataclass
 class Platform:
-    gateway: httpx.Client  # talks HTTP to the real gateway app served by uvicorn on a free port
+    """The real platform: `gateway` is signed in as the first admin; `client()` makes other callers."""
+
+    url: str
+    gateway: httpx.Client  # HTTP to the real gateway app (uvicorn on a free port), as the admin
     orthanc: Orthanc
-    addresses: dict[str, str]
+    addresses: dict[str, str]  # service -> host:port
+    settings: GatewaySettings
+    admin_username: str = ADMIN_USERNAME
+    admin_password: str = ADMIN_PASSWORD
+
+    def client(self, credential: str | None = None) -> httpx.Client:
+        """A client of the gateway sending `credential` (access token or API key) as its bearer."""
+        headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+        return httpx.Client(base_url=self.url, timeout=60, headers=headers)
+
+    def login(self, username: str, password: str) -> dict[str, Any]:
+        with self.client() as anonymous:
+            answer = anonymous.post("/api/v1/auth/login", json={"username": username, "password": password})
+        assert answer.status_code == 200, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    def user(self, roles: list[str], projects: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:
+        """A new user with these roles (and project memberships); returns the user and an access token."""
+        username = f"user-{uuid.uuid4().hex[:10]}"
+        password = f"pw-{uuid.uuid4().hex}"
+        created = self.gateway.post("/api/v1/users", json={"username": username, "password": password, "roles": roles})
+        assert created.status_code == 201, created.text
+        user = created.json()
+        for project_id, role in (projects or {}).items():
+            member = self.gateway.put(f"/api/v1/projects/{project_id}/members/{user['id']}", json={"role": role})
+            assert member.status_code == 200, member.text
+        return user, self.login(username, password)["access_token"]
 
 
 @contextlib.contextmanager
@@ -136,6 +170,8 @@ def served(app: Any) -> Iterator[str]:
 def platform(orthanc: Orthanc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """The five services (real servers on free ports) behind the real gateway application."""
     data_dir = tmp_path_factory.mktemp("platform")
+    private_pem, public_pem = generate_key_pair()
+    trusted = IdentityKeys(public_keys={key_id_of(public_pem): public_pem})
     builders = {
         "dicomstore": lambda: build_dicomstore(
             DicomStoreSettings(
@@ -143,14 +179,15 @@ def platform(orthanc: Orthanc, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 orthanc_url=orthanc.url,
                 orthanc_username=orthanc.username,
                 orthanc_password=orthanc.password,
+                identity=trusted,
             )
         ),
         "labeling": lambda: build_labeling(
-            LabelingSettings(port=0, database_url=f"sqlite:///{data_dir}/labeling.db")
+            LabelingSettings(port=0, identity=trusted, database_url=f"sqlite:///{data_dir}/labeling.db")
         ),
-        "training": lambda: build_training(TrainingSettings(port=0)),
-        "radiomics": lambda: build_radiomics(RadiomicsSettings(port=0)),
-        "stats": lambda: build_stats(StatsSettings(port=0)),
+        "training": lambda: build_training(TrainingSettings(port=0, identity=trusted)),
+        "radiomics": lambda: build_radiomics(RadiomicsSettings(port=0, identity=trusted)),
+        "stats": lambda: build_stats(StatsSettings(port=0, identity=trusted)),
     }
     background = BackgroundLoop()
 
@@ -160,12 +197,23 @@ def platform(orthanc: Orthanc, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
     servers = {name: background.run(start(build)) for name, build in builders.items()}
     addresses = {f"{name}_address": f"127.0.0.1:{port}" for name, (_, port) in servers.items()}
-    settings = GatewaySettings(**addresses)  # type: ignore[arg-type]
+    settings = GatewaySettings(
+        **addresses,  # type: ignore[arg-type]
+        database_url=f"sqlite:///{data_dir}/gateway.db",
+        token_secret=secrets.token_urlsafe(32),
+        identity_private_key=private_pem,
+        admin_username=ADMIN_USERNAME,
+        admin_password=ADMIN_PASSWORD,
+    )
     try:
-        with served(create_app(settings)) as url, httpx.Client(base_url=url, timeout=60) as gateway:
-            yield Platform(
-                gateway, orthanc, {name: f"127.0.0.1:{port}" for name, (_, port) in servers.items()}
-            )
+        with served(create_app(settings)) as url, httpx.Client(base_url=url, timeout=60) as anonymous:
+            token = anonymous.post(
+                "/api/v1/auth/login", json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}
+            ).json()["access_token"]
+            with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}"}) as admin:
+                yield Platform(
+                    url, admin, orthanc, {name: f"127.0.0.1:{port}" for name, (_, port) in servers.items()}, settings
+                )
     finally:
         for server, _ in servers.values():
             background.run(server.stop(0))

@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from radscholar_gateway.app import create_app
-from radscholar_gateway.config import Settings as GatewaySettings
 
 
 def assert_error(response: Any, status: int, reason: str) -> dict[str, Any]:
@@ -55,10 +54,7 @@ def test_liveness_readiness_and_openapi(platform: Any) -> None:
 
 
 def test_request_id_is_echoed_or_made(platform: Any) -> None:
-    assert (
-        platform.gateway.get("/healthz", headers={"X-Request-ID": "abc-42"}).headers["X-Request-ID"]
-        == "abc-42"
-    )
+    assert platform.gateway.get("/healthz", headers={"X-Request-ID": "abc-42"}).headers["X-Request-ID"] == "abc-42"
     assert len(platform.gateway.get("/healthz").headers["X-Request-ID"]) == 32
 
 
@@ -107,12 +103,8 @@ def test_study_query_statistics_and_series(platform: Any, stored_studies: dict[s
 def test_dicom_errors_are_json(platform: Any) -> None:
     gateway = platform.gateway
     assert_error(gateway.get("/api/v1/dicom/studies/1.2.3.4/series"), 404, "STUDY_NOT_FOUND")
-    assert_error(
-        gateway.get("/api/v1/dicom/studies", params={"study_date_from": "yesterday"}), 422, "INVALID_DATE"
-    )
-    assert_error(
-        gateway.get("/api/v1/dicom/studies", params={"page_token": "forged"}), 422, "INVALID_PAGE_TOKEN"
-    )
+    assert_error(gateway.get("/api/v1/dicom/studies", params={"study_date_from": "yesterday"}), 422, "INVALID_DATE")
+    assert_error(gateway.get("/api/v1/dicom/studies", params={"page_token": "forged"}), 422, "INVALID_PAGE_TOKEN")
     assert_error(gateway.get("/api/v1/dicom/studies", params={"page_size": -1}), 422, "INVALID_REQUEST")
 
 
@@ -131,12 +123,8 @@ def test_projects_lifecycle(platform: Any) -> None:
     assert gateway.get(f"/api/v1/projects/{project['id']}").json() == project
     assert project["id"] in {p["id"] for p in gateway.get("/api/v1/projects").json()["projects"]}
     assert_error(gateway.post("/api/v1/projects", json=body), 409, "PROJECT_EXISTS")
-    assert_error(
-        gateway.post("/api/v1/projects", json=body | {"name": "x", "modality": "SR"}), 422, "INVALID_MODALITY"
-    )
-    error = assert_error(
-        gateway.post("/api/v1/projects", json=body | {"task_type": "DRAWING"}), 422, "INVALID_REQUEST"
-    )
+    assert_error(gateway.post("/api/v1/projects", json=body | {"name": "x", "modality": "SR"}), 422, "INVALID_MODALITY")
+    error = assert_error(gateway.post("/api/v1/projects", json=body | {"task_type": "DRAWING"}), 422, "INVALID_REQUEST")
     assert "task_type" in error["message"]
     assert_error(gateway.get("/api/v1/projects/does-not-exist"), 404, "PROJECT_NOT_FOUND")
     assert_error(
@@ -148,19 +136,13 @@ def test_projects_lifecycle(platform: Any) -> None:
 
 def test_training_radiomics_and_stats_routes(platform: Any) -> None:
     gateway = platform.gateway
-    zoo = gateway.get(
-        "/api/v1/training/architectures", params={"task": "SEGMENTATION", "spatial_dims": 3}
-    ).json()
+    zoo = gateway.get("/api/v1/training/architectures", params={"task": "SEGMENTATION", "spatial_dims": 3}).json()
     assert {"unet", "dynunet", "segresnet", "swinunetr"} <= {a["id"] for a in zoo["architectures"]}
-    assert_error(
-        gateway.get("/api/v1/training/architectures", params={"spatial_dims": 5}), 422, "INVALID_SPATIAL_DIMS"
-    )
+    assert_error(gateway.get("/api/v1/training/architectures", params={"spatial_dims": 5}), 422, "INVALID_SPATIAL_DIMS")
 
     presets = gateway.get("/api/v1/radiomics/presets").json()["presets"]
     ct = next(p for p in presets if p["id"] == "ct")
-    validated = gateway.post(
-        "/api/v1/radiomics/settings/validate", json={"settings_yaml": ct["settings_yaml"]}
-    ).json()
+    validated = gateway.post("/api/v1/radiomics/settings/validate", json={"settings_yaml": ct["settings_yaml"]}).json()
     assert validated["image_types"] == ["LoG", "Original", "Wavelet"]
     error = assert_error(
         gateway.post("/api/v1/radiomics/settings/validate", json={"settings_yaml": "setting: {binWidth: 0}"}),
@@ -186,10 +168,16 @@ def test_training_radiomics_and_stats_routes(platform: Any) -> None:
 def test_an_unreachable_service_is_503_not_500(platform: Any) -> None:
     from radscholar_core.testing import free_port
 
-    addresses = {f"{name}_address": address for name, address in platform.addresses.items()}
-    addresses["stats_address"] = f"127.0.0.1:{free_port()}"  # nothing listens there
-    settings = GatewaySettings(**addresses, readiness_timeout_seconds=1, upstream_timeout_seconds=2)  # type: ignore[arg-type]
+    settings = platform.settings.model_copy(
+        update={
+            "stats_address": f"127.0.0.1:{free_port()}",  # nothing listens there
+            "readiness_timeout_seconds": 1,
+            "upstream_timeout_seconds": 2,
+        }
+    )
     with TestClient(create_app(settings), raise_server_exceptions=False) as gateway:
+        token = platform.login(platform.admin_username, platform.admin_password)["access_token"]
+        gateway.headers["Authorization"] = f"Bearer {token}"
         ready = gateway.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["upstreams"]["stats"] == "UNREACHABLE"

@@ -3,6 +3,7 @@ free ports, answers, and leaves nothing behind after Ctrl-C; Orthanc alone runs 
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import shutil
@@ -119,13 +120,23 @@ class StackProcess:
             except queue.Empty:
                 break
             if line is None:
-                raise AssertionError(
-                    f"`up` exited ({self.process.wait()}) before {phrase!r}:\n{self.log_tail()}"
-                )
+                raise AssertionError(f"`up` exited ({self.process.wait()}) before {phrase!r}:\n{self.log_tail()}")
             self.lines.append(line)
             if phrase in line:
                 return line
         raise AssertionError(f"no {phrase!r} within {timeout_s} s:\n{self.log_tail()}")
+
+    def drain_available(self) -> None:
+        """Collect the lines written so far without waiting for the end."""
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if line is None:
+                self._queue.put(None)  # keep the end marker for wait_for
+                return
+            self.lines.append(line)
 
     def drain(self) -> None:
         self._reader.join(timeout=10)
@@ -179,14 +190,54 @@ def test_the_whole_stack_comes_up_answers_and_stops_cleanly(
     assert f"http://127.0.0.1:{ports['gateway']}" in ready_line
 
     # Everything answers: the gateway checks every service, Orthanc wants its password.
-    assert httpx.get(f"http://127.0.0.1:{ports['gateway']}/readyz", timeout=10).status_code == 200
+    gateway = f"http://127.0.0.1:{ports['gateway']}"
+    assert httpx.get(f"{gateway}/readyz", timeout=10).status_code == 200  # unauthenticated
     orthanc = f"http://127.0.0.1:{ports['orthanc_http']}"
     assert httpx.get(f"{orthanc}/system", timeout=10).status_code == 401
     assert httpx.get(f"{orthanc}/system", auth=("radscholar", "wrong"), timeout=10).status_code == 401
     password = (data_dir / "secrets" / "orthanc_password").read_text().strip()
     assert httpx.get(f"{orthanc}/system", auth=("radscholar", password), timeout=10).status_code == 200
-    assert (data_dir / "secrets" / "orthanc_password").stat().st_mode & 0o777 == 0o600
-    assert password not in "\n".join(running.lines)
+
+    # The gateway wants a signed-in user; the first admin's password is only in its file.
+    secrets_dir = data_dir / "secrets"
+    admin_password = (secrets_dir / "admin_password").read_text().strip()
+    assert httpx.get(f"{gateway}/api/v1/projects", timeout=10).status_code == 401
+    login = httpx.post(
+        f"{gateway}/api/v1/auth/login", json={"username": "admin", "password": admin_password}, timeout=30
+    )
+    assert login.status_code == 200, login.text
+    access_token = login.json()["access_token"]
+    signed_in = {"Authorization": f"Bearer {access_token}"}
+    me = httpx.get(f"{gateway}/api/v1/me", headers=signed_in, timeout=10)
+    assert me.status_code == 200, me.text
+    assert me.json()["username"] == "admin"
+
+    # Secrets: owner-only files, never in the merged log; the first start says where the admin password is.
+    output = "\n".join(running.lines)
+    private_key = (secrets_dir / "identity_private_key.pem").read_text()
+    key_material = [line for line in private_key.splitlines() if line and not line.startswith("-----")]
+    secret_values = [
+        password,
+        admin_password,
+        (secrets_dir / "ray_token").read_text().strip(),
+        (secrets_dir / "token_secret").read_text().strip(),
+        *key_material,
+        access_token,
+    ]
+    for secret in secret_values:
+        assert secret not in output
+    for name in (
+        "orthanc_password",
+        "ray_token",
+        "token_secret",
+        "admin_password",
+        "identity_private_key.pem",
+        "identity_public_key.pem",
+    ):
+        assert (secrets_dir / name).stat().st_mode & 0o777 == 0o600, name
+    notices = [line for line in running.lines if "first start: sign in as 'admin'" in line]
+    assert len(notices) == 1, notices
+    assert "admin_password" in output.split("first start:", 1)[1][:400]
     assert httpx.get(f"http://127.0.0.1:{ports['mlflow']}/health", timeout=10).status_code == 200
     ray_api = f"http://127.0.0.1:{ports['ray_dashboard']}/api/version"
     assert httpx.get(ray_api, timeout=10).status_code == 401  # token-protected Jobs API
@@ -198,7 +249,14 @@ def test_the_whole_stack_comes_up_answers_and_stops_cleanly(
     print(demo_line.strip())
     studies = httpx.get(f"{orthanc}/studies", auth=("radscholar", password), timeout=10).json()
     assert len(studies) == 4
-    assert (data_dir / "demo" / "loaded.json").exists()
+    loaded = json.loads((data_dir / "demo" / "loaded.json").read_text())
+    assert loaded["project_id"], f"the demo project was not created:\n{running.log_tail()}"
+    projects = httpx.get(f"{gateway}/api/v1/projects", headers=signed_in, timeout=10)
+    assert projects.status_code == 200, projects.text
+    assert "Demo chest CT nodules" in projects.text
+    running.drain_available()
+    output = "\n".join(running.lines)
+    assert not [secret for secret in secret_values if secret in output]
 
     # Only Orthanc (which has no bind address option) listens beyond loopback.
     lan = lan_address()
@@ -307,9 +365,7 @@ async def test_orthanc_runs_with_the_strict_configuration(orthanc_alone) -> None
         assert associate(dicom, "STRANGER", "RADSCHOLAR") == 0x03, "an unknown AE title was accepted"
 
         # A modality registered through the API may associate, and only under Orthanc's own AE title.
-        registered = await client.put(
-            "/modalities/TESTSCU", json={"AET": "TESTSCU", "Host": "127.0.0.1", "Port": 1}
-        )
+        registered = await client.put("/modalities/TESTSCU", json={"AET": "TESTSCU", "Host": "127.0.0.1", "Port": 1})
         assert registered.status_code == 200
         assert associate(dicom, "TESTSCU", "RADSCHOLAR") == 0x02
         assert associate(dicom, "TESTSCU", "ANY-SCP") == 0x03, "the called AE title was not checked"

@@ -154,9 +154,7 @@ def test_passwords_are_stored_as_argon2id_with_rfc_9106_defaults(
     assert PASSWORD not in stored
 
 
-def test_sign_in_upgrades_an_outdated_hash(
-    sessions: sessionmaker[Session], accounts: Accounts, alice: User
-) -> None:
+def test_sign_in_upgrades_an_outdated_hash(sessions: sessionmaker[Session], accounts: Accounts, alice: User) -> None:
     strong = Accounts(sessions, hasher=PasswordHasher())
     assert strong.authenticate("alice", PASSWORD, "10.0.0.1") == alice
     with sessions() as session:
@@ -289,9 +287,7 @@ def test_unknown_usernames_lock_the_same_way(accounts: Accounts, alice: User) ->
 
 def test_failures_outside_the_window_do_not_add_up(accounts: Accounts, alice: User, clock: FakeClock) -> None:
     for _ in range(4):
-        raises(
-            Unauthenticated, "INVALID_CREDENTIALS", lambda: accounts.authenticate("alice", "guess guess!", "")
-        )
+        raises(Unauthenticated, "INVALID_CREDENTIALS", lambda: accounts.authenticate("alice", "guess guess!", ""))
         clock.advance(minutes=5)
     raises(Unauthenticated, "INVALID_CREDENTIALS", lambda: accounts.authenticate("alice", "guess guess!", ""))
     assert accounts.authenticate("alice", PASSWORD, "") == alice  # 5 failures, but over 20 minutes
@@ -299,14 +295,10 @@ def test_failures_outside_the_window_do_not_add_up(accounts: Accounts, alice: Us
 
 def test_success_clears_the_usernames_failures(accounts: Accounts, alice: User) -> None:
     for _ in range(4):
-        raises(
-            Unauthenticated, "INVALID_CREDENTIALS", lambda: accounts.authenticate("alice", "guess guess!", "")
-        )
+        raises(Unauthenticated, "INVALID_CREDENTIALS", lambda: accounts.authenticate("alice", "guess guess!", ""))
     accounts.authenticate("alice", PASSWORD, "")
     for _ in range(4):
-        raises(
-            Unauthenticated, "INVALID_CREDENTIALS", lambda: accounts.authenticate("alice", "guess guess!", "")
-        )
+        raises(Unauthenticated, "INVALID_CREDENTIALS", lambda: accounts.authenticate("alice", "guess guess!", ""))
     assert accounts.authenticate("alice", PASSWORD, "") == alice
 
 
@@ -314,27 +306,21 @@ def test_lockout_survives_a_restart_and_is_shared_by_replicas(
     accounts: Accounts, alice: User, migrated_url: str, clock: FakeClock
 ) -> None:
     for _ in range(5):
-        raises(
-            Unauthenticated, "INVALID_CREDENTIALS", lambda: accounts.authenticate("alice", "guess guess!", "")
-        )
+        raises(Unauthenticated, "INVALID_CREDENTIALS", lambda: accounts.authenticate("alice", "guess guess!", ""))
     engine = create_engine_for(migrated_url)
     replica = Accounts(session_factory(engine), clock, hasher=PasswordHasher.from_parameters(CHEAP))
     raises(Unauthenticated, "ACCOUNT_LOCKED", lambda: replica.authenticate("alice", PASSWORD, ""))
     engine.dispose()
 
 
-def test_one_client_address_is_rate_limited_across_usernames(
-    accounts: Accounts, alice: User, clock: FakeClock
-) -> None:
+def test_one_client_address_is_rate_limited_across_usernames(accounts: Accounts, alice: User, clock: FakeClock) -> None:
     for n in range(20):
         raises(
             Unauthenticated,
             "INVALID_CREDENTIALS",
             lambda n=n: accounts.authenticate(f"user{n}", "guess!", "10.0.0.9"),
         )
-    error = raises(
-        ResourceExhausted, "TOO_MANY_ATTEMPTS", lambda: accounts.authenticate("alice", PASSWORD, "10.0.0.9")
-    )
+    error = raises(ResourceExhausted, "TOO_MANY_ATTEMPTS", lambda: accounts.authenticate("alice", PASSWORD, "10.0.0.9"))
     assert error.details["retry_after_seconds"] == str(5 * 60)
     assert accounts.authenticate("alice", PASSWORD, "10.0.0.10") == alice  # another address
     clock.advance(minutes=5)
@@ -349,9 +335,7 @@ def test_access_tokens_carry_who_and_what(tokens: Tokens, alice: User, clock: Fa
     assert pair.access_expires_at == clock.now + timedelta(minutes=15)
     assert pair.refresh_expires_at == clock.now + timedelta(days=7)
     payload = jwt.decode(pair.access_token, options={"verify_signature": False})
-    assert (
-        payload["sub"] == alice.id and payload["username"] == "alice" and payload["roles"] == ["researcher"]
-    )
+    assert payload["sub"] == alice.id and payload["username"] == "alice" and payload["roles"] == ["researcher"]
     assert payload["iss"] == "radscholar" and payload["typ"] == "access" and payload["jti"]
     assert payload["iat"] == int(clock.now.timestamp())
     assert jwt.get_unverified_header(pair.access_token)["alg"] == "HS256"
@@ -460,9 +444,7 @@ def test_logout_revokes_both_tokens(tokens: Tokens, alice: User, clock: FakeCloc
     raises(Unauthenticated, "TOKEN_INVALID", lambda: tokens.logout("garbage"))
 
 
-def test_revoke_all_deactivation_and_reset_end_every_session(
-    tokens: Tokens, accounts: Accounts, alice: User
-) -> None:
+def test_revoke_all_deactivation_and_reset_end_every_session(tokens: Tokens, accounts: Accounts, alice: User) -> None:
     for end in [
         lambda: tokens.revoke_all(alice.id),
         lambda: accounts.reset_password(alice.id, "a brand new secret"),
@@ -477,9 +459,7 @@ def test_revoke_all_deactivation_and_reset_end_every_session(
     tokens.verify_access(tokens.issue(alice, "password").access_token)  # a fresh sign-in works
 
 
-def test_deactivated_users_tokens_stop_working_at_once(
-    tokens: Tokens, accounts: Accounts, alice: User
-) -> None:
+def test_deactivated_users_tokens_stop_working_at_once(tokens: Tokens, accounts: Accounts, alice: User) -> None:
     pair = tokens.issue(alice, "password")
     accounts.set_active(alice.id, False)
     raises(Unauthenticated, "TOKEN_REVOKED", lambda: tokens.verify_access(pair.access_token))

@@ -127,9 +127,7 @@ def test_concurrent_appends_never_fork_the_chain(audit: AuditLog) -> None:
         barrier.wait()
         try:
             for n in range(per_thread):
-                audit.append(
-                    "dicom.query", outcome="success", status_code=200, resource=f"study:{worker}.{n}"
-                )
+                audit.append("dicom.query", outcome="success", status_code=200, resource=f"study:{worker}.{n}")
         except Exception as error:  # surfaced by the assertion below
             errors.append(error)
 
@@ -199,9 +197,7 @@ def test_verify_of_an_empty_trail(audit: AuditLog) -> None:
 
 def test_query_filters_newest_first(audit: AuditLog) -> None:
     fill(audit, 3)  # at 12:01, 12:02, 12:03
-    audit.append(
-        "projects.create", outcome="success", status_code=201, actor_username="bob", resource="project:p-1"
-    )
+    audit.append("projects.create", outcome="success", status_code=201, actor_username="bob", resource="project:p-1")
     audit.append("projects.delete", outcome="denied", status_code=403, actor_id="u-2", resource="project:p_1")
     audit.append("users.reset_password", outcome="success", status_code=204, resource="user:u-1")
 

@@ -1,26 +1,90 @@
-"""The gateway application: routers, error translation, request ids, upstream channels."""
+"""The gateway application: the composition root of accounts, audit, routes, middleware and upstreams."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
+from radscholar_core.db import create_engine_for, session_factory, upgrade_to_head
+from radscholar_core.identity import (
+    IdentitySigner,
+    key_id_of,
+    load_private_key,
+    signed_identity_interceptors,
+)
 from radscholar_gateway import errors
+from radscholar_gateway.accounts import Accounts, ApiKeys, Memberships, Tokens
+from radscholar_gateway.audit import AuditLog
 from radscholar_gateway.config import Settings
+from radscholar_gateway.deps import AccessControl
+from radscholar_gateway.migrations import MIGRATIONS
 from radscholar_gateway.request_ids import RequestIdInterceptor, RequestIdMiddleware
-from radscholar_gateway.routes import dicom, health, projects, radiomics, stats, training
+from radscholar_gateway.routes import accounts, dicom, health, projects, radiomics, stats, training
+from radscholar_gateway.security.guard import AuditMiddleware, authorize
+from radscholar_gateway.security.hardening import RequestSizeLimit, SecurityHeaders
+from radscholar_gateway.security.permissions import ROUTES
+from radscholar_gateway.security.principal import Authenticator
 from radscholar_gateway.upstreams import Channels
 
 API_PREFIX = "/api/v1"
 
 
+def build_access_control(settings: Settings) -> AccessControl:
+    """Migrates the gateway database, creates the first admin if configured, wires the domain."""
+    upgrade_to_head(settings.database_url, MIGRATIONS)
+    sessions = session_factory(create_engine_for(settings.database_url))
+    users = Accounts(sessions)
+    if settings.admin_username and settings.admin_password:
+        users.ensure_first_admin(settings.admin_username, settings.admin_password.get_secret_value())
+    tokens = Tokens(
+        sessions,
+        settings.token_secret.get_secret_value(),
+        access_ttl=timedelta(minutes=settings.access_token_minutes),
+        refresh_ttl=timedelta(days=settings.refresh_token_days),
+    )
+    keys, memberships = ApiKeys(sessions), Memberships(sessions)
+    return AccessControl(
+        users, tokens, keys, memberships, AuditLog(sessions), Authenticator(users, tokens, keys, memberships)
+    )
+
+
+def identity_signer(settings: Settings) -> IdentitySigner:
+    from cryptography.hazmat.primitives import serialization
+
+    private_pem = settings.identity_private_key.get_secret_value()
+    public_pem = (
+        load_private_key(private_pem)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return IdentitySigner(private_pem, key_id_of(public_pem))
+
+
+def undeclared_routes(app: FastAPI) -> list[str]:
+    """Routes without an entry in the permission table (the gateway refuses to start with any)."""
+    return [
+        f"{method} {route.path}"
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods or ())
+        if (method, route.path) not in ROUTES
+    ]
+
+
 def create_app(settings: Settings) -> FastAPI:
+    signer = identity_signer(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.channels = Channels.open(
-            settings.upstreams(), [RequestIdInterceptor(settings.upstream_timeout_seconds)]
+            settings.upstreams(),
+            [RequestIdInterceptor(settings.upstream_timeout_seconds), *signed_identity_interceptors(signer)],
         )
         try:
             yield
@@ -35,10 +99,26 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(authorize)],
     )
     app.state.settings = settings
+    app.state.access = build_access_control(settings)
+    # outermost last: size limit, security headers, CORS, request ids, audit (innermost)
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     errors.install(app)
-    for module in (health, dicom, projects, training, radiomics, stats):
+    for module in (health, accounts, dicom, projects, training, radiomics, stats):
         app.include_router(module.router)
+    if missing := undeclared_routes(app):
+        raise RuntimeError(f"routes without a declared permission: {', '.join(missing)}")
     return app

@@ -15,9 +15,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def to_model(model: type[M], message: Message, **overrides: object) -> M:
     """Build a REST model from a message (proto field names, defaults included)."""
-    fields = MessageToDict(
-        message, always_print_fields_with_no_presence=True, preserving_proto_field_name=True
-    )
+    fields = MessageToDict(message, always_print_fields_with_no_presence=True, preserving_proto_field_name=True)
     return model.model_validate(fields | overrides)
 
 

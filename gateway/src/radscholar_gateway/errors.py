@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from radscholar_core.errors import DomainError
 from radscholar_core.status import error_info
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,15 @@ HTTP_FOR = {
     grpc.StatusCode.UNIMPLEMENTED: 501,
     grpc.StatusCode.CANCELLED: 499,
 }
-STATUS_NAMES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+STATUS_NAMES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE"}
 
 
 def error_body(status: int, code: str, reason: str, message: str, details: Any = None) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="radscholar"'} if status == 401 else None
     return JSONResponse(
         status_code=status,
         content={"error": {"code": code, "reason": reason, "message": message, "details": details or {}}},
+        headers=headers,
     )
 
 
@@ -53,9 +56,7 @@ async def on_rpc_error(_: Request, exc: Exception) -> JSONResponse:
         log.error("upstream failed", extra={"code": code.name, "upstream_message": exc.details()})
         return error_body(500, "INTERNAL", "INTERNAL", "internal error; the server log has the details")
     if code == grpc.StatusCode.UNAVAILABLE and info is None:
-        return error_body(
-            503, code.name, "SERVICE_UNAVAILABLE", "a RadScholar service is not reachable; retry later"
-        )
+        return error_body(503, code.name, "SERVICE_UNAVAILABLE", "a RadScholar service is not reachable; retry later")
     return error_body(
         status,
         code.name,
@@ -63,6 +64,15 @@ async def on_rpc_error(_: Request, exc: Exception) -> JSONResponse:
         exc.details() or "",
         dict(info.metadata) if info else {},
     )
+
+
+async def on_domain_error(_: Request, exc: Exception) -> JSONResponse:
+    """Errors the gateway's own domain code raises (sign-in, accounts, audit)."""
+    assert isinstance(exc, DomainError)
+    status = HTTP_FOR.get(grpc.StatusCode[exc.code], 500)
+    if status == 500:
+        return await on_unexpected(_, exc)
+    return error_body(status, exc.code, exc.reason, exc.message, exc.details)
 
 
 async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -85,6 +95,7 @@ async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(grpc.aio.AioRpcError, on_rpc_error)
+    app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)

@@ -12,16 +12,14 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from radscholar_core.grpc_server import REQUEST_ID_HEADER
 from radscholar_core.logs import request_id
+from radscholar_core.status import REQUEST_ID_HEADER
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestIdMiddleware(BaseHTTPMiddleware):
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         given = request.headers.get("x-request-id", "")
         rid = given if SAFE_ID.match(given) else uuid.uuid4().hex
         token = request_id.set(rid)

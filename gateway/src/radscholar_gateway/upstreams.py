@@ -17,9 +17,7 @@ class Channels:
     stats: grpc.aio.Channel
 
     @classmethod
-    def open(
-        cls, addresses: dict[str, str], interceptors: Sequence[grpc.aio.ClientInterceptor] = ()
-    ) -> Channels:
+    def open(cls, addresses: dict[str, str], interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> Channels:
         return cls(
             **{
                 name: grpc.aio.insecure_channel(address, interceptors=list(interceptors))

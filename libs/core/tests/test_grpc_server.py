@@ -12,6 +12,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from radscholar_core.errors import NotFound
 from radscholar_core.grpc_server import Registration, Server
 from radscholar_core.status import error_info
+from radscholar_core.testing import gateway_keys
+
+KEYS = gateway_keys()
 
 SERVICE = "radscholar.test.v1.EchoService"
 
@@ -21,9 +24,7 @@ class Echo:
 
     async def Echo(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         if request == b"missing":
-            raise NotFound(
-                "series '1.2.3' is not in the store", reason="SERIES_NOT_FOUND", details={"uid": "1.2.3"}
-            )
+            raise NotFound("series '1.2.3' is not in the store", reason="SERIES_NOT_FOUND", details={"uid": "1.2.3"})
         if request == b"crash":
             raise RuntimeError("secret internal detail")
         if request == b"slow":
@@ -46,9 +47,9 @@ def _add(servicer: Echo, server: grpc.aio.Server) -> None:
 
 @pytest.fixture
 async def running() -> tuple[Server, grpc.aio.Channel]:  # type: ignore[misc]
-    server = Server([Registration(SERVICE, Echo(), _add)])
+    server = Server([Registration(SERVICE, Echo(), _add)], verifier=KEYS.keys.verifier())
     port = await server.start("127.0.0.1", 0)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=KEYS.interceptors())
     yield server, channel
     await channel.close()
     await server.stop(0)
@@ -124,9 +125,9 @@ async def test_request_id_reaches_the_log(
 
 
 async def test_graceful_stop_finishes_in_flight_calls_and_reports_not_serving() -> None:
-    server = Server([Registration(SERVICE, Echo(), _add)])
+    server = Server([Registration(SERVICE, Echo(), _add)], verifier=KEYS.keys.verifier())
     port = await server.start("127.0.0.1", 0)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=KEYS.interceptors()) as channel:
         in_flight = asyncio.ensure_future(channel.unary_unary(f"/{SERVICE}/Echo")(b"slow"))
         await asyncio.sleep(0.1)
         stopping = asyncio.ensure_future(server.stop(grace=5))

@@ -22,7 +22,6 @@ from radscholar_core.identity import (
     IDENTITY_HEADER,
     ISSUER,
     Identity,
-    IdentityInterceptor,
     IdentityKeys,
     IdentitySigner,
     IdentityVerifier,
@@ -87,7 +86,7 @@ def _add(servicer: Who, server: grpc.aio.Server) -> None:
 
 
 def _server(verifier: IdentityVerifier) -> Server:
-    return Server([Registration(SERVICE, Who(), _add)], interceptors=[IdentityInterceptor(verifier)])
+    return Server([Registration(SERVICE, Who(), _add)], verifier=verifier)
 
 
 class Keys:
@@ -192,9 +191,7 @@ async def test_tampered_token_is_refused(channel: grpc.aio.Channel, keys: Keys) 
 
 async def test_other_algorithms_are_refused(channel: grpc.aio.Channel, keys: Keys) -> None:
     claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "u-1", "iat": 0, "exp": 2**40}
-    forged = jwt.encode(
-        claims, "a-guessable-secret-of-32-bytes!!", algorithm="HS256", headers={"kid": keys.kid}
-    )
+    forged = jwt.encode(claims, "a-guessable-secret-of-32-bytes!!", algorithm="HS256", headers={"kid": keys.kid})
     assert await _refused(channel, forged) == "IDENTITY_BAD_SIGNATURE"
 
 

@@ -123,9 +123,7 @@ def test_progress_only_while_running(clock: FakeClock) -> None:
     assert error.value.reason == "JOB_NOT_RUNNING"
 
 
-@pytest.mark.parametrize(
-    ("job_id", "kind"), [("", "training"), ("a/b", "training"), ("x" * 65, "t"), ("a", "")]
-)
+@pytest.mark.parametrize(("job_id", "kind"), [("", "training"), ("a/b", "training"), ("x" * 65, "t"), ("a", "")])
 def test_job_ids_and_kinds_are_checked(job_id: str, kind: str) -> None:
     with pytest.raises(InvalidArgument):
         Job(job_id, kind)

@@ -58,9 +58,7 @@ def test_a_port_given_twice_is_a_usage_error(tmp_path: Path, capsys: pytest.Capt
     assert "both 8042" in capsys.readouterr().err
 
 
-def test_refuses_to_start_on_a_busy_port(
-    tmp_path: Path, busy_port: int, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_refuses_to_start_on_a_busy_port(tmp_path: Path, busy_port: int, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
         [
             "up", "--data-dir", str(tmp_path), "--port-base", "47000", "--gateway-port", str(busy_port),
@@ -88,3 +86,30 @@ async def test_first_of_is_cut_short_by_an_event() -> None:
     stop = asyncio.Event()
     stop.set()
     assert await _first_of(asyncio.sleep(30), stop) == (False, None)
+
+
+def test_the_first_start_says_once_where_the_admin_password_is(
+    tmp_path: Path, busy_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "up", "--data-dir", str(tmp_path), "--port-base", "47000", "--gateway-port", str(busy_port),
+        "--orthanc-binary", sys.executable, "--dicomweb-plugin", sys.executable,
+    ]  # fmt: skip
+    assert main(argv) == EXIT_CANNOT_START  # even a start that goes no further tells it
+    out = " ".join(capsys.readouterr().out.split())  # undo the console's wrapping
+    password_file = tmp_path / "secrets" / "admin_password"
+    assert out.count("first start: sign in as 'admin'") == 1
+    assert str(password_file) in out
+    password = password_file.read_text()
+    assert password not in out
+    assert main(argv) == EXIT_CANNOT_START
+    assert "first start" not in capsys.readouterr().out
+    assert password_file.read_text() == password
+
+
+def test_an_unusable_secret_refuses_to_start(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "identity_private_key.pem").write_text("garbage")
+    assert main(["up", "--data-dir", str(tmp_path)]) == EXIT_CANNOT_START
+    out = " ".join(capsys.readouterr().out.split())
+    assert "cannot start:" in out and "identity_private_key.pem is not an Ed25519 private key" in out

@@ -68,9 +68,7 @@ async def test_start_ready_log_and_stop(tmp_path: Path, output: Console) -> None
     assert supervisor.failure is None
 
 
-async def test_a_child_that_exits_before_ready_is_reported_with_its_log(
-    tmp_path: Path, output: Console
-) -> None:
+async def test_a_child_that_exits_before_ready_is_reported_with_its_log(tmp_path: Path, output: Console) -> None:
     supervisor = make_supervisor(tmp_path, output)
     broken = python(
         "broken",

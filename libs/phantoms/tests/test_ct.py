@@ -155,11 +155,7 @@ def test_ground_truth_boxes_and_centres_agree_with_mask_and_dicom(ct_cohort: Coh
 
 @pytest.mark.parametrize("case_index", range(4))
 def test_mask_sits_on_the_nodule(case_index: int) -> None:
-    image = (
-        build_case("ct", seed=23, case_index=case_index, lesion_classes=["benign", "malignant"])
-        .series[0]
-        .image
-    )
+    image = build_case("ct", seed=23, case_index=case_index, lesion_classes=["benign", "malignant"]).series[0].image
     assert len(image.lesions) == 2
     lung = image.tissue_map == CT_TISSUES["lung"]
     in_plane = np.zeros((3, 3, 3), dtype=bool)

@@ -67,8 +67,7 @@ def test_uid_hierarchy_and_sites(ct_cohort: Cohort) -> None:
     studies, series_uids, frames, patients, institutions = set(), set(), set(), set(), {}
     for entry in manifest.case_entries:
         headers = [
-            pydicom.dcmread(p, stop_before_pixels=True)
-            for p in sorted((out / entry.series[0].path).glob("*.dcm"))
+            pydicom.dcmread(p, stop_before_pixels=True) for p in sorted((out / entry.series[0].path).glob("*.dcm"))
         ]
         assert {h.StudyInstanceUID for h in headers} == {entry.study_instance_uid}
         assert {h.SeriesInstanceUID for h in headers} == {entry.series[0].series_instance_uid}

@@ -18,17 +18,13 @@ _IN_PLANE_CROSS = np.zeros((3, 3, 3), dtype=bool)
 _IN_PLANE_CROSS[1] = ndimage.generate_binary_structure(2, 1)
 
 
-def nodule_features(
-    hu: NDArray[np.int16], mask: NDArray[np.bool_], spacing_zyx: NDArray[np.float64]
-) -> list[float]:
+def nodule_features(hu: NDArray[np.int16], mask: NDArray[np.bool_], spacing_zyx: NDArray[np.float64]) -> list[float]:
     """Interior heterogeneity (HU std away from the partial-volume rim), sphericity and solidity."""
     interior = ndimage.binary_erosion(mask, structure=_IN_PLANE_CROSS)
     values = hu[interior if interior.sum() >= 5 else mask].astype(float)
     volume = mask.sum() * spacing_zyx.prod()
     padded = np.pad(mask, 1).astype(np.int8)
-    area = sum(
-        np.count_nonzero(np.diff(padded, axis=a)) * np.prod(np.delete(spacing_zyx, a)) for a in range(3)
-    )
+    area = sum(np.count_nonzero(np.diff(padded, axis=a)) * np.prod(np.delete(spacing_zyx, a)) for a in range(3))
     sphericity = np.pi ** (1 / 3) * (6 * volume) ** (2 / 3) / area
     # Hull of the voxel corners: near 1 for a solid convex body, lower for spiculated or lobulated ones.
     corners = np.array([[a, b, c] for a in (-0.5, 0.5) for b in (-0.5, 0.5) for c in (-0.5, 0.5)])
@@ -40,9 +36,7 @@ def nodule_features(
 def test_benign_and_malignant_nodules_are_separable() -> None:
     features, labels = [], []
     for case_index in range(20):
-        case = build_case(
-            "ct", seed=2024, case_index=case_index, sites=2, lesion_classes=["benign", "malignant"]
-        )
+        case = build_case("ct", seed=2024, case_index=case_index, sites=2, lesion_classes=["benign", "malignant"])
         image = case.series[0].image
         spacing = np.asarray(image.geometry.spacing[::-1])
         for lesion in image.lesions:

@@ -48,9 +48,7 @@ def test_projection_files(planar: dict, kind: str, sop_class: str, spacing: floa
         assert int(ds.pixel_array.max()) <= 4095
         assert ds.InstitutionName and ds.PatientName and ds.WindowWidth > 0
         if kind == "mg":
-            assert (
-                ds.PatientSex == "F" and ds.ImageLaterality in ("L", "R") and ds.ViewPosition in ("CC", "MLO")
-            )
+            assert ds.PatientSex == "F" and ds.ImageLaterality in ("L", "R") and ds.ViewPosition in ("CC", "MLO")
             assert ds.ViewCodeSequence[0].CodingSchemeDesignator == "SCT"
         else:
             assert ds.ViewPosition == "PA" and list(ds.PatientOrientation) == ["L", "F"]
@@ -74,9 +72,7 @@ def test_projection_files(planar: dict, kind: str, sop_class: str, spacing: floa
 def test_projection_lesions_are_visible(kind: str) -> None:
     """The same patient without lesions (same anatomy) is darker where the lesion masks lie."""
     for index in range(4):
-        image = (
-            build_case(kind, seed=5, case_index=index, lesion_classes=["benign", "malignant"]).series[0].image
-        )
+        image = build_case(kind, seed=5, case_index=index, lesion_classes=["benign", "malignant"]).series[0].image
         plain = build_case(kind, seed=5, case_index=index, lesion_classes=[]).series[0].image
         assert len(image.lesions) == 2 and not plain.lesions
         for lesion in image.lesions:

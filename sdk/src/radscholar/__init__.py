@@ -1,5 +1,6 @@
 """RadScholar Python SDK: `from radscholar import Client`."""
 
 from radscholar.client import ApiError, Client
+from radscholar.credentials import CredentialStore, Login
 
-__all__ = ["ApiError", "Client"]
+__all__ = ["ApiError", "Client", "CredentialStore", "Login"]

@@ -1,13 +1,29 @@
-"""A thin client of the gateway's REST API."""
+"""A thin client of the gateway's REST API, signed in with a password session, a token or an API key."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
+from radscholar.credentials import CredentialStore, Login
+
 DEFAULT_URL = "http://127.0.0.1:8000"
+API_KEY_ENV = "RADSCHOLAR_API_KEY"
+# A 401 with one of these reasons is worth one refresh: expired, or not verifiable any more (for
+# instance the gateway's signing key changed); refresh tokens live server-side and may still be good.
+REFRESHABLE = frozenset({"TOKEN_EXPIRED", "TOKEN_INVALID"})
+# Refresh this long before the access token's stated expiry, so a call does not race the clock.
+EXPIRY_MARGIN = timedelta(seconds=30)
+PAGE_SIZE = 200
+
+Body = dict[str, Any] | Callable[[], dict[str, Any]] | None
 
 
 class ApiError(Exception):
@@ -23,15 +39,57 @@ class ApiError(Exception):
             details,
         )
 
+    @classmethod
+    def of(cls, response: httpx.Response) -> ApiError:
+        try:
+            error = response.json()["error"]
+            if not isinstance(error, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            error = {"code": "HTTP_ERROR", "reason": "HTTP_ERROR", "message": response.text[:500]}
+        return cls(
+            response.status_code,
+            error.get("code") or "",
+            error.get("reason") or "",
+            error.get("message") or "",
+            error.get("details") or {},
+        )
+
 
 class Client:
-    """Talks to one RadScholar gateway. `url` defaults to $RADSCHOLAR_URL, then 127.0.0.1:8000."""
+    """Talks to one RadScholar gateway. `url` defaults to $RADSCHOLAR_URL, then 127.0.0.1:8000.
+
+    Credentials, first found wins: ``token`` (a bearer access token), ``api_key`` (``rsk_...``), the
+    sign-in kept in ``credentials`` for this URL, then $RADSCHOLAR_API_KEY. A stored or ``login()``
+    session is refreshed when its access token is due or the gateway says it expired, once per call;
+    the rotated pair is saved back to ``credentials``.
+    """
 
     def __init__(
-        self, url: str | None = None, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        api_key: str | None = None,
+        credentials: CredentialStore | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
     ):
         self.url = (url or os.environ.get("RADSCHOLAR_URL") or DEFAULT_URL).rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+        self._credentials = credentials
+        self._refresh_lock = threading.Lock()
+        self._login: Login | None = None
+        self._bearer: str | None = None
+        self.auth = "none"
+        if token:
+            self._bearer, self.auth = token, "token"
+        elif api_key:
+            self._bearer, self.auth = api_key, "api_key"
+        elif credentials is not None and (stored := credentials.get(self.url)) is not None:
+            self._login, self.auth = stored, "login"
+        elif env_key := os.environ.get(API_KEY_ENV):
+            self._bearer, self.auth = env_key, "api_key"
 
     def __enter__(self) -> Client:
         return self
@@ -42,29 +100,241 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, *, ok: tuple[int, ...] = (), **kwargs: Any) -> Any:
-        response = self._http.request(method, path, **kwargs)
+    @property
+    def current_login(self) -> Login | None:
+        """The password session this client uses, if it uses one."""
+        return self._login
+
+    # -- transport -------------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        ok: tuple[int, ...] = (),
+        json: Body = None,
+        params: dict[str, Any] | None = None,
+        authenticated: bool = True,
+    ) -> Any:
+        if authenticated and self._login is not None and self._login.access_expires_within(EXPIRY_MARGIN):
+            self._refresh(self._login)
+        response = self._send(method, path, json, params, authenticated)
+        if (
+            response.status_code == 401
+            and authenticated
+            and self._login is not None
+            and ApiError.of(response).reason in REFRESHABLE
+        ):
+            self._refresh(self._login)
+            response = self._send(method, path, json, params, authenticated)
         if response.is_success or response.status_code in ok:
-            return response.json()
-        try:
-            error = response.json()["error"]
-        except (ValueError, KeyError, TypeError):
-            error = {"code": "HTTP_ERROR", "reason": "HTTP_ERROR", "message": response.text[:500]}
-        raise ApiError(
-            response.status_code,
-            error.get("code", ""),
-            error.get("reason", ""),
-            error.get("message", ""),
-            error.get("details") or {},
-        )
+            return response.json() if response.content else None
+        raise ApiError.of(response)
+
+    def _send(
+        self, method: str, path: str, json: Body, params: dict[str, Any] | None, authenticated: bool
+    ) -> httpx.Response:
+        headers = {}
+        bearer = self._login.access_token if self._login is not None else self._bearer
+        if authenticated and bearer:
+            headers["Authorization"] = f"Bearer {bearer}"
+        body = json() if callable(json) else json
+        return self._http.request(method, path, json=body, params=params, headers=headers)
+
+    def _refresh(self, stale: Login) -> None:
+        """Replaces the stale session with a rotated one, unless another thread or process already did.
+
+        A refresh the gateway refuses (401) ends the session here too: it is forgotten, and the error
+        raised, since no later call could succeed with it.
+        """
+        with self._refresh_lock, self._store_lock():
+            if self._login is not stale:
+                return  # another thread refreshed meanwhile
+            if self._credentials is not None:
+                stored = self._credentials.get(self.url)
+                if stored is not None and stored.refresh_token != stale.refresh_token:
+                    self._login = stored  # another process refreshed (or signed in) meanwhile
+                    return
+            response = self._http.post("/api/v1/auth/refresh", json={"refresh_token": stale.refresh_token})
+            if response.status_code == 401:
+                self._forget(stale)
+            if not response.is_success:
+                raise ApiError.of(response)
+            self._adopt(Login.from_token_pair(response.json(), stale.username))
+
+    def _store_lock(self) -> contextlib.AbstractContextManager[None]:
+        return self._credentials.locked() if self._credentials is not None else contextlib.nullcontext()
+
+    def _adopt(self, login: Login) -> None:
+        self._login, self._bearer, self.auth = login, None, "login"
+        if self._credentials is not None:
+            self._credentials.save(self.url, login)
+
+    def _forget(self, login: Login) -> None:
+        """Drops ``login`` here and from the store (if the store still holds that same session)."""
+        if self._login is login:
+            self._login, self.auth = None, "none"
+        if self._credentials is not None:
+            with self._credentials.locked():
+                stored = self._credentials.get(self.url)
+                if stored is not None and stored.refresh_token == login.refresh_token:
+                    self._credentials.remove(self.url)
+
+    def _pages(self, path: str, field: str, params: dict[str, Any], limit: int | None = None) -> list[Any]:
+        """Follows next_page_token; stops after ``limit`` items when one is given."""
+        found: list[Any] = []
+        token = ""
+        while limit is None or len(found) < limit:
+            size = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(found))
+            page = self._request("GET", path, params={**params, "page_size": size, "page_token": token})
+            found += page[field]
+            token = page.get("next_page_token") or ""
+            if not token:
+                break
+        return found if limit is None else found[:limit]
+
+    # -- health ----------------------------------------------------------------------------------
 
     def alive(self) -> bool:
         """Whether the gateway process answers."""
-        return self._request("GET", "/healthz")["status"] == "ok"  # type: ignore[no-any-return]
+        return self._request("GET", "/healthz", authenticated=False)["status"] == "ok"  # type: ignore[no-any-return]
 
     def readiness(self) -> dict[str, Any]:
         """{"ready": bool, "upstreams": {service: status}}; answered also when not ready."""
-        return self._request("GET", "/readyz", ok=(503,))  # type: ignore[no-any-return]
+        return self._request("GET", "/readyz", ok=(503,), authenticated=False)  # type: ignore[no-any-return]
+
+    # -- sessions --------------------------------------------------------------------------------
+
+    def login(self, username: str, password: str) -> Login:
+        """Signs in with a password; the session is used from now on and kept in the store, if any."""
+        body = self._request(
+            "POST",
+            "/api/v1/auth/login",
+            json={"username": username, "password": password},
+            authenticated=False,
+        )
+        login = Login.from_token_pair(body, username)
+        self._adopt(login)
+        return login
+
+    def logout(self) -> bool:
+        """Ends the password session at the gateway and forgets it; False when there was none.
+
+        A session the gateway already considers over (401) is forgotten all the same.
+        """
+        login = self._login
+        if login is None:
+            return False
+        try:
+            self._request("POST", "/api/v1/auth/logout", json=self._refresh_token_body)
+        except ApiError as exc:
+            if exc.status != 401:
+                raise
+        self._forget(self._login or login)  # the session may have been refreshed during the call
+        return True
+
+    def _refresh_token_body(self) -> dict[str, Any]:
+        return {"refresh_token": self._login.refresh_token if self._login is not None else ""}
+
+    def me(self) -> dict[str, Any]:
+        """{id, username, display_name, roles, active, created_at, projects: {project_id: role}}."""
+        return self._request("GET", "/api/v1/me")  # type: ignore[no-any-return]
+
+    def change_password(self, current_password: str, new_password: str) -> Login:
+        """Changes your password; every other session ends and this client continues in the new one."""
+        username = self._login.username if self._login is not None else self.me()["username"]
+        body = self._request(
+            "PUT",
+            "/api/v1/me/password",
+            json={"current_password": current_password, "new_password": new_password},
+        )
+        login = Login.from_token_pair(body, username)
+        self._adopt(login)
+        return login
+
+    # -- API keys --------------------------------------------------------------------------------
+
+    def keys(self) -> list[dict[str, Any]]:
+        """Your API keys: {id, prefix, name, created_at, expires_at, last_used_at, revoked_at}."""
+        return self._request("GET", "/api/v1/me/keys")["keys"]  # type: ignore[no-any-return]
+
+    def create_key(self, name: str, expires_at: datetime | None = None) -> tuple[dict[str, Any], str]:
+        """A new key and its secret ``rsk_...``; the gateway shows the secret this once only."""
+        body: dict[str, Any] = {"name": name}
+        if expires_at is not None:
+            body["expires_at"] = _iso(expires_at)
+        created = self._request("POST", "/api/v1/me/keys", json=body)
+        return created["key"], created["secret"]
+
+    def revoke_key(self, key_id: str) -> None:
+        self._request("DELETE", f"/api/v1/me/keys/{_segment(key_id)}")
+
+    # -- users (admin) ---------------------------------------------------------------------------
+
+    def users(self) -> list[dict[str, Any]]:
+        """Every user, following the pages."""
+        return self._pages("/api/v1/users", "users", {})
+
+    def create_user(
+        self, username: str, password: str, roles: list[str] | tuple[str, ...] = (), display_name: str = ""
+    ) -> dict[str, Any]:
+        body = {
+            "username": username,
+            "password": password,
+            "roles": list(roles),
+            "display_name": display_name,
+        }
+        return self._request("POST", "/api/v1/users", json=body)  # type: ignore[no-any-return]
+
+    def get_user(self, user_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/v1/users/{_segment(user_id)}")  # type: ignore[no-any-return]
+
+    def update_user(
+        self, user_id: str, *, roles: list[str] | tuple[str, ...] | None = None, active: bool | None = None
+    ) -> dict[str, Any]:
+        """Sets the user's roles and/or whether the account is active; None leaves a field as it is."""
+        body: dict[str, Any] = {}
+        if roles is not None:
+            body["roles"] = list(roles)
+        if active is not None:
+            body["active"] = active
+        return self._request("PATCH", f"/api/v1/users/{_segment(user_id)}", json=body)  # type: ignore[no-any-return]
+
+    def reset_password(self, user_id: str, new_password: str) -> None:
+        """Sets another user's password (their sessions end)."""
+        self._request("PUT", f"/api/v1/users/{_segment(user_id)}/password", json={"new_password": new_password})
+
+    # -- audit (admin) ---------------------------------------------------------------------------
+
+    def audit(
+        self,
+        *,
+        actor: str | None = None,
+        resource: str | None = None,
+        action: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Audit records, newest first: every match, or the newest ``limit``.
+
+        ``actor`` is a user id or username, ``action`` a prefix, [since, until) a time range.
+        """
+        filters = {
+            "actor": actor,
+            "resource": resource,
+            "action": action,
+            "since": _iso(since) if since is not None else None,
+            "until": _iso(until) if until is not None else None,
+        }
+        return self._pages("/api/v1/audit", "records", {k: v for k, v in filters.items() if v}, limit)
+
+    def verify_audit(self) -> dict[str, Any]:
+        """{ok, checked, problems: [{seq, kind, message}]}: whether the hash chain is intact."""
+        return self._request("GET", "/api/v1/audit/verification")  # type: ignore[no-any-return]
+
+    # -- data ------------------------------------------------------------------------------------
 
     def store_statistics(self) -> dict[str, Any]:
         return self._request("GET", "/api/v1/dicom/statistics")  # type: ignore[no-any-return]
@@ -83,11 +353,16 @@ class Client:
 
     def projects(self) -> list[dict[str, Any]]:
         """Every project, following the pages."""
-        found: list[dict[str, Any]] = []
-        token = ""
-        while True:
-            page = self._request("GET", "/api/v1/projects", params={"page_size": 200, "page_token": token})
-            found += page["projects"]
-            token = page["next_page_token"]
-            if not token:
-                return found
+        return self._pages("/api/v1/projects", "projects", {})
+
+
+def _iso(moment: datetime | str) -> str:
+    """ISO 8601; a naive datetime is taken as local time."""
+    if isinstance(moment, str):
+        return moment
+    return (moment if moment.tzinfo else moment.astimezone()).isoformat()
+
+
+def _segment(value: str) -> str:
+    """``value`` as one URL path segment."""
+    return quote(value, safe="")

@@ -10,13 +10,16 @@ from radscholar_core.db import current_revision, head_revision
 from radscholar_core.errors import InvalidArgument
 from radscholar_core.grpc_server import serving
 from radscholar_core.status import error_info
-from radscholar_core.testing import postgres_available, temporary_postgres_database
+from radscholar_core.testing import gateway_keys, person, postgres_available, temporary_postgres_database
 from radscholar_labeling.config import Settings
 from radscholar_labeling.domain.projects import Dimensionality, NewProject, TaskType
 from radscholar_labeling.server import MIGRATIONS, build_server
 from radscholar_proto.common.v1 import paging_pb2
 from radscholar_proto.labeling.v1 import labeling_pb2 as pb
 from radscholar_proto.labeling.v1 import labeling_pb2_grpc
+
+KEYS = gateway_keys()
+ADMIN = person("ada.admin", frozenset({"admin"}))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -32,7 +35,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 async def labeling(database_url: str) -> AsyncIterator[labeling_pb2_grpc.LabelingServiceStub]:
-    async with serving(build_server(Settings(port=0, database_url=database_url))) as channel:
+    async with serving(
+        build_server(Settings(port=0, identity=KEYS.keys, database_url=database_url)),
+        interceptors=KEYS.interceptors(ADMIN),
+    ) as channel:
         yield labeling_pb2_grpc.LabelingServiceStub(channel)
 
 
@@ -108,3 +114,29 @@ def test_project_rules() -> None:
     with pytest.raises(InvalidArgument, match="200"):
         NewProject("x" * 201, "", "CT", TaskType.DETECTION, Dimensionality.TWO_D)
     assert NewProject("Mammo masses", "", "MG", TaskType.DETECTION, Dimensionality.TWO_D).modality == "MG"
+
+
+async def test_members_see_their_projects_only_and_strangers_are_refused(tmp_path: Path) -> None:
+    server = build_server(Settings(port=0, identity=KEYS.keys, database_url=f"sqlite:///{tmp_path}/l.db"))
+    port = await server.start("127.0.0.1", 0)
+    address = f"127.0.0.1:{port}"
+    try:
+        async with grpc.aio.insecure_channel(address, interceptors=KEYS.interceptors(ADMIN)) as admin_channel:
+            admin = labeling_pb2_grpc.LabelingServiceStub(admin_channel)
+            mine = (await admin.CreateProject(_new("Mine"))).project
+            theirs = (await admin.CreateProject(_new("Theirs"))).project
+        member = person("rita.researcher", projects={mine.id: "annotator"})
+        async with grpc.aio.insecure_channel(address, interceptors=KEYS.interceptors(member)) as channel:
+            labeling = labeling_pb2_grpc.LabelingServiceStub(channel)
+            listed = await labeling.ListProjects(pb.ListProjectsRequest())
+            assert [p.id for p in listed.projects] == [mine.id] and listed.page.total_size == 1
+            assert (await labeling.GetProject(pb.GetProjectRequest(project_id=mine.id))).project == mine
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await labeling.GetProject(pb.GetProjectRequest(project_id=theirs.id))
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        async with grpc.aio.insecure_channel(address) as anonymous:
+            with pytest.raises(grpc.aio.AioRpcError) as unsigned:
+                await labeling_pb2_grpc.LabelingServiceStub(anonymous).ListProjects(pb.ListProjectsRequest())
+            assert unsigned.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        await server.stop(0)

@@ -6,11 +6,14 @@ import pytest
 from radscholar_core.errors import InvalidArgument
 from radscholar_core.grpc_server import serving
 from radscholar_core.status import error_info
+from radscholar_core.testing import gateway_keys
 from radscholar_proto.radiomics.v1 import radiomics_pb2 as pb
 from radscholar_proto.radiomics.v1 import radiomics_pb2_grpc
 from radscholar_radiomics.config import Settings
 from radscholar_radiomics.domain.settings import presets, validate_settings
 from radscholar_radiomics.server import build_server
+
+KEYS = gateway_keys()
 
 
 @pytest.mark.parametrize("preset", presets(), ids=lambda p: p.id)
@@ -32,10 +35,7 @@ def test_hash_ignores_key_order_and_formatting() -> None:
     one = validate_settings("setting: {binWidth: 25, label: 1}\nimageType: {Original: {}}")
     two = validate_settings("imageType:\n  Original: {}\nsetting:\n  label: 1\n  binWidth: 25\n")
     assert one.settings_hash == two.settings_hash
-    assert (
-        one.settings_hash
-        != validate_settings("setting: {binWidth: 10}\nimageType: {Original: {}}").settings_hash
-    )
+    assert one.settings_hash != validate_settings("setting: {binWidth: 10}\nimageType: {Original: {}}").settings_hash
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_bad_settings_name_the_problem(text: str, named: str) -> None:
 
 
 async def test_server_lists_presets_and_refuses_bad_settings() -> None:
-    async with serving(build_server(Settings(port=0))) as channel:
+    async with serving(build_server(Settings(port=0, identity=KEYS.keys)), interceptors=KEYS.interceptors()) as channel:
         radiomics = radiomics_pb2_grpc.RadiomicsServiceStub(channel)
         listed = await radiomics.ListPresets(pb.ListPresetsRequest())
         assert {p.id for p in listed.presets} >= {"ibsi-phantom", "ct", "mr", "radiograph"}
@@ -64,9 +64,7 @@ async def test_server_lists_presets_and_refuses_bad_settings() -> None:
         )
         assert valid.settings_hash
         with pytest.raises(grpc.aio.AioRpcError) as failure:
-            await radiomics.ValidateSettings(
-                pb.ValidateSettingsRequest(settings_yaml="setting: {binCount: 0}")
-            )
+            await radiomics.ValidateSettings(pb.ValidateSettingsRequest(settings_yaml="setting: {binCount: 0}"))
         assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert error_info(failure.value).reason == "INVALID_SETTINGS"  # type: ignore[union-attr]
         assert "binCount" in (failure.value.details() or "")

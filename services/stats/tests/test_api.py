@@ -5,23 +5,24 @@ import pytest
 
 from radscholar_core.grpc_server import serving
 from radscholar_core.status import error_info
+from radscholar_core.testing import gateway_keys
 from radscholar_proto.stats.v1 import stats_pb2 as pb
 from radscholar_proto.stats.v1 import stats_pb2_grpc
 from radscholar_stats.config import Settings
 from radscholar_stats.server import build_server
 
+KEYS = gateway_keys()
+
 
 @pytest.fixture
 async def stats():  # type: ignore[no-untyped-def]
-    async with serving(build_server(Settings(port=0))) as channel:
+    async with serving(build_server(Settings(port=0, identity=KEYS.keys)), interceptors=KEYS.interceptors()) as channel:
         yield stats_pb2_grpc.StatsServiceStub(channel)
 
 
 async def test_welch_comparison(stats: stats_pb2_grpc.StatsServiceStub) -> None:
     answer = await stats.CompareTwoGroups(
-        pb.CompareTwoGroupsRequest(
-            group_a=[1, 2, 3, 4, 5.5], group_b=[3, 4, 5, 6, 7.2], test=pb.TWO_GROUP_TEST_WELCH_T
-        )
+        pb.CompareTwoGroupsRequest(group_a=[1, 2, 3, 4, 5.5], group_b=[3, 4, 5, 6, 7.2], test=pb.TWO_GROUP_TEST_WELCH_T)
     )
     assert answer.test == "Welch's t-test"
     assert answer.estimate == pytest.approx(-1.94)

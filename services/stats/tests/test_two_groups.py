@@ -15,9 +15,7 @@ A = RNG.normal(10.0, 2.0, 23)
 B = RNG.normal(11.5, 3.0, 17)
 
 
-@pytest.mark.parametrize(
-    ("test", "usevar"), [(TwoGroupTest.STUDENT_T, "pooled"), (TwoGroupTest.WELCH_T, "unequal")]
-)
+@pytest.mark.parametrize(("test", "usevar"), [(TwoGroupTest.STUDENT_T, "pooled"), (TwoGroupTest.WELCH_T, "unequal")])
 def test_independent_t_tests_match_statsmodels(test: TwoGroupTest, usevar: str) -> None:
     result = compare_two_groups(A, B, test, 0.9)
     reference = CompareMeans(DescrStatsW(A), DescrStatsW(B))
@@ -94,9 +92,7 @@ def test_mann_whitney_large_samples_use_the_normal_approximation() -> None:
         ([1.0, 2.0, 3.0], [2.0, 3.0], TwoGroupTest.PAIRED_T, "UNPAIRED_GROUPS"),
     ],
 )
-def test_bad_input_is_invalid_argument(
-    a: list[float], b: list[float], test: TwoGroupTest, reason: str
-) -> None:
+def test_bad_input_is_invalid_argument(a: list[float], b: list[float], test: TwoGroupTest, reason: str) -> None:
     with pytest.raises(InvalidArgument) as error:
         compare_two_groups(a, b, test)
     assert error.value.reason == reason

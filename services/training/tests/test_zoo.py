@@ -4,11 +4,14 @@ import grpc
 import pytest
 
 from radscholar_core.grpc_server import serving
+from radscholar_core.testing import gateway_keys
 from radscholar_proto.training.v1 import training_pb2 as pb
 from radscholar_proto.training.v1 import training_pb2_grpc
 from radscholar_training.config import Settings
 from radscholar_training.domain.zoo import ZOO, Task, architectures
 from radscholar_training.server import build_server
+
+KEYS = gateway_keys()
 
 
 def test_zoo_holds_what_the_issue_names() -> None:
@@ -25,7 +28,7 @@ def test_filters() -> None:
 
 
 async def test_server_lists_and_validates_filters() -> None:
-    async with serving(build_server(Settings(port=0))) as channel:
+    async with serving(build_server(Settings(port=0, identity=KEYS.keys)), interceptors=KEYS.interceptors()) as channel:
         training = training_pb2_grpc.TrainingServiceStub(channel)
         answer = await training.ListArchitectures(
             pb.ListArchitecturesRequest(task=pb.TASK_CLASSIFICATION, spatial_dims=2)

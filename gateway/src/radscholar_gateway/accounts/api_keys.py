@@ -135,8 +135,6 @@ class ApiKeys:
             if row is None:
                 raise NotFound(f"API key '{key_id}' does not exist", reason="API_KEY_NOT_FOUND")
             if row.user_id != by_user.id and not by_user.is_admin:
-                raise PermissionDenied(
-                    "only the key's owner or an admin may revoke it", reason="NOT_API_KEY_OWNER"
-                )
+                raise PermissionDenied("only the key's owner or an admin may revoke it", reason="NOT_API_KEY_OWNER")
             row.revoked_at = row.revoked_at or self._clock()
             return _api_key(row)

@@ -52,9 +52,7 @@ class Memberships:
         """Adds the user to the project, or changes their role there."""
         role = _project_role(role)
         if not 0 < len(project_id) <= MAX_PROJECT_ID:
-            raise InvalidArgument(
-                f"project_id must be 1 to {MAX_PROJECT_ID} characters", reason="INVALID_PROJECT_ID"
-            )
+            raise InvalidArgument(f"project_id must be 1 to {MAX_PROJECT_ID} characters", reason="INVALID_PROJECT_ID")
         with transaction(self._sessions) as session:
             user = require_user_row(session, user_id)
             row = session.get(ProjectMemberRow, (project_id, user_id))
@@ -79,9 +77,7 @@ class Memberships:
         """The user's role in each project they belong to, by project id."""
         with self._sessions() as session:
             rows = session.execute(
-                select(ProjectMemberRow.project_id, ProjectMemberRow.role).where(
-                    ProjectMemberRow.user_id == user_id
-                )
+                select(ProjectMemberRow.project_id, ProjectMemberRow.role).where(ProjectMemberRow.user_id == user_id)
             )
             return {project_id: ProjectRole(role) for project_id, role in rows}
 

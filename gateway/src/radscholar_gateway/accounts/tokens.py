@@ -179,9 +179,7 @@ class Tokens:
         refresh_token = secrets.token_urlsafe(32)
         refresh_expires_at = now + self._refresh_ttl
         session.execute(
-            delete(RefreshTokenRow).where(
-                RefreshTokenRow.user_id == user.id, RefreshTokenRow.expires_at <= now
-            )
+            delete(RefreshTokenRow).where(RefreshTokenRow.user_id == user.id, RefreshTokenRow.expires_at <= now)
         )
         session.add(
             RefreshTokenRow(

@@ -153,9 +153,7 @@ class Accounts:
         # they cost exactly what a wrong password costs and timing does not reveal who exists.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(24))
 
-    def create_user(
-        self, username: str, password: str, roles: Iterable[Role | str], display_name: str = ""
-    ) -> User:
+    def create_user(self, username: str, password: str, roles: Iterable[Role | str], display_name: str = "") -> User:
         """A new active user; USER_EXISTS if the username (case-insensitively) is taken."""
         username = username.lower()
         if not USERNAME.fullmatch(username):
@@ -297,9 +295,7 @@ class Accounts:
             if client_address:
                 recent = session.scalars(
                     select(failures.at)
-                    .where(
-                        failures.client_address == client_address, failures.at > now - policy.client_window
-                    )
+                    .where(failures.client_address == client_address, failures.at > now - policy.client_window)
                     .order_by(failures.at.desc())
                     .limit(policy.max_client_failures)
                 ).all()
@@ -334,8 +330,7 @@ class Accounts:
     def _admin_exists(self) -> bool:
         with self._sessions() as session:
             return (
-                session.scalar(select(UserRoleRow.user_id).where(UserRoleRow.role == Role.ADMIN).limit(1))
-                is not None
+                session.scalar(select(UserRoleRow.user_id).where(UserRoleRow.role == Role.ADMIN).limit(1)) is not None
             )
 
     def _keep_an_admin(self, session: Session, row: UserRow) -> None:

@@ -18,9 +18,7 @@ from radscholar_gateway.audit.log import AuditLog
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m radscholar_gateway.audit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser(
-        "verify", help="recompute every hash and link; exit 1 if the chain is broken"
-    )
+    verify = commands.add_parser("verify", help="recompute every hash and link; exit 1 if the chain is broken")
     default_url = os.environ.get("RADSCHOLAR_GATEWAY_DATABASE_URL")
     verify.add_argument(
         "--database-url",

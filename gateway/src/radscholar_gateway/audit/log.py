@@ -189,9 +189,7 @@ class AuditLog:
             )
             record = replace(record, hash=record.computed_hash())
             session.add(_row(record))
-            session.execute(
-                update(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).values(last_hash=record.hash)
-            )
+            session.execute(update(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).values(last_hash=record.hash))
         return record
 
     def head(self) -> tuple[int, str]:

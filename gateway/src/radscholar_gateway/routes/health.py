@@ -32,9 +32,7 @@ async def healthz() -> Alive:
 
 async def _health(channel: grpc.aio.Channel, deadline: float) -> str:
     try:
-        answer = await health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(), timeout=deadline
-        )
+        answer = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=deadline)
     except grpc.aio.AioRpcError as exc:
         return (
             "UNREACHABLE"
@@ -53,7 +51,5 @@ async def readyz(request: Request, channels: UpstreamChannels) -> JSONResponse:
     timeout = request.app.state.settings.readiness_timeout_seconds
     names = [name for name, _ in channels.items()]
     states = await asyncio.gather(*(_health(channel, timeout) for _, channel in channels.items()))
-    readiness = Readiness(
-        ready=all(s == "SERVING" for s in states), upstreams=dict(zip(names, states, strict=True))
-    )
+    readiness = Readiness(ready=all(s == "SERVING" for s in states), upstreams=dict(zip(names, states, strict=True)))
     return JSONResponse(readiness.model_dump(), status_code=200 if readiness.ready else 503)

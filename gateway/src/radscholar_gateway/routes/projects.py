@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from radscholar_gateway.convert import page_request
-from radscholar_gateway.deps import Labeling
+from radscholar_gateway.deps import Access, Labeling
+from radscholar_gateway.security.guard import CurrentPrincipal
 from radscholar_proto.labeling.v1 import labeling_pb2 as pb
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
@@ -49,8 +51,10 @@ def _project(message: pb.Project) -> Project:
     )
 
 
-@router.post("", status_code=201, summary="Create a labeling project")
-async def create_project(body: NewProject, labeling: Labeling) -> Project:
+@router.post("", status_code=201, summary="Create a labeling project; its creator becomes its lead")
+async def create_project(
+    body: NewProject, request: Request, labeling: Labeling, principal: CurrentPrincipal, access: Access
+) -> Project:
     answer = await labeling.CreateProject(
         pb.CreateProjectRequest(
             name=body.name,
@@ -60,10 +64,12 @@ async def create_project(body: NewProject, labeling: Labeling) -> Project:
             dimensionality=f"DIMENSIONALITY_{body.dimensionality}",
         )
     )
+    request.state.audit_resource = f"project:{answer.project.id}"
+    await asyncio.to_thread(access.memberships.set, answer.project.id, principal.user.id, "lead")
     return _project(answer.project)
 
 
-@router.get("", summary="List projects by name")
+@router.get("", summary="List the projects you belong to (admins: all), by name")
 async def list_projects(
     labeling: Labeling, page_size: Annotated[int, Query(ge=0, le=1000)] = 50, page_token: str = ""
 ) -> ProjectPage:
@@ -78,3 +84,41 @@ async def list_projects(
 @router.get("/{project_id}", summary="Read one project")
 async def get_project(project_id: str, labeling: Labeling) -> Project:
     return _project((await labeling.GetProject(pb.GetProjectRequest(project_id=project_id))).project)
+
+
+ProjectRole = Literal["lead", "researcher", "annotator", "reviewer", "viewer"]
+
+
+class Member(BaseModel):
+    user_id: str
+    username: str
+    role: ProjectRole
+
+
+class MemberList(BaseModel):
+    members: list[Member]
+
+
+class Membership(BaseModel):
+    role: ProjectRole
+
+
+@router.get("/{project_id}/members", summary="Who belongs to a project, with their roles")
+async def list_members(project_id: str, access: Access) -> MemberList:
+    members = await asyncio.to_thread(access.memberships.of_project, project_id)
+    return MemberList(
+        members=[Member(user_id=m.user.id, username=m.user.username, role=str(m.role)) for m in members]  # type: ignore[arg-type]
+    )
+
+
+@router.put("/{project_id}/members/{user_id}", summary="Add a member or change their role")
+async def set_member(project_id: str, user_id: str, body: Membership, labeling: Labeling, access: Access) -> Member:
+    await labeling.GetProject(pb.GetProjectRequest(project_id=project_id))  # 404 for a project that does not exist
+    member = await asyncio.to_thread(access.memberships.set, project_id, user_id, body.role)
+    return Member(user_id=member.user.id, username=member.user.username, role=str(member.role))  # type: ignore[arg-type]
+
+
+@router.delete("/{project_id}/members/{user_id}", status_code=204, summary="Remove a member")
+async def remove_member(project_id: str, user_id: str, access: Access) -> Response:
+    await asyncio.to_thread(access.memberships.remove, project_id, user_id)
+    return Response(status_code=204)

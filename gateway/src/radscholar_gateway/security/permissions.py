@@ -74,9 +74,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/users"): Rule(P.USERS_MANAGE, "users.create"),
     ("GET", "/api/v1/users/{user_id}"): Rule(P.USERS_MANAGE, "users.read", "user:{user_id}"),
     ("PATCH", "/api/v1/users/{user_id}"): Rule(P.USERS_MANAGE, "users.update", "user:{user_id}"),
-    ("PUT", "/api/v1/users/{user_id}/password"): Rule(
-        P.USERS_MANAGE, "users.reset_password", "user:{user_id}"
-    ),
+    ("PUT", "/api/v1/users/{user_id}/password"): Rule(P.USERS_MANAGE, "users.reset_password", "user:{user_id}"),
     ("GET", "/api/v1/audit"): Rule(P.AUDIT_READ, "audit.query"),
     ("GET", "/api/v1/audit/verification"): Rule(P.AUDIT_READ, "audit.verify"),
     # DICOM store (patient data)

@@ -16,9 +16,7 @@ class DomainError(Exception):
     code = "INTERNAL"
     default_reason = "INTERNAL"
 
-    def __init__(
-        self, message: str, *, reason: str | None = None, details: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, message: str, *, reason: str | None = None, details: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason or self.default_reason

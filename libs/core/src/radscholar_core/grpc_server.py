@@ -22,13 +22,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from radscholar_core.errors import DomainError
+from radscholar_core.identity import IdentityInterceptor, IdentityVerifier
 from radscholar_core.logs import bound
 from radscholar_core.settings import ServiceSettings
-from radscholar_core.status import to_status
+from radscholar_core.status import REQUEST_ID_HEADER, to_status
 
 log = logging.getLogger(__name__)
-
-REQUEST_ID_HEADER = "x-request-id"
 
 
 @dataclass(frozen=True)
@@ -109,8 +108,15 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 class Server:
     """A built gRPC server with its health servicer, ready to bind."""
 
-    def __init__(self, registrations: Sequence[Registration], interceptors: Sequence[Any] = ()) -> None:
-        self.grpc = grpc.aio.server(interceptors=[*interceptors, ErrorInterceptor()])
+    def __init__(
+        self,
+        registrations: Sequence[Registration],
+        *,
+        verifier: IdentityVerifier,
+        interceptors: Sequence[Any] = (),
+    ) -> None:
+        """Every call but health and reflection must carry the gateway's signed identity (`verifier`)."""
+        self.grpc = grpc.aio.server(interceptors=[*interceptors, ErrorInterceptor(), IdentityInterceptor(verifier)])
         self.health = health.aio.HealthServicer()
         self.names = [r.name for r in registrations]
         for registration in registrations:
@@ -155,9 +161,7 @@ async def serve(server: Server, host: str, port: int, *, grace: float = 5.0) -> 
     log.info("stopped")
 
 
-def run_service(
-    name: str, settings_type: Callable[..., ServiceSettings], build: Callable[[Any], Server]
-) -> None:
+def run_service(name: str, settings_type: Callable[..., ServiceSettings], build: Callable[[Any], Server]) -> None:
     """The body of every service's ``__main__``: settings, logging, server, run until signalled.
 
     Bad or missing settings end the process with exit code 2 and a message naming each setting.
@@ -169,9 +173,7 @@ def run_service(
     try:
         settings = settings_type()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
         sys.stderr.write(f"{name}: invalid settings: {problems}\n")
         raise SystemExit(2) from None
     configure_logging(name, settings.log_level)
@@ -183,11 +185,13 @@ def run_service(
 
 
 @contextlib.asynccontextmanager
-async def serving(server: Server, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[grpc.aio.Channel]:
+async def serving(
+    server: Server, host: str = "127.0.0.1", port: int = 0, *, interceptors: Sequence[Any] = ()
+) -> AsyncIterator[grpc.aio.Channel]:
     """Run `server` for the duration of the block and yield a channel to it (tests, embedding)."""
     bound_port = await server.start(host, port)
     try:
-        async with grpc.aio.insecure_channel(f"{host}:{bound_port}") as channel:
+        async with grpc.aio.insecure_channel(f"{host}:{bound_port}", interceptors=list(interceptors)) as channel:
             yield channel
     finally:
         await server.stop(0)

@@ -43,9 +43,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from radscholar_core.errors import Unauthenticated
-from radscholar_core.grpc_server import REQUEST_ID_HEADER
 from radscholar_core.logs import bound
-from radscholar_core.status import to_status
+from radscholar_core.status import REQUEST_ID_HEADER, to_status
 
 log = logging.getLogger(__name__)
 
@@ -461,9 +460,7 @@ class _SignStreamUnary(_Signing, grpc.aio.StreamUnaryClientInterceptor):
 
 
 class _SignStreamStream(_Signing, grpc.aio.StreamStreamClientInterceptor):
-    async def intercept_stream_stream(
-        self, continuation: Any, client_call_details: Any, requests: Any
-    ) -> Any:
+    async def intercept_stream_stream(self, continuation: Any, client_call_details: Any, requests: Any) -> Any:
         return await self._call(continuation, client_call_details, requests)
 
 

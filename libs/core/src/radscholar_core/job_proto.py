@@ -45,9 +45,7 @@ def job_to_proto(job: Job) -> job_pb2.Job:
         finished_at=_timestamp(job.finished_at),
         error=job.error or "",
         result=job.result,
-        parameters={
-            k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in job.parameters.items()
-        },
+        parameters={k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in job.parameters.items()},
     )
 
 

@@ -344,9 +344,7 @@ class JobStore:
         self._events = events
         self._max_log_lines = max_log_lines
 
-    def create(
-        self, kind: str, parameters: Mapping[str, Any] | None = None, *, job_id: str | None = None
-    ) -> Job:
+    def create(self, kind: str, parameters: Mapping[str, Any] | None = None, *, job_id: str | None = None) -> Job:
         """Stores a new QUEUED job; AlreadyExists if ``job_id`` is taken."""
         job_id = job_id or uuid.uuid4().hex
         job = Job(job_id, kind, parameters=dict(parameters or {}), created_at=self._clock())
@@ -404,9 +402,7 @@ class JobStore:
         result: Mapping[str, str] | None = None,
     ) -> Job:
         """Moves the job to ``new_state``; ILLEGAL_JOB_TRANSITION if the state machine forbids it."""
-        return self._change(
-            job_id, lambda job, now: job.transition(new_state, now, error=error, result=result)
-        )
+        return self._change(job_id, lambda job, now: job.transition(new_state, now, error=error, result=result))
 
     def update_progress(self, job_id: str, progress: Progress) -> Job:
         """Records the progress of a RUNNING job (its ETA is computed here)."""
@@ -444,9 +440,7 @@ class JobStore:
                 change(job, self._clock())
                 job.version += 1
                 written = connection.execute(
-                    update(jobs_table)
-                    .where(jobs_table.c.id == job_id, jobs_table.c.version == seen)
-                    .values(_row(job))
+                    update(jobs_table).where(jobs_table.c.id == job_id, jobs_table.c.version == seen).values(_row(job))
                 )
             if written.rowcount == 1:
                 self._notify(job_id)

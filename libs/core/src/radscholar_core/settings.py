@@ -14,6 +14,8 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from radscholar_core.identity import IdentityKeys
+
 PLACEHOLDER = re.compile(
     r"^(|changeme|change-me|change_me|secret|password|todo|xxx+|<.*>|\$\{.*\}|default)$", re.IGNORECASE
 )
@@ -48,6 +50,7 @@ class ServiceSettings(BaseSettings):
         pattern="^(DEBUG|INFO|WARNING|ERROR)$",
     )
     grace_seconds: float = Field(5.0, ge=0, description="how long in-flight calls may finish on SIGTERM")
+    identity: IdentityKeys = Field(description="the gateway's public keys: only calls it signed are served")
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Any:

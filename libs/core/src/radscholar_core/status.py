@@ -14,6 +14,7 @@ from grpc_status import rpc_status
 from radscholar_core.errors import DomainError
 
 DOMAIN = "radscholar"
+REQUEST_ID_HEADER = "x-request-id"  # gRPC metadata carrying the caller's request id
 
 
 def to_status(error: DomainError) -> grpc.Status:

@@ -10,9 +10,21 @@ import secrets
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+import grpc
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.pool import NullPool
+
+from radscholar_core.identity import (
+    Identity,
+    IdentityKeys,
+    IdentitySigner,
+    generate_key_pair,
+    key_id_of,
+    signed_identity_interceptors,
+)
 
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -65,3 +77,39 @@ def temporary_postgres_database(admin_url: str = DEFAULT_POSTGRES_ADMIN_URL) -> 
                 connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         admin.dispose()
+
+
+@dataclass(frozen=True)
+class GatewayKeys:
+    """A throw-away gateway signing key: services trust `keys`; `interceptors` sign as someone."""
+
+    keys: IdentityKeys
+    signer: IdentitySigner
+
+    def interceptors(self, identity: Identity | None = None) -> list[grpc.aio.ClientInterceptor]:
+        """Client interceptors signing every call as `identity` (a researcher by default)."""
+        chosen = identity or person()
+        return signed_identity_interceptors(self.signer, lambda: chosen)
+
+
+def gateway_keys() -> GatewayKeys:
+    private_pem, public_pem = generate_key_pair()
+    key_id = key_id_of(public_pem)
+    return GatewayKeys(IdentityKeys(public_keys={key_id: public_pem}), IdentitySigner(private_pem, key_id))
+
+
+def person(
+    username: str = "rita.researcher",
+    roles: frozenset[str] = frozenset({"researcher"}),
+    projects: dict[str, str] | None = None,
+) -> Identity:
+    """An identity as the gateway would sign it for a signed-in user."""
+    return Identity(
+        subject=f"user-{username}",
+        username=username,
+        roles=roles,
+        projects=projects or {},
+        via="password",
+        client_address="127.0.0.1",
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+    )

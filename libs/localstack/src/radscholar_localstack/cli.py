@@ -29,6 +29,7 @@ from radscholar_localstack.components import (
     data_directories,
 )
 from radscholar_localstack.config import (
+    ADMIN_USERNAME,
     DEFAULT_DICOMWEB_PLUGIN,
     DEFAULT_ORTHANC_BINARY,
     LOOPBACK,
@@ -37,7 +38,7 @@ from radscholar_localstack.config import (
     StackConfig,
 )
 from radscholar_localstack.console import ConsoleLogHandler, StackConsole
-from radscholar_localstack.credentials import ensure_secret
+from radscholar_localstack.credentials import StackSecrets, load_secrets
 from radscholar_localstack.orthanc_config import write_orthanc_config
 from radscholar_localstack.ports import port_conflicts
 from radscholar_localstack.supervisor import ComponentFailed, Supervisor
@@ -169,35 +170,32 @@ def missing_prerequisites(config: StackConfig, components: Sequence[Component]) 
     """What is not installed, in words a person can act on."""
     problems = []
     if not config.orthanc_binary.exists():
-        problems.append(
-            f"Orthanc is not at {config.orthanc_binary} (apt-get install orthanc orthanc-dicomweb)"
-        )
+        problems.append(f"Orthanc is not at {config.orthanc_binary} (apt-get install orthanc orthanc-dicomweb)")
     if not config.dicomweb_plugin.exists():
-        problems.append(
-            f"the DICOMweb plugin is not at {config.dicomweb_plugin} (apt-get install orthanc-dicomweb)"
-        )
+        problems.append(f"the DICOMweb plugin is not at {config.dicomweb_plugin} (apt-get install orthanc-dicomweb)")
     for component in components:
         if component.argv[1:2] == ("-m",) and importlib.util.find_spec(component.argv[2]) is None:
             problems.append(f"{component.argv[2]} is not installed in this Python ({component.argv[0]})")
     return problems
 
 
-@dataclasses.dataclass(frozen=True)
-class Secrets:
-    """Generated once per data directory (mode 600 files); never logged."""
-
-    orthanc_password: str = dataclasses.field(repr=False)
-    ray_token: str = dataclasses.field(repr=False)
+def admin_notice(config: StackConfig) -> str:
+    """The line a first start prints: whom to sign in as and where the password is (never the password)."""
+    return f"first start: sign in as {ADMIN_USERNAME!r} with the password in {config.admin_password_file}"
 
 
-def load_secrets(config: StackConfig) -> Secrets:
-    return Secrets(
-        orthanc_password=ensure_secret(config.orthanc_password_file),
-        ray_token=ensure_secret(config.ray_token_file),
-    )
+class OnceNotice:
+    """A line shown once per run: with the ready banner, or when the run ends before that."""
+
+    def __init__(self, text: str | None) -> None:
+        self._text = text
+
+    def take(self) -> str | None:
+        text, self._text = self._text, None
+        return text
 
 
-def prepare(config: StackConfig, secrets: Secrets, ray_temp_dir: ray_head.RayTempDir) -> None:
+def prepare(config: StackConfig, secrets: StackSecrets, ray_temp_dir: ray_head.RayTempDir) -> None:
     """Create the data directory tree, Orthanc's configuration and Ray's temp dir."""
     for directory in data_directories(config):
         directory.mkdir(parents=True, exist_ok=True)
@@ -221,14 +219,35 @@ async def up(config: StackConfig, options: UpOptions) -> int:
     stack_console = StackConsole(names)
     _setup_logging(stack_console)
 
-    secrets = load_secrets(config)
-    password = secrets.orthanc_password
+    try:
+        secrets = load_secrets(config)
+    except (ValueError, OSError) as error:
+        log.error("cannot start: %s", error)
+        return EXIT_CANNOT_START
+    # Created by this start: the operator learns where the admin password is, once.
+    notice = OnceNotice(admin_notice(config) if secrets.admin_password_created else None)
+    try:
+        return await _run(config, options, stack_console, secrets, notice, started)
+    finally:
+        text = notice.take()
+        if text is not None:
+            log.warning(text)
+
+
+async def _run(
+    config: StackConfig,
+    options: UpOptions,
+    stack_console: StackConsole,
+    secrets: StackSecrets,
+    notice: OnceNotice,
+    started: float,
+) -> int:
     temp_dir = ray_head.choose_temp_dir(config.ray_dir)
 
     async def stop_ray_leftovers() -> None:
         await asyncio.to_thread(ray_head.stop_leftovers, temp_dir.path, config.stop_grace_s)
 
-    components = build_components(config, password, temp_dir.path, secrets.ray_token, stop_ray_leftovers)
+    components = build_components(config, secrets, temp_dir.path, stop_ray_leftovers)
     problems = missing_prerequisites(config, components)
     if problems:
         for problem in problems:
@@ -255,14 +274,12 @@ async def up(config: StackConfig, options: UpOptions) -> int:
             log.info("interrupted before the stack was ready")
             return EXIT_OK
         ready_s = time.monotonic() - started
-        _show_ready(stack_console, config, supervisor, ready_s)
+        _show_ready(stack_console, config, supervisor, ready_s, notice.take())
         if options.demo:
-            await _first_of(_load_demo(config, password), stop_requested, supervisor.failed)
+            await _first_of(_load_demo(config, secrets), stop_requested, supervisor.failed)
         settled = False
         if options.measure:
-            settled, _ = await _first_of(
-                asyncio.sleep(options.measure_settle_s), stop_requested, supervisor.failed
-            )
+            settled, _ = await _first_of(asyncio.sleep(options.measure_settle_s), stop_requested, supervisor.failed)
         if settled:
             _show_memory(stack_console, config, supervisor, temp_dir.path, ready_s)
         if not options.exit_when_ready:
@@ -323,7 +340,11 @@ def _install_signal_handlers(stop_requested: asyncio.Event, supervisor: Supervis
 
 
 def _show_ready(
-    stack_console: StackConsole, config: StackConfig, supervisor: Supervisor, ready_s: float
+    stack_console: StackConsole,
+    config: StackConfig,
+    supervisor: Supervisor,
+    ready_s: float,
+    notice: str | None = None,
 ) -> None:
     table = Table(title="Components", title_justify="left")
     table.add_column("component")
@@ -335,9 +356,9 @@ def _show_ready(
         table.add_row(child.component.name, child.component.endpoint, str(child.pid), ready)
     stack_console.show(table)
     stack_console.show(f"data: {config.data_dir}   logs: {config.logs_dir}   secrets: {config.secrets_dir}")
-    stack_console.show(
-        Text(f"{READY_PHRASE} {config.gateway_url} (started in {ready_s:.1f} s)", style="bold green")
-    )
+    if notice is not None:
+        stack_console.show(Text(notice, style="bold yellow"))
+    stack_console.show(Text(f"{READY_PHRASE} {config.gateway_url} (started in {ready_s:.1f} s)", style="bold green"))
 
 
 def _show_memory(
@@ -362,12 +383,12 @@ def _show_memory(
     log.info("measure: %s", json.dumps(summary))
 
 
-async def _load_demo(config: StackConfig, password: str) -> None:
+async def _load_demo(config: StackConfig, secrets: StackSecrets) -> None:
     """Load the demo; a failure is reported and the stack keeps running."""
     from radscholar_localstack.demo import load_demo
 
     try:
-        await load_demo(config, password)
+        await load_demo(config, secrets)
     except Exception as error:
         log.error("demo could not be loaded: %s", error)
         log.debug("demo failure", exc_info=True)

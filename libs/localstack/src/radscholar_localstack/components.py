@@ -6,6 +6,7 @@ unit-tested; the Supervisor runs the result.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -13,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from radscholar_localstack.config import (
+    ADMIN_USERNAME,
     LOOPBACK,
     ORTHANC_AET,
     ORTHANC_USERNAME,
     SERVICES,
     StackConfig,
 )
+from radscholar_localstack.credentials import StackSecrets
 from radscholar_localstack.ports import PortClaim
 from radscholar_localstack.probes import GrpcHealthProbe, HttpProbe, Probe
 
@@ -106,9 +109,7 @@ def ray_client_env(token_file: Path) -> dict[str, str]:
     return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_file)}
 
 
-def ray_component(
-    config: StackConfig, temp_dir: Path, token: str, stop_hook: StopHook | None = None
-) -> Component:
+def ray_component(config: StackConfig, temp_dir: Path, token: str, stop_hook: StopHook | None = None) -> Component:
     bin_dir = Path(sys.executable).parent
     executable = bin_dir / "ray"
     launcher = (str(executable),) if executable.exists() else (sys.executable, "-m", "ray.scripts.scripts")
@@ -171,18 +172,25 @@ def ray_component(
     )
 
 
-def service_env(config: StackConfig, service: str, orthanc_password: str) -> dict[str, str]:
+def identity_public_keys(secrets: StackSecrets) -> str:
+    """The services' ``IDENTITY__PUBLIC_KEYS``: a JSON object of key id -> the gateway's public key (PEM)."""
+    return json.dumps({secrets.identity_key_id: secrets.identity_public_key})
+
+
+def service_env(config: StackConfig, service: str, secrets: StackSecrets) -> dict[str, str]:
     """The environment (pydantic-settings variables) of one of the five services."""
     prefix = {name: env_prefix for name, _, env_prefix in SERVICES}[service]
     env = {
         f"{prefix}HOST": LOOPBACK,
         f"{prefix}PORT": str(config.ports.service_port(service)),
         f"{prefix}DATA_DIR": str(config.service_data_dir(service)),
+        # Every call but health and reflection must carry an identity the gateway signed.
+        f"{prefix}IDENTITY__PUBLIC_KEYS": identity_public_keys(secrets),
     }
     if service == "dicomstore":
         env[f"{prefix}ORTHANC_URL"] = config.orthanc_url
         env[f"{prefix}ORTHANC_USERNAME"] = ORTHANC_USERNAME
-        env[f"{prefix}ORTHANC_PASSWORD"] = orthanc_password
+        env[f"{prefix}ORTHANC_PASSWORD"] = secrets.orthanc_password
     if service in ("labeling", "training", "radiomics"):
         database = config.service_data_dir(service) / f"{service}.db"
         env[f"{prefix}DATABASE_URL"] = f"sqlite:///{database}"
@@ -197,13 +205,13 @@ def service_env(config: StackConfig, service: str, orthanc_password: str) -> dic
     return env
 
 
-def service_component(config: StackConfig, service: str, orthanc_password: str) -> Component:
+def service_component(config: StackConfig, service: str, secrets: StackSecrets) -> Component:
     module = {name: module for name, module, _ in SERVICES}[service]
     address = config.service_address(service)
     return Component(
         name=service,
         argv=(sys.executable, "-m", module),
-        env=service_env(config, service, orthanc_password),
+        env=service_env(config, service, secrets),
         probe=GrpcHealthProbe(address),
         tier=TIER_SERVICES,
         endpoint=f"grpc://{address}",
@@ -212,23 +220,32 @@ def service_component(config: StackConfig, service: str, orthanc_password: str) 
     )
 
 
-def gateway_env(config: StackConfig) -> dict[str, str]:
+def gateway_env(config: StackConfig, secrets: StackSecrets) -> dict[str, str]:
     prefix = "RADSCHOLAR_GATEWAY_"
+    data_dir = config.service_data_dir("gateway")
     env = {
         f"{prefix}HOST": config.gateway_host,
         f"{prefix}PORT": str(config.ports.gateway),
-        f"{prefix}DATA_DIR": str(config.service_data_dir("gateway")),
+        f"{prefix}DATA_DIR": str(data_dir),
+        f"{prefix}DATABASE_URL": f"sqlite:///{data_dir / 'gateway.db'}",
+        # Signs the identity sent to the services (the gateway derives the key id from it).
+        f"{prefix}IDENTITY_PRIVATE_KEY": secrets.identity_private_key,
+        # Signs the users' access tokens.
+        f"{prefix}TOKEN_SECRET": secrets.token_secret,
+        # The first admin; used only while the gateway has no admin.
+        f"{prefix}ADMIN_USERNAME": ADMIN_USERNAME,
+        f"{prefix}ADMIN_PASSWORD": secrets.admin_password,
     }
     for service, _, _ in SERVICES:
         env[f"{prefix}{service.upper()}_ADDRESS"] = config.service_address(service)
     return env
 
 
-def gateway_component(config: StackConfig) -> Component:
+def gateway_component(config: StackConfig, secrets: StackSecrets) -> Component:
     return Component(
         name="gateway",
         argv=(sys.executable, "-m", "radscholar_gateway"),
-        env=gateway_env(config),
+        env=gateway_env(config, secrets),
         probe=HttpProbe(f"{config.gateway_url}/readyz"),
         tier=TIER_GATEWAY,
         endpoint=config.gateway_url,
@@ -239,9 +256,8 @@ def gateway_component(config: StackConfig) -> Component:
 
 def build_components(
     config: StackConfig,
-    orthanc_password: str,
+    secrets: StackSecrets,
     ray_temp_dir: Path,
-    ray_token: str,
     ray_stop_hook: StopHook | None = None,
 ) -> list[Component]:
     """Every child of the stack in start order.
@@ -249,11 +265,11 @@ def build_components(
     Each child inherits the stack's environment (so RADSCHOLAR_LOG_LEVEL and any other setting a
     developer exports pass through) with the component's own variables laid over it.
     """
-    components = [orthanc_component(config, orthanc_password), mlflow_component(config)]
+    components = [orthanc_component(config, secrets.orthanc_password), mlflow_component(config)]
     if config.ray_enabled:
-        components.append(ray_component(config, ray_temp_dir, ray_token, ray_stop_hook))
-    components += [service_component(config, name, orthanc_password) for name, _, _ in SERVICES]
-    components.append(gateway_component(config))
+        components.append(ray_component(config, ray_temp_dir, secrets.ray_token, ray_stop_hook))
+    components += [service_component(config, name, secrets) for name, _, _ in SERVICES]
+    components.append(gateway_component(config, secrets))
     return components
 
 

@@ -22,6 +22,8 @@ DEFAULT_ORTHANC_BINARY = Path("/usr/sbin/Orthanc")
 DEFAULT_DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 ORTHANC_USERNAME = "radscholar"
 ORTHANC_AET = "RADSCHOLAR"
+#: The first admin the gateway creates (only while it has no admin); the password is generated.
+ADMIN_USERNAME = "admin"
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,25 @@ class StackConfig:
     @property
     def ray_token_file(self) -> Path:
         return self.secrets_dir / "ray_token"
+
+    @property
+    def identity_private_key_file(self) -> Path:
+        """The gateway's Ed25519 key that signs the user identity it sends to the services."""
+        return self.secrets_dir / "identity_private_key.pem"
+
+    @property
+    def identity_public_key_file(self) -> Path:
+        return self.secrets_dir / "identity_public_key.pem"
+
+    @property
+    def token_secret_file(self) -> Path:
+        """The gateway's key for the access tokens it gives users."""
+        return self.secrets_dir / "token_secret"
+
+    @property
+    def admin_password_file(self) -> Path:
+        """The password of the first admin (user ADMIN_USERNAME)."""
+        return self.secrets_dir / "admin_password"
 
     @property
     def logs_dir(self) -> Path:

@@ -47,9 +47,7 @@ class GrpcHealthProbe:
         async with grpc.aio.insecure_channel(self.address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             try:
-                reply = await stub.Check(
-                    health_pb2.HealthCheckRequest(service=self.service), timeout=PROBE_TIMEOUT_S
-                )
+                reply = await stub.Check(health_pb2.HealthCheckRequest(service=self.service), timeout=PROBE_TIMEOUT_S)
             except grpc.aio.AioRpcError:
                 return False
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)

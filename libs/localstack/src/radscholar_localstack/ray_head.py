@@ -74,11 +74,7 @@ def ray_processes(temp_dir: Path) -> list[int]:
     Matched by the directory (on the command line, as working directory or an open file: Ray's agents
     rewrite their titles) and by program, so that a ``tail -f`` of a Ray log is left alone.
     """
-    return [
-        pid
-        for pid in proctable.find_using_directory(str(temp_dir))
-        if _is_ray_program(proctable.executable(pid))
-    ]
+    return [pid for pid in proctable.find_using_directory(str(temp_dir)) if _is_ray_program(proctable.executable(pid))]
 
 
 def stop_leftovers(temp_dir: Path, grace_s: float) -> list[int]:

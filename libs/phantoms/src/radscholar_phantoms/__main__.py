@@ -36,9 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--sites", type=int, default=1, help="number of hospitals (round-robin)")
     gen.add_argument("--seed", type=int, default=0, help="same seed, same files")
     gen.add_argument("--out", type=Path, required=True, help="output folder (empty or absent)")
-    gen.add_argument(
-        "--shape", type=_shape, help="array size, slices x rows x columns (3D) or rows x columns"
-    )
+    gen.add_argument("--shape", type=_shape, help="array size, slices x rows x columns (3D) or rows x columns")
     gen.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser

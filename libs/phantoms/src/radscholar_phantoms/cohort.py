@@ -133,9 +133,7 @@ def check_kind(kind: str) -> Kind:
 
 
 def _rng(seed: int, kind: str, case_index: int, stream: int) -> np.random.Generator:
-    return np.random.default_rng(
-        np.random.SeedSequence(seed, spawn_key=(_KIND_CODE[kind], case_index, stream))
-    )
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_KIND_CODE[kind], case_index, stream)))
 
 
 def build_case(

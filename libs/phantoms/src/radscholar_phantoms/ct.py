@@ -103,12 +103,8 @@ def build_ct_image(
     )
 
 
-def _smooth_noise(
-    rng: np.random.Generator, shape: tuple[int, ...], sigma: tuple[float, ...]
-) -> NDArray[np.float32]:
-    field = ndimage.gaussian_filter(
-        rng.standard_normal(size=shape, dtype=np.float32), sigma=sigma, mode="wrap"
-    )
+def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: tuple[float, ...]) -> NDArray[np.float32]:
+    field = ndimage.gaussian_filter(rng.standard_normal(size=shape, dtype=np.float32), sigma=sigma, mode="wrap")
     field -= field.mean()
     field /= max(float(field.std()), 1e-6)
     return field
@@ -150,15 +146,11 @@ def _anatomy(rng: np.random.Generator, geometry: Geometry) -> tuple[NDArray[np.f
         ax, ay = 0.36 * b * rng.uniform(0.95, 1.05), 0.74 * d
         taper = np.sqrt(np.clip(1.0 - ((w - 0.5) / (apex - 0.5)) ** 2, 0.0, 1.0))
         taper = np.where(w < 0.5, 1.0, taper)
-        r_lung = ((u - uc) / (ax * np.maximum(taper, 1e-3))) ** 2 + (
-            (v - vc) / (ay * np.maximum(taper, 1e-3))
-        ) ** 2
+        r_lung = ((u - uc) / (ax * np.maximum(taper, 1e-3))) ** 2 + ((v - vc) / (ay * np.maximum(taper, 1e-3))) ** 2
         dome = rng.uniform(0.0, 0.08) + (0.05 if side < 0 else 0.0)
         diaphragm = dome + 0.2 * np.clip(1.0 - ((u - uc) / ax) ** 2 - ((v - vc) / ay) ** 2, 0.0, 1.0)
         lungs |= (r_lung <= 1.0) & (w > diaphragm)
-    heart = ((u - 0.12 * b) / (0.42 * b)) ** 2 + ((v + 0.2 * d) / (0.42 * d)) ** 2 + (
-        (w - 0.2) / 0.32
-    ) ** 2 <= 1.0
+    heart = ((u - 0.12 * b) / (0.42 * b)) ** 2 + ((v + 0.2 * d) / (0.42 * d)) ** 2 + ((w - 0.2) / 0.32) ** 2 <= 1.0
     spine_zone = (np.abs(u) < 0.24 * b) & (v > 0.2 * d)
     lungs &= ~heart & ~np.broadcast_to(spine_zone, shape) & np.broadcast_to(r_body < 1.0 - fat - 0.1, shape)
     put(heart, HU["heart"], _T["soft_tissue"])

@@ -101,9 +101,7 @@ def _dataset(case: SyntheticCase, series: SyntheticSeries, k: int, window: tuple
     site, patient, visit = case.site, case.patient, case.visit
     scanner = site.scanner(modality)
     sop_instance_uid = UID(series.instance_uids[k])
-    instance_time = (
-        dt.datetime.combine(visit.study_date, series.series_time) + dt.timedelta(seconds=k)
-    ).time()
+    instance_time = (dt.datetime.combine(visit.study_date, series.series_time) + dt.timedelta(seconds=k)).time()
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = SOP_CLASSES[modality]
@@ -209,9 +207,7 @@ def _plane(ds: Dataset, series: SyntheticSeries, k: int) -> None:
     ds.SliceLocation = _ds(round(float(position @ normal), 4))
 
 
-def _ct(
-    ds: Dataset, case: SyntheticCase, series: SyntheticSeries, k: int, window: tuple[float, float]
-) -> None:
+def _ct(ds: Dataset, case: SyntheticCase, series: SyntheticSeries, k: int, window: tuple[float, float]) -> None:
     image = series.image
     acquisition = image.acquisition
     _plane(ds, series, k)
@@ -236,9 +232,7 @@ def _ct(
     ds.WindowCenterWidthExplanation = ["MEDIASTINUM", "LUNG"]
 
 
-def _mr(
-    ds: Dataset, case: SyntheticCase, series: SyntheticSeries, k: int, window: tuple[float, float]
-) -> None:
+def _mr(ds: Dataset, case: SyntheticCase, series: SyntheticSeries, k: int, window: tuple[float, float]) -> None:
     image = series.image
     acquisition = image.acquisition
     _plane(ds, series, k)
@@ -295,9 +289,7 @@ def _projection(ds: Dataset, series: SyntheticSeries, window: tuple[float, float
     ds.ImageType = ["ORIGINAL", "PRIMARY", ""]
 
 
-def _dx(
-    ds: Dataset, case: SyntheticCase, series: SyntheticSeries, k: int, window: tuple[float, float]
-) -> None:
+def _dx(ds: Dataset, case: SyntheticCase, series: SyntheticSeries, k: int, window: tuple[float, float]) -> None:
     acquisition = series.image.acquisition
     _projection(ds, series, window)
     ds.ViewPosition = acquisition["view_position"]
@@ -310,9 +302,7 @@ def _dx(
     ds.Grid = "IN"
 
 
-def _mg(
-    ds: Dataset, case: SyntheticCase, series: SyntheticSeries, k: int, window: tuple[float, float]
-) -> None:
+def _mg(ds: Dataset, case: SyntheticCase, series: SyntheticSeries, k: int, window: tuple[float, float]) -> None:
     acquisition = series.image.acquisition
     _projection(ds, series, window)
     view = acquisition["view_position"]
@@ -332,9 +322,7 @@ def _mg(
     ds.OrganExposed = "BREAST"
     ds.BodyPartThickness = _ds(acquisition["body_part_thickness_mm"])
     ds.CompressionForce = _ds(acquisition["compression_force_n"])
-    ds.PositionerPrimaryAngle = _ds(
-        0.0 if view == "CC" else (45.0 if acquisition["laterality"] == "R" else -45.0)
-    )
+    ds.PositionerPrimaryAngle = _ds(0.0 if view == "CC" else (45.0 if acquisition["laterality"] == "R" else -45.0))
     ds.DetectorType = "DIRECT"
     ds.AnodeTargetMaterial = "TUNGSTEN"
     ds.FilterMaterial = "RHODIUM"

@@ -70,9 +70,7 @@ class Geometry:
         p = np.asarray(point, dtype=np.float64) - np.asarray(self.origin)
         return (p @ self.direction_matrix) / np.asarray(self.spacing)
 
-    def physical_grid(
-        self, lower: tuple[int, ...] | None = None, upper: tuple[int, ...] | None = None
-    ) -> FloatArray:
+    def physical_grid(self, lower: tuple[int, ...] | None = None, upper: tuple[int, ...] | None = None) -> FloatArray:
         """Physical coordinates of every voxel centre, shape ``array_shape + (d,)`` (or of a sub-box).
 
         ``lower``/``upper`` bound the box in index order, ``upper`` exclusive.
@@ -85,9 +83,7 @@ class Geometry:
         index = np.stack(list(reversed(mesh)), axis=-1)
         return self.index_to_physical(index)
 
-    def box_to_physical(
-        self, lower: tuple[int, ...], upper: tuple[int, ...]
-    ) -> tuple[FloatArray, FloatArray]:
+    def box_to_physical(self, lower: tuple[int, ...], upper: tuple[int, ...]) -> tuple[FloatArray, FloatArray]:
         """Axis-aligned physical extent (outer voxel edges) of the index box ``[lower, upper)``."""
         d = self.ndim
         corners = np.array(
@@ -126,9 +122,7 @@ def axial_geometry(size: tuple[int, ...], spacing: tuple[float, ...], centre: tu
     return Geometry(size, spacing, _rounded(origin), (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
 
 
-def sagittal_geometry(
-    size: tuple[int, ...], spacing: tuple[float, ...], centre: tuple[float, ...]
-) -> Geometry:
+def sagittal_geometry(size: tuple[int, ...], spacing: tuple[float, ...], centre: tuple[float, ...]) -> Geometry:
     """A sagittal volume: columns run anterior->posterior, rows superior->inferior and slices from the
     patient's left to right (ImageOrientationPatient ``0\\1\\0\\0\\0\\-1``)."""
     axes = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])  # rows: i, j, k unit vectors

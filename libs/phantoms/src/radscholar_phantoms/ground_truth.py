@@ -24,9 +24,7 @@ GROUND_TRUTH_DIR = "ground_truth"
 def ground_truth_paths(series: SyntheticSeries) -> tuple[PurePosixPath, PurePosixPath]:
     """``ground_truth/<series_uid>.json`` and ``ground_truth/<series_uid>_mask.nii.gz``."""
     uid = series.series_instance_uid
-    return PurePosixPath(GROUND_TRUTH_DIR, f"{uid}.json"), PurePosixPath(
-        GROUND_TRUTH_DIR, f"{uid}_mask.nii.gz"
-    )
+    return PurePosixPath(GROUND_TRUTH_DIR, f"{uid}.json"), PurePosixPath(GROUND_TRUTH_DIR, f"{uid}_mask.nii.gz")
 
 
 def ground_truth_document(

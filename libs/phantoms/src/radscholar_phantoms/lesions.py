@@ -184,9 +184,7 @@ def design_lesion(
         rotation=random_rotation(rng, ndim),
         lobe_directions=_directions(rng, n_lobes, ndim),
         # Bumps and a few dents: a lobulated contour.
-        lobe_amplitudes=a
-        * rng.uniform(0.2, 0.5, size=n_lobes)
-        * rng.choice([-0.6, 1.0], size=n_lobes, p=[0.35, 0.65]),
+        lobe_amplitudes=a * rng.uniform(0.2, 0.5, size=n_lobes) * rng.choice([-0.6, 1.0], size=n_lobes, p=[0.35, 0.65]),
         spicule_directions=_directions(rng, n_spicules, ndim, planar_bias=0.35),
         spicule_lengths_mm=radius * (1.0 + reach) + 1.0,
         spicule_width_mm=width,
@@ -249,10 +247,7 @@ def patch_bounds(
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Index box ``[lower, upper)`` (``(i, j[, k])``) of the grid that covers a ball, clipped to the grid."""
     corners = np.array(
-        [
-            [extent_mm if (c >> a) & 1 else -extent_mm for a in range(geometry.ndim)]
-            for c in range(2**geometry.ndim)
-        ]
+        [[extent_mm if (c >> a) & 1 else -extent_mm for a in range(geometry.ndim)] for c in range(2**geometry.ndim)]
     )
     idx = geometry.physical_to_index(centre_mm + corners)
     lower = np.maximum(np.floor(idx.min(axis=0)).astype(int), 0)

@@ -95,9 +95,7 @@ def build_mg_image(
     )
 
 
-def _power_law_noise(
-    rng: np.random.Generator, shape: tuple[int, ...], beta: float = 3.0
-) -> NDArray[np.float64]:
+def _power_law_noise(rng: np.random.Generator, shape: tuple[int, ...], beta: float = 3.0) -> NDArray[np.float64]:
     spectrum = np.fft.rfft2(rng.normal(size=shape))
     fy = np.fft.fftfreq(shape[0])[:, None]
     fx = np.fft.rfftfreq(shape[1])[None, :]

@@ -106,9 +106,7 @@ def build_mr_image(
     )
 
 
-def _ellipsoid(
-    points: NDArray[np.float64], centre: tuple[float, ...], axes: tuple[float, ...]
-) -> NDArray[np.float64]:
+def _ellipsoid(points: NDArray[np.float64], centre: tuple[float, ...], axes: tuple[float, ...]) -> NDArray[np.float64]:
     """Ellipsoidal radius of each point: <= 1 inside."""
     return np.asarray(np.sqrt((((points - np.asarray(centre)) / np.asarray(axes)) ** 2).sum(axis=-1)))
 
@@ -128,9 +126,7 @@ def _head(
 
     def layer(depth_mm: float | NDArray[np.float64]) -> NDArray[np.float64]:
         """Ellipsoidal radius of the head surface moved inwards by ``depth_mm``."""
-        return np.asarray(
-            np.sqrt((x / (ax - depth_mm)) ** 2 + (y / (ay - depth_mm)) ** 2 + (z / (az - depth_mm)) ** 2)
-        )
+        return np.asarray(np.sqrt((x / (ax - depth_mm)) ** 2 + (y / (ay - depth_mm)) ** 2 + (z / (az - depth_mm)) ** 2))
 
     neck = ((x / 48.0) ** 2 + ((y - 12.0) / 52.0) ** 2 <= 1.0) & (z < -40.0)
     put(neck, T1["neck"], _T["neck"])
@@ -139,9 +135,7 @@ def _head(
     skull_base = -30.0 - 9.0 * (y / ay + 1.0)  # the posterior fossa reaches lower than the anterior
     inside_skull = (layer(12.0) <= 1.0) & (z > skull_base)
     put(inside_skull, T1["csf"], _T["csf"])
-    folding = ndimage.gaussian_filter(
-        rng.normal(size=shape), sigma=[3.0 / s for s in reversed(geometry.spacing)]
-    )
+    folding = ndimage.gaussian_filter(rng.normal(size=shape), sigma=[3.0 / s for s in reversed(geometry.spacing)])
     folding /= folding.std()
     grey = (layer(14.5) <= 1.0) & inside_skull & ~((folding > 1.3) & (layer(20.0) > 1.0))
     put(grey, T1["grey_matter"], _T["grey_matter"])

@@ -97,9 +97,7 @@ def _chest(rng: np.random.Generator, geometry: Geometry) -> tuple[NDArray[np.flo
         r2 = ((u - uc) / a) ** 2 + ((v - vc) / b) ** 2
         dome = 0.38 + (0.05 if side > 0 else 0.0) - 0.12 * np.clip(1.0 - ((u - uc) / a) ** 2, 0.0, 1.0)
         field = (r2 <= 1.0) & (v < dome)
-        lung_air += np.where(
-            field, 14.0 * np.sqrt(np.clip(1.0 - r2, 0.0, 1.0)) * np.clip((dome - v) / 0.08, 0, 1), 0
-        )
+        lung_air += np.where(field, 14.0 * np.sqrt(np.clip(1.0 - r2, 0.0, 1.0)) * np.clip((dome - v) / 0.08, 0, 1), 0)
         lungs |= field
     heart = np.clip(1.0 - ((u - 0.1) / 0.3) ** 2 - ((v - 0.24) / 0.25) ** 2, 0.0, 1.0)
     lung_air *= 1.0 - np.sqrt(heart)

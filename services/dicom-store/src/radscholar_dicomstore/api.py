@@ -39,9 +39,7 @@ class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
         studies, total = await self._index.find_studies(query, page.offset, page.limit)
         return pb.QueryStudiesResponse(
             studies=[pb.Study(**asdict(study)) for study in studies],
-            page=paging_pb2.PageResponse(
-                next_page_token=page.next_token(len(studies), total), total_size=total
-            ),
+            page=paging_pb2.PageResponse(next_page_token=page.next_token(len(studies), total), total_size=total),
         )
 
     async def ListSeries(

@@ -21,5 +21,6 @@ def build_server(settings: Settings) -> Server:
                 DicomStoreServicer(index),
                 dicomstore_pb2_grpc.add_DicomStoreServiceServicer_to_server,
             )
-        ]
+        ],
+        verifier=settings.identity.verifier(),
     )

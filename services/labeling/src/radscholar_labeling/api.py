@@ -7,7 +7,8 @@ import asyncio
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from radscholar_core.errors import InvalidArgument
+from radscholar_core.errors import InvalidArgument, PermissionDenied
+from radscholar_core.identity import current_identity
 from radscholar_core.paging import Page
 from radscholar_labeling.domain.projects import Dimensionality, NewProject, Project, TaskType
 from radscholar_labeling.ports import ProjectRepository
@@ -66,6 +67,11 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
     async def GetProject(
         self, request: pb.GetProjectRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetProjectResponse:
+        caller = current_identity()
+        if not caller.is_admin and caller.project_role(request.project_id) is None:
+            raise PermissionDenied(
+                f"you are not a member of project '{request.project_id}'", reason="NOT_A_PROJECT_MEMBER"
+            )
         project = await asyncio.to_thread(self._projects.get, request.project_id)
         return pb.GetProjectResponse(project=project_to_proto(project))
 
@@ -73,10 +79,10 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
         self, request: pb.ListProjectsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListProjectsResponse:
         page = Page.of(request.page.page_size, request.page.page_token)
-        projects, total = await asyncio.to_thread(self._projects.list, page.offset, page.limit)
+        caller = current_identity()
+        among = None if caller.is_admin else list(caller.projects)
+        projects, total = await asyncio.to_thread(self._projects.list, page.offset, page.limit, among)
         return pb.ListProjectsResponse(
             projects=[project_to_proto(p) for p in projects],
-            page=paging_pb2.PageResponse(
-                next_page_token=page.next_token(len(projects), total), total_size=total
-            ),
+            page=paging_pb2.PageResponse(next_page_token=page.next_token(len(projects), total), total_size=total),
         )

@@ -22,5 +22,6 @@ def build_server(settings: Settings) -> Server:
                 LabelingServicer(SqlProjectRepository(sessions)),
                 labeling_pb2_grpc.add_LabelingServiceServicer_to_server,
             )
-        ]
+        ],
+        verifier=settings.identity.verifier(),
     )

@@ -14,5 +14,6 @@ def build_server(settings: Settings) -> Server:
                 RadiomicsServicer(),
                 radiomics_pb2_grpc.add_RadiomicsServiceServicer_to_server,
             )
-        ]
+        ],
+        verifier=settings.identity.verifier(),
     )

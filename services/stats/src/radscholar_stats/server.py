@@ -14,5 +14,6 @@ def build_server(settings: Settings) -> Server:
                 StatsServicer(),
                 stats_pb2_grpc.add_StatsServiceServicer_to_server,
             )
-        ]
+        ],
+        verifier=settings.identity.verifier(),
     )

@@ -14,5 +14,6 @@ def build_server(settings: Settings) -> Server:
                 TrainingServicer(),
                 training_pb2_grpc.add_TrainingServiceServicer_to_server,
             )
-        ]
+        ],
+        verifier=settings.identity.verifier(),
     )

@@ -68,9 +68,7 @@ def upgrade() -> None:
         "user_roles",
         sa.Column("user_id", sa.String(36), nullable=False),
         sa.Column("role", sa.String(32), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name="fk_user_roles_user_id_users", ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_user_roles_user_id_users", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id", "role", name="pk_user_roles"),
     )
     op.create_index("ix_user_roles_role", "user_roles", ["role"])
@@ -97,9 +95,7 @@ def upgrade() -> None:
         _timestamp("expires_at"),
         _timestamp("rotated_at", nullable=True),
         _timestamp("revoked_at", nullable=True),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name="fk_refresh_tokens_user_id_users", ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_refresh_tokens_user_id_users", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("digest", name="pk_refresh_tokens"),
     )
     op.create_index("ix_refresh_tokens_family_id", "refresh_tokens", ["family_id"])
@@ -124,9 +120,7 @@ def upgrade() -> None:
         _timestamp("expires_at"),
         _timestamp("last_used_at", nullable=True),
         _timestamp("revoked_at", nullable=True),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name="fk_api_keys_user_id_users", ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_api_keys_user_id_users", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name="pk_api_keys"),
     )
     op.create_index("ix_api_keys_user_id", "api_keys", ["user_id"])
@@ -136,9 +130,7 @@ def upgrade() -> None:
         sa.Column("project_id", sa.String(64), nullable=False),
         sa.Column("user_id", sa.String(36), nullable=False),
         sa.Column("role", sa.String(16), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name="fk_project_members_user_id_users", ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_project_members_user_id_users", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("project_id", "user_id", name="pk_project_members"),
     )
     op.create_index("ix_project_members_user_id", "project_members", ["user_id"])

@@ -128,9 +128,7 @@ def _key_problem(key: str) -> str | None:
 def check_expiry(expires: timedelta) -> timedelta:
     """Presigned URLs live between one second and seven days."""
     if not timedelta(seconds=1) <= expires <= MAX_PRESIGNED_EXPIRY:
-        raise InvalidArgument(
-            f"presigned URL expiry {expires} is outside 1 second to 7 days", reason="INVALID_EXPIRY"
-        )
+        raise InvalidArgument(f"presigned URL expiry {expires} is outside 1 second to 7 days", reason="INVALID_EXPIRY")
     return expires
 
 

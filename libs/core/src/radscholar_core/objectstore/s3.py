@@ -95,9 +95,7 @@ class S3ObjectStore:
 
     def get_file(self, key: str, path: Path | str) -> None:
         with self._translate(key):
-            self._client.fget_object(
-                bucket_name=self.bucket, object_name=validate_key(key), file_path=str(path)
-            )
+            self._client.fget_object(bucket_name=self.bucket, object_name=validate_key(key), file_path=str(path))
 
     def exists(self, key: str) -> bool:
         try:

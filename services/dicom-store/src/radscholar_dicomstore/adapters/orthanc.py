@@ -30,9 +30,7 @@ async def _call(request: Awaitable[T]) -> T:
             f"the DICOM server answered {exc.response.status_code}", reason="DICOM_SERVER_ERROR"
         ) from None
     except httpx.TransportError as exc:
-        raise Unavailable(
-            f"the DICOM server cannot be reached: {exc}", reason="DICOM_SERVER_UNREACHABLE"
-        ) from None
+        raise Unavailable(f"the DICOM server cannot be reached: {exc}", reason="DICOM_SERVER_UNREACHABLE") from None
 
 
 def _series(item: dict[str, Any], study_uid: str) -> SeriesSummary:
@@ -63,9 +61,7 @@ class OrthancStudyIndex:
             disk_size_bytes=int(stats["TotalDiskSize"]),
         )
 
-    async def find_studies(
-        self, query: StudyQuery, offset: int, limit: int
-    ) -> tuple[list[StudySummary], int]:
+    async def find_studies(self, query: StudyQuery, offset: int, limit: int) -> tuple[list[StudySummary], int]:
         # Orthanc 1.10 cannot sort a find, so the matches are sorted here (newest study date first).
         found: list[dict[str, Any]] = await _call(
             self._orthanc.post_tools_find(
@@ -81,20 +77,13 @@ class OrthancStudyIndex:
         found.sort(key=lambda s: s["MainDicomTags"].get("StudyDate", ""), reverse=True)
         page = found[offset : offset + limit]
         series = await asyncio.gather(
-            *(
-                self._series_of(study["ID"], study["MainDicomTags"].get("StudyInstanceUID", ""))
-                for study in page
-            )
+            *(self._series_of(study["ID"], study["MainDicomTags"].get("StudyInstanceUID", "")) for study in page)
         )
-        return [
-            self._study(study, study_series) for study, study_series in zip(page, series, strict=True)
-        ], len(found)
+        return [self._study(study, study_series) for study, study_series in zip(page, series, strict=True)], len(found)
 
     async def list_series(self, study_instance_uid: str) -> list[SeriesSummary]:
         ids: list[str] = await _call(
-            self._orthanc.post_tools_find(
-                json={"Level": "Study", "Query": {"StudyInstanceUID": study_instance_uid}}
-            )
+            self._orthanc.post_tools_find(json={"Level": "Study", "Query": {"StudyInstanceUID": study_instance_uid}})
         )  # type: ignore[assignment]
         if not ids:
             raise NotFound(f"study '{study_instance_uid}' is not in the store", reason="STUDY_NOT_FOUND")

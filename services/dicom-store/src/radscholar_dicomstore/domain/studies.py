@@ -19,9 +19,7 @@ def _date(name: str, value: str) -> date | None:
             raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidArgument(
-            f"{name} must be a date as YYYY-MM-DD, got '{value}'", reason="INVALID_DATE"
-        ) from None
+        raise InvalidArgument(f"{name} must be a date as YYYY-MM-DD, got '{value}'", reason="INVALID_DATE") from None
 
 
 def dicom_date(value: str) -> str:
@@ -53,9 +51,7 @@ class StudyQuery:
     ) -> StudyQuery:
         modality = modality.strip().upper()
         if modality and not MODALITY.match(modality):
-            raise InvalidArgument(
-                f"modality '{modality}' is not a DICOM modality code", reason="INVALID_MODALITY"
-            )
+            raise InvalidArgument(f"modality '{modality}' is not a DICOM modality code", reason="INVALID_MODALITY")
         query = cls(
             patient_id=patient_id.strip(),
             modality=modality,
@@ -72,9 +68,7 @@ class StudyQuery:
             ("institution", query.institution),
         ):
             if any(c in text for c in "*?\\"):
-                raise InvalidArgument(
-                    f"{name} must not contain wildcards or backslashes", reason="INVALID_FILTER"
-                )
+                raise InvalidArgument(f"{name} must not contain wildcards or backslashes", reason="INVALID_FILTER")
         return query
 
     def dicom_matching(self) -> dict[str, str]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,9 +45,7 @@ class SqlProjectRepository:
             with self._sessions.begin() as session:
                 session.add(row)
         except IntegrityError:
-            raise AlreadyExists(
-                f"a project named '{project.name}' already exists", reason="PROJECT_EXISTS"
-            ) from None
+            raise AlreadyExists(f"a project named '{project.name}' already exists", reason="PROJECT_EXISTS") from None
         return _project(row)
 
     def get(self, project_id: str) -> Project:
@@ -56,8 +55,12 @@ class SqlProjectRepository:
                 raise NotFound(f"project '{project_id}' does not exist", reason="PROJECT_NOT_FOUND")
             return _project(row)
 
-    def list(self, offset: int, limit: int) -> tuple[list[Project], int]:
+    def list(self, offset: int, limit: int, among: Collection[str] | None = None) -> tuple[list[Project], int]:
+        """Projects by name; `among` restricts them to these ids (None: all)."""
+        where = ProjectRow.id.in_(list(among)) if among is not None else true()
         with self._sessions() as session:
-            total = session.scalar(select(func.count()).select_from(ProjectRow)) or 0
-            rows = session.scalars(select(ProjectRow).order_by(ProjectRow.name).offset(offset).limit(limit))
+            total = session.scalar(select(func.count()).select_from(ProjectRow).where(where)) or 0
+            rows = session.scalars(
+                select(ProjectRow).where(where).order_by(ProjectRow.name).offset(offset).limit(limit)
+            )
             return [_project(row) for row in rows], total

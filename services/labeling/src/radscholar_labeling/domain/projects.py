@@ -46,9 +46,7 @@ class NewProject:
                 reason="INVALID_MODALITY",
             )
         if len(self.description) > 10_000:
-            raise InvalidArgument(
-                "description is longer than 10,000 characters", reason="INVALID_DESCRIPTION"
-            )
+            raise InvalidArgument("description is longer than 10,000 characters", reason="INVALID_DESCRIPTION")
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,7 @@ def _values(name: str, values: list[float] | np.ndarray, minimum: int) -> np.nda
     if not np.all(np.isfinite(array)):
         raise InvalidArgument(f"{name} contains NaN or infinite values", reason="NON_FINITE_VALUES")
     if array.size < minimum:
-        raise InvalidArgument(
-            f"{name} needs at least {minimum} values, got {array.size}", reason="TOO_FEW_VALUES"
-        )
+        raise InvalidArgument(f"{name} needs at least {minimum} values, got {array.size}", reason="TOO_FEW_VALUES")
     return array
 
 
@@ -74,9 +72,7 @@ def compare_two_groups(
         effect = diff.mean() / diff.std(ddof=1)
     else:
         result = stats.ttest_ind(a, b, equal_var=test is TwoGroupTest.STUDENT_T)
-        pooled = math.sqrt(
-            ((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / (a.size + b.size - 2)
-        )
+        pooled = math.sqrt(((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / (a.size + b.size - 2))
         effect = (a.mean() - b.mean()) / pooled
     ci = result.confidence_interval(confidence_level)
     return TwoGroupResult(
