@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.routing import APIRoute
+from fastapi.openapi.utils import get_openapi
 
 from radscholar_core.db import create_engine_for, session_factory, upgrade_to_head
 from radscholar_core.identity import (
@@ -67,13 +67,13 @@ def identity_signer(settings: Settings) -> IdentitySigner:
 
 
 def undeclared_routes(app: FastAPI) -> list[str]:
-    """Routes without an entry in the permission table (the gateway refuses to start with any)."""
+    """Routes of the API document without an entry in the permission table (the gateway refuses to
+    start with any; a route hidden from the document is still refused at run time)."""
     return [
-        f"{method} {route.path}"
-        for route in app.routes
-        if isinstance(route, APIRoute)
-        for method in sorted(route.methods or ())
-        if (method, route.path) not in ROUTES
+        f"{method.upper()} {path}"
+        for path, operations in get_openapi(title=app.title, version=app.version, routes=app.routes)["paths"].items()
+        for method in operations
+        if (method.upper(), path) not in ROUTES
     ]
 
 
@@ -103,7 +103,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.access = build_access_control(settings)
-    # outermost last: size limit, security headers, CORS, request ids, audit (innermost)
+    # added innermost first. The size limit sits right outside the router so that its 413 reaches the
+    # error handlers as is (middlewares built on BaseHTTPMiddleware wrap errors raised while reading).
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware)
     if settings.cors_origins:
@@ -115,7 +117,6 @@ def create_app(settings: Settings) -> FastAPI:
             expose_headers=["X-Request-ID"],
         )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     errors.install(app)
     for module in (health, accounts, dicom, projects, training, radiomics, stats):
         app.include_router(module.router)

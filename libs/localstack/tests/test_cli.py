@@ -1,14 +1,27 @@
 """The command line: options, and refusing to start when something is in the way."""
 
 import asyncio
+import io
 import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from rich.console import Console
 
-from radscholar_localstack.cli import EXIT_CANNOT_START, _first_of, build_parser, config_from_args, main
+from radscholar_localstack.cli import (
+    EXIT_CANNOT_START,
+    _first_of,
+    _show_ready,
+    admin_notice,
+    build_parser,
+    config_from_args,
+    main,
+)
+from radscholar_localstack.config import StackConfig
+from radscholar_localstack.console import StackConsole
 
 
 @pytest.fixture
@@ -96,10 +109,11 @@ def test_the_first_start_says_once_where_the_admin_password_is(
         "--orthanc-binary", sys.executable, "--dicomweb-plugin", sys.executable,
     ]  # fmt: skip
     assert main(argv) == EXIT_CANNOT_START  # even a start that goes no further tells it
-    out = " ".join(capsys.readouterr().out.split())  # undo the console's wrapping
+    out = capsys.readouterr().out
     password_file = tmp_path / "secrets" / "admin_password"
-    assert out.count("first start: sign in as 'admin'") == 1
-    assert str(password_file) in out
+    notices = [line for line in out.splitlines() if "first start: sign in as 'admin'" in line]
+    assert len(notices) == 1
+    assert notices[0].endswith(f"with the password in {password_file}")  # one line, whole path
     password = password_file.read_text()
     assert password not in out
     assert main(argv) == EXIT_CANNOT_START
@@ -113,3 +127,13 @@ def test_an_unusable_secret_refuses_to_start(tmp_path: Path, capsys: pytest.Capt
     assert main(["up", "--data-dir", str(tmp_path)]) == EXIT_CANNOT_START
     out = " ".join(capsys.readouterr().out.split())
     assert "cannot start:" in out and "identity_private_key.pem is not an Ed25519 private key" in out
+
+
+def test_the_ready_banner_keeps_the_admin_notice_on_one_line(tmp_path: Path) -> None:
+    config = StackConfig(data_dir=tmp_path / ("long-directory-name-" * 4))
+    buffer = io.StringIO()
+    stack_console = StackConsole(["gateway"], Console(file=buffer, width=40))
+    supervisor = SimpleNamespace(children=[])
+    _show_ready(stack_console, config, supervisor, 1.0, admin_notice(config))  # type: ignore[arg-type]
+    lines = buffer.getvalue().splitlines()
+    assert f"first start: sign in as 'admin' with the password in {config.admin_password_file}" in lines

@@ -13,10 +13,11 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from radscholar.client import ApiError, Client
 from radscholar.credentials import CredentialStore
@@ -52,7 +53,7 @@ def signed_in(url: str | None) -> Iterator[Client]:
             yield client
         except ApiError as exc:
             err_console.print(f"[red]error: {escape(exc.reason or exc.code)}: {escape(exc.message)}[/red]")
-            if exc.status == 401 and (client.auth == "none" or exc.reason in LOGIN_CURES):
+            if exc.status == 401 and exc.reason in LOGIN_CURES:
                 err_console.print(f"sign in with: radscholar login --url {client.url}", highlight=False)
             raise typer.Exit(1) from None
         except httpx.TransportError as exc:
@@ -71,14 +72,26 @@ def read_password(from_stdin: bool, prompt: str, confirm: bool = False) -> str:
     return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
 
 
-def when(value: str | None) -> str:
-    """An ISO time from the gateway, shown in local time to the second; "-" for none."""
+def when(value: str | None, seconds: bool = False) -> str:
+    """An ISO time from the gateway, shown in local time (to the minute, or second); "-" for none."""
     if not value:
         return "-"
     try:
-        return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        moment = datetime.fromisoformat(value).astimezone()
     except ValueError:
         return value
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def listing(title: str, *columns: str | Column) -> Table:
+    """A table for lists: light borders, and long values folded onto more lines rather than cut."""
+    folded = [Column(c, overflow="fold") if isinstance(c, str) else c for c in columns]
+    return Table(*folded, title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+
+
+def fixed(header: str) -> Column:
+    """A column of short values that are never wrapped (numbers, codes)."""
+    return Column(header, no_wrap=True)
 
 
 RELATIVE = re.compile(r"(\d+)([smhdw])")
@@ -175,15 +188,13 @@ def login(
 ) -> None:
     """Sign in with your password; the session is kept for this gateway URL (mode 600)."""
     if username is None:
+        if password_stdin:  # stdin holds the password; the username cannot be asked for too
+            raise typer.BadParameter("--password-stdin needs --username", param_hint="--username")
         username = str(typer.prompt("username"))
     password = read_password(password_stdin, "password")
     with signed_in(url) as client:
         session = client.login(username, password)
-        console.print(
-            f"signed in to {client.url} as [bold]{escape(session.username)}[/bold] "
-            f"(until {when(session.refresh_expires_at.isoformat())} unless used)",
-            highlight=False,
-        )
+        console.print(f"signed in to {client.url} as [bold]{escape(session.username)}[/bold]", highlight=False)
 
 
 @app.command()
@@ -192,6 +203,8 @@ def logout(url: Url = None) -> None:
     with signed_in(url) as client:
         if client.logout():
             console.print(f"signed out of {client.url}", highlight=False)
+        elif client.auth == "api_key":
+            console.print("no password session here; an API key is revoked instead: radscholar keys revoke ID")
         else:
             console.print(f"not signed in to {client.url}", highlight=False)
 
@@ -240,7 +253,7 @@ def users_list(url: Url = None) -> None:
     """Every user."""
     with signed_in(url) as client:
         found = client.users()
-    table = Table("username", "display name", "roles", "active", "created", "id", title=f"users ({len(found)})")
+    table = listing(f"users ({len(found)})", "username", "display name", "roles", "active", "created", "id")
     for user in found:
         table.add_row(
             escape(user["username"]),
@@ -322,11 +335,10 @@ def keys_list(url: Url = None) -> None:
     """Your API keys (never their secrets)."""
     with signed_in(url) as client:
         found = client.keys()
-    table = Table("id", "prefix", "name", "created", "expires", "last used", "revoked", title="API keys")
+    table = listing("API keys", fixed("id"), "name", "created", "expires", "last used", "revoked")
     for key in found:
         table.add_row(
             key["id"],
-            key.get("prefix") or "",
             escape(key.get("name") or ""),
             when(key.get("created_at")),
             when(key.get("expires_at")),
@@ -371,6 +383,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (see `k
 # -- audit ---------------------------------------------------------------------------------------
 
 
+WIDE = 130
 OUTCOME_COLOURS = {"success": "green", "denied": "yellow", "failed": "red"}
 
 
@@ -397,20 +410,31 @@ def audit_list(
             until=parse_moment(until),
             limit=limit,
         )
-    table = Table("seq", "at", "actor", "via", "action", "resource", "outcome", "status", "client", title="audit")
+    wide = console.width >= WIDE  # how and from where: only where there is room for it
+    columns: list[str | Column] = [
+        fixed("seq"),
+        "at",
+        "actor",
+        fixed("action"),
+        "resource",
+        "outcome",
+    ]
+    if wide:
+        columns += ["via", fixed("client")]
+    table = listing("audit", *columns)
     for record in records:
         outcome = str(record.get("outcome") or "")
-        table.add_row(
+        row = [
             str(record.get("seq", "")),
-            when(record.get("at")),
+            when(record.get("at"), seconds=True),
             escape(record.get("actor_username") or "-"),
-            record.get("via") or "-",
             escape(record.get("action") or ""),
             escape(record.get("resource") or ""),
-            f"[{OUTCOME_COLOURS.get(outcome, 'red')}]{escape(outcome)}[/]",
-            str(record.get("status_code") or ""),
-            escape(record.get("client_address") or ""),
-        )
+            f"[{OUTCOME_COLOURS.get(outcome, 'red')}]{escape(outcome)}[/] {record.get('status_code') or ''}",
+        ]
+        if wide:
+            row += [record.get("via") or "-", escape(record.get("client_address") or "")]
+        table.add_row(*row)
     console.print(table)
     if not records:
         console.print("no audit records match")

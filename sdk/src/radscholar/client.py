@@ -119,14 +119,15 @@ class Client:
     ) -> Any:
         if authenticated and self._login is not None and self._login.access_expires_within(EXPIRY_MARGIN):
             self._refresh(self._login)
+        sent_with = self._login
         response = self._send(method, path, json, params, authenticated)
         if (
             response.status_code == 401
             and authenticated
-            and self._login is not None
+            and sent_with is not None
             and ApiError.of(response).reason in REFRESHABLE
         ):
-            self._refresh(self._login)
+            self._refresh(sent_with)
             response = self._send(method, path, json, params, authenticated)
         if response.is_success or response.status_code in ok:
             return response.json() if response.content else None

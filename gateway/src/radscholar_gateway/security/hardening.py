@@ -62,7 +62,7 @@ class RequestSizeLimit:
             return
         received = 0
 
-        async def counting() -> Message:  # a body without Content-Length (chunked) is counted as it comes
+        async def counting() -> Message:  # a body without Content-Length (chunked) is counted as it arrives
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":

@@ -357,7 +357,7 @@ def _show_ready(
     stack_console.show(table)
     stack_console.show(f"data: {config.data_dir}   logs: {config.logs_dir}   secrets: {config.secrets_dir}")
     if notice is not None:
-        stack_console.show(Text(notice, style="bold yellow"))
+        stack_console.show(Text(notice, style="bold yellow"), soft_wrap=True)
     stack_console.show(Text(f"{READY_PHRASE} {config.gateway_url} (started in {ready_s:.1f} s)", style="bold green"))
 
 

@@ -40,9 +40,10 @@ class StackConsole:
         body = Text(text, style=style) if style else Text.from_ansi(text)
         self.console.print(self.prefix(name) + body, soft_wrap=True, markup=False, highlight=False)
 
-    def show(self, renderable: RenderableType) -> None:
-        """User-facing output (the ready banner, tables) outside the prefixed log."""
-        self.console.print(renderable)
+    def show(self, renderable: RenderableType, soft_wrap: bool = False) -> None:
+        """User-facing output (the ready banner, tables) outside the prefixed log; ``soft_wrap`` keeps
+        a long line on one line (a path must stay whole to be copied)."""
+        self.console.print(renderable, soft_wrap=soft_wrap)
 
 
 class ConsoleLogHandler(logging.Handler):
