@@ -77,7 +77,7 @@ def test_databases_and_object_store(config: StackConfig, secrets: StackSecrets) 
     for service in ("labeling", "training", "radiomics"):
         url = service_env(config, service, secrets)[f"RADSCHOLAR_{service.upper()}_DATABASE_URL"]
         assert url == f"sqlite:///{config.data_dir}/{service}/{service}.db"
-    for service in ("training", "radiomics", "stats"):
+    for service in ("dicomstore", "training", "radiomics", "stats"):
         env = service_env(config, service, secrets)
         prefix = f"RADSCHOLAR_{service.upper()}_OBJECT_STORE__"
         assert env[prefix + "BACKEND"] == "filesystem"

@@ -194,7 +194,7 @@ def service_env(config: StackConfig, service: str, secrets: StackSecrets) -> dic
     if service in ("labeling", "training", "radiomics"):
         database = config.service_data_dir(service) / f"{service}.db"
         env[f"{prefix}DATABASE_URL"] = f"sqlite:///{database}"
-    if service in ("training", "radiomics", "stats"):
+    if service in ("dicomstore", "training", "radiomics", "stats"):
         env[f"{prefix}OBJECT_STORE__BACKEND"] = "filesystem"
         env[f"{prefix}OBJECT_STORE__ROOT"] = str(config.objects_dir)
     if service == "training":
@@ -228,6 +228,9 @@ def gateway_env(config: StackConfig, secrets: StackSecrets) -> dict[str, str]:
         f"{prefix}PORT": str(config.ports.gateway),
         f"{prefix}DATA_DIR": str(data_dir),
         f"{prefix}DATABASE_URL": f"sqlite:///{data_dir / 'gateway.db'}",
+        # Uploads are staged here for the DICOM store (bulk bytes never travel inside messages).
+        f"{prefix}OBJECT_STORE__BACKEND": "filesystem",
+        f"{prefix}OBJECT_STORE__ROOT": str(config.objects_dir),
         # Signs the identity sent to the services (the gateway derives the key id from it).
         f"{prefix}IDENTITY_PRIVATE_KEY": secrets.identity_private_key,
         # Signs the users' access tokens.

@@ -1,11 +1,23 @@
 from radscholar_proto.common.v1 import paging_pb2 as _paging_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class IngestStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INGEST_STATUS_UNSPECIFIED: _ClassVar[IngestStatus]
+    INGEST_STATUS_STORED: _ClassVar[IngestStatus]
+    INGEST_STATUS_ALREADY_PRESENT: _ClassVar[IngestStatus]
+    INGEST_STATUS_REJECTED: _ClassVar[IngestStatus]
+INGEST_STATUS_UNSPECIFIED: IngestStatus
+INGEST_STATUS_STORED: IngestStatus
+INGEST_STATUS_ALREADY_PRESENT: IngestStatus
+INGEST_STATUS_REJECTED: IngestStatus
 
 class GetStoreStatisticsRequest(_message.Message):
     __slots__ = ()
@@ -104,3 +116,41 @@ class ListSeriesResponse(_message.Message):
     SERIES_FIELD_NUMBER: _ClassVar[int]
     series: _containers.RepeatedCompositeFieldContainer[Series]
     def __init__(self, series: _Optional[_Iterable[_Union[Series, _Mapping]]] = ...) -> None: ...
+
+class IngestUploadRequest(_message.Message):
+    __slots__ = ("object_key", "file_name", "site")
+    OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    SITE_FIELD_NUMBER: _ClassVar[int]
+    object_key: str
+    file_name: str
+    site: str
+    def __init__(self, object_key: _Optional[str] = ..., file_name: _Optional[str] = ..., site: _Optional[str] = ...) -> None: ...
+
+class IngestedFile(_message.Message):
+    __slots__ = ("name", "status", "reason", "message", "sop_instance_uid", "study_instance_uid")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SOP_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    STUDY_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    status: IngestStatus
+    reason: str
+    message: str
+    sop_instance_uid: str
+    study_instance_uid: str
+    def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[IngestStatus, str]] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., sop_instance_uid: _Optional[str] = ..., study_instance_uid: _Optional[str] = ...) -> None: ...
+
+class IngestUploadResponse(_message.Message):
+    __slots__ = ("files", "stored", "already_present", "rejected")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_PRESENT_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[IngestedFile]
+    stored: int
+    already_present: int
+    rejected: int
+    def __init__(self, files: _Optional[_Iterable[_Union[IngestedFile, _Mapping]]] = ..., stored: _Optional[int] = ..., already_present: _Optional[int] = ..., rejected: _Optional[int] = ...) -> None: ...

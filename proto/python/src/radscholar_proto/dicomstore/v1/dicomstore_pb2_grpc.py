@@ -50,6 +50,11 @@ class DicomStoreServiceStub:
                 request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSeriesRequest.SerializeToString,
                 response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSeriesResponse.FromString,
                 _registered_method=True)
+        self.IngestUpload = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/IngestUpload',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestUploadRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestUploadResponse.FromString,
+                _registered_method=True)
 
 
 class DicomStoreServiceServicer:
@@ -77,6 +82,14 @@ class DicomStoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IngestUpload(self, request, context):
+        """Stores an uploaded file (one DICOM instance or a zip of them) staged in the object store, and
+        reports per file: stored, already present, or rejected and why. Bad files never stop the batch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DicomStoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +107,11 @@ def add_DicomStoreServiceServicer_to_server(servicer, server):
                     servicer.ListSeries,
                     request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSeriesRequest.FromString,
                     response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSeriesResponse.SerializeToString,
+            ),
+            'IngestUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.IngestUpload,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestUploadRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestUploadResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +196,33 @@ class DicomStoreService:
             '/radscholar.dicomstore.v1.DicomStoreService/ListSeries',
             radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSeriesRequest.SerializeToString,
             radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSeriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IngestUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/IngestUpload',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestUploadRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestUploadResponse.FromString,
             options,
             channel_credentials,
             insecure,
