@@ -24,6 +24,7 @@ import uvicorn
 
 from radscholar_core.grpc_server import Server
 from radscholar_core.identity import IdentityKeys, generate_key_pair, key_id_of
+from radscholar_core.objectstore import ObjectStoreSettings
 from radscholar_core.testing import free_port
 from radscholar_dicomstore.config import Settings as DicomStoreSettings
 from radscholar_dicomstore.server import build_server as build_dicomstore
@@ -55,10 +56,9 @@ class Orthanc:
         return httpx.Client(base_url=self.url, auth=(self.username, self.password), timeout=60)
 
 
-@pytest.fixture(scope="session")
-def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
+@contextlib.contextmanager
+def running_orthanc(data_dir: Path) -> Iterator[Orthanc]:
     """A real Orthanc with the local stack's strict generated configuration."""
-    data_dir = tmp_path_factory.mktemp("orthanc")
     config = StackConfig(
         data_dir=data_dir,
         ports=Ports().with_overrides({"orthanc_http": free_port(), "orthanc_dicom": free_port()}),
@@ -90,6 +90,12 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
+    with running_orthanc(tmp_path_factory.mktemp("orthanc")) as server:
+        yield server
 
 
 class BackgroundLoop:
@@ -168,8 +174,14 @@ def served(app: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def platform(orthanc: Orthanc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    with running_platform(orthanc, tmp_path_factory.mktemp("platform")) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
     """The five services (real servers on free ports) behind the real gateway application."""
-    data_dir = tmp_path_factory.mktemp("platform")
+    objects = ObjectStoreSettings(root=data_dir / "objects")  # staged uploads: gateway -> DICOM store
     private_pem, public_pem = generate_key_pair()
     trusted = IdentityKeys(public_keys={key_id_of(public_pem): public_pem})
     builders = {
@@ -180,6 +192,7 @@ def platform(orthanc: Orthanc, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 orthanc_username=orthanc.username,
                 orthanc_password=orthanc.password,
                 identity=trusted,
+                object_store=objects,
             )
         ),
         "labeling": lambda: build_labeling(
@@ -204,6 +217,7 @@ def platform(orthanc: Orthanc, tmp_path_factory: pytest.TempPathFactory) -> Iter
         identity_private_key=private_pem,
         admin_username=ADMIN_USERNAME,
         admin_password=ADMIN_PASSWORD,
+        object_store=objects,
     )
     try:
         with served(create_app(settings)) as url, httpx.Client(base_url=url, timeout=60) as anonymous:

@@ -17,6 +17,7 @@ from radscholar_core.identity import (
     load_private_key,
     signed_identity_interceptors,
 )
+from radscholar_core.objectstore import open_object_store
 from radscholar_gateway import errors
 from radscholar_gateway.accounts import Accounts, ApiKeys, Memberships, Tokens
 from radscholar_gateway.audit import AuditLog
@@ -32,6 +33,7 @@ from radscholar_gateway.security.principal import Authenticator
 from radscholar_gateway.upstreams import Channels
 
 API_PREFIX = "/api/v1"
+UPLOAD_PATHS = (f"{API_PREFIX}/dicom/uploads",)  # take files: max_upload_bytes instead of max_request_bytes
 
 
 def build_access_control(settings: Settings) -> AccessControl:
@@ -103,9 +105,15 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.access = build_access_control(settings)
+    app.state.objects = open_object_store(settings.object_store)
     # added innermost first. The size limit sits right outside the router so that its 413 reaches the
     # error handlers as is (middlewares built on BaseHTTPMiddleware wrap errors raised while reading).
-    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        RequestSizeLimit,
+        max_bytes=settings.max_request_bytes,
+        upload_paths=UPLOAD_PATHS,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware)
     if settings.cors_origins:

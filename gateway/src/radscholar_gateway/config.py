@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from radscholar_core.objectstore import ObjectStoreSettings
 from radscholar_core.settings import placeholder_secrets
 
 
@@ -38,6 +39,11 @@ class Settings(BaseSettings):
     refresh_token_days: int = Field(7, ge=1, le=90)
     cors_origins: list[str] = Field(default_factory=list, description="browser origins allowed to call the API")
     max_request_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger request bodies get 413")
+    max_upload_bytes: int = Field(4 << 30, ge=1024, description="the same for DICOM uploads")
+    upload_timeout_seconds: float = Field(900.0, gt=0, description="deadline of ingesting one uploaded file")
+    object_store: ObjectStoreSettings = Field(
+        default_factory=ObjectStoreSettings, description="where uploads are staged for the DICOM store"
+    )
 
     @model_validator(mode="after")
     def _checked(self) -> Settings:

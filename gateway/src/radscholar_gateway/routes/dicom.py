@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import uuid
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request, UploadFile
+from pydantic import BaseModel, Field
 
+from radscholar_core.objectstore import ObjectStore
 from radscholar_gateway.convert import page_request, to_model
 from radscholar_gateway.deps import DicomStore
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as pb
@@ -94,3 +97,55 @@ async def query_studies(
 async def list_series(study_instance_uid: str, store: DicomStore) -> SeriesList:
     answer = await store.ListSeries(pb.ListSeriesRequest(study_instance_uid=study_instance_uid))
     return SeriesList(series=[to_model(Series, s) for s in answer.series])
+
+
+IngestStatus = Literal["stored", "already_present", "rejected"]
+
+
+class IngestedFile(BaseModel):
+    name: str
+    status: IngestStatus
+    reason: str = Field(description="why it was rejected (NOT_DICOM, TRUNCATED, MISSING_UID, UNSAFE_PATH, ...)")
+    message: str
+    sop_instance_uid: str
+    study_instance_uid: str
+
+
+class UploadReport(BaseModel):
+    files: list[IngestedFile]
+    stored: int
+    already_present: int
+    rejected: int
+
+
+@router.post("/uploads", summary="Upload DICOM files or zip archives; a report line per file")
+async def upload(files: list[UploadFile], request: Request, store: DicomStore) -> UploadReport:
+    """Each upload is staged in the object store and ingested by the DICOM store; bad files never stop the rest."""
+    objects: ObjectStore = request.app.state.objects
+    timeout = request.app.state.settings.upload_timeout_seconds
+    report = UploadReport(files=[], stored=0, already_present=0, rejected=0)
+    for file in files:
+        key = f"staging/uploads/{uuid.uuid4().hex}"
+        await asyncio.to_thread(objects.put, key, file.file)
+        try:
+            answer = await store.IngestUpload(
+                pb.IngestUploadRequest(object_key=key, file_name=file.filename or "upload"), timeout=timeout
+            )
+        finally:
+            await asyncio.to_thread(objects.delete, key)
+        report.files += [
+            IngestedFile(
+                name=f.name,
+                status=pb.IngestStatus.Name(f.status).removeprefix("INGEST_STATUS_").lower(),  # type: ignore[arg-type]
+                reason=f.reason,
+                message=f.message,
+                sop_instance_uid=f.sop_instance_uid,
+                study_instance_uid=f.study_instance_uid,
+            )
+            for f in answer.files
+        ]
+        report.stored += answer.stored
+        report.already_present += answer.already_present
+        report.rejected += answer.rejected
+    request.state.audit_details = {k: str(getattr(report, k)) for k in ("stored", "already_present", "rejected")}
+    return report

@@ -48,17 +48,20 @@ class SecurityHeaders:
 class RequestSizeLimit:
     """Refuses bodies over `max_bytes` with 413, by Content-Length or while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_paths: tuple[str, ...] = (), max_upload_bytes: int = 0):
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_paths = upload_paths  # path prefixes that take files, with their own larger limit
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_upload_bytes if scope["path"].startswith(self.upload_paths) else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._too_large(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._too_large(send, limit)
             return
         received = 0
 
@@ -67,20 +70,20 @@ class RequestSizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(413, f"request bodies are limited to {self.max_bytes} bytes")
+                if received > limit:
+                    raise HTTPException(413, f"request bodies are limited to {limit} bytes")
             return message
 
         await self.app(scope, counting, send)
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, send: Send, limit: int) -> None:
         body = json.dumps(
             {
                 "error": {
                     "code": "RESOURCE_EXHAUSTED",
                     "reason": "REQUEST_TOO_LARGE",
-                    "message": f"request bodies are limited to {self.max_bytes} bytes",
-                    "details": {"max_bytes": str(self.max_bytes)},
+                    "message": f"request bodies are limited to {limit} bytes",
+                    "details": {"max_bytes": str(limit)},
                 }
             }
         ).encode()

@@ -14,6 +14,7 @@ class Permission(StrEnum):
     PUBLIC = "public"  # no credentials needed (health, sign-in, API description)
     SIGNED_IN = "signed-in"  # any authenticated user: their own account, keys, session
     DICOM_READ = "dicom.read"
+    DICOM_INGEST = "dicom.ingest"
     PROJECTS_CREATE = "projects.create"
     PROJECTS_READ = "projects.read"  # a member of the project (admins see all)
     PROJECTS_MANAGE = "projects.manage"  # the project's lead (or an admin): membership
@@ -30,6 +31,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "researcher": EVERYONE
     | {
         Permission.DICOM_READ,
+        Permission.DICOM_INGEST,
         Permission.PROJECTS_CREATE,
         Permission.PROJECTS_READ,
         Permission.PROJECTS_MANAGE,
@@ -39,7 +41,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     },
     "annotator": EVERYONE | {Permission.DICOM_READ, Permission.PROJECTS_READ},
     "reviewer": EVERYONE | {Permission.DICOM_READ, Permission.PROJECTS_READ},
-    "site-operator": EVERYONE | {Permission.DICOM_READ},
+    "site-operator": EVERYONE | {Permission.DICOM_READ, Permission.DICOM_INGEST},
 }
 # Project roles that may manage a project's membership (with PROJECTS_MANAGE).
 PROJECT_MANAGERS = frozenset({"lead"})
@@ -79,6 +81,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/audit/verification"): Rule(P.AUDIT_READ, "audit.verify"),
     # DICOM store (patient data)
     ("GET", "/api/v1/dicom/statistics"): Rule(P.DICOM_READ),
+    ("POST", "/api/v1/dicom/uploads"): Rule(P.DICOM_INGEST, "dicom.ingest"),
     ("GET", "/api/v1/dicom/studies"): Rule(P.DICOM_READ, "dicom.query"),
     ("GET", "/api/v1/dicom/studies/{study_instance_uid}/series"): Rule(
         P.DICOM_READ, "dicom.read", "study:{study_instance_uid}"

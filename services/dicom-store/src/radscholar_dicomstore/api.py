@@ -8,16 +8,24 @@ import grpc
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_core.paging import Page
+from radscholar_dicomstore.domain.ingest import IngestStatus
 from radscholar_dicomstore.domain.studies import StudyQuery
-from radscholar_dicomstore.ports import StudyIndex
+from radscholar_dicomstore.ports import StudyIndex, Uploads
 from radscholar_proto.common.v1 import paging_pb2
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as pb
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2_grpc
 
+STATUS = {
+    IngestStatus.STORED: pb.INGEST_STATUS_STORED,
+    IngestStatus.ALREADY_PRESENT: pb.INGEST_STATUS_ALREADY_PRESENT,
+    IngestStatus.REJECTED: pb.INGEST_STATUS_REJECTED,
+}
+
 
 class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
-    def __init__(self, index: StudyIndex) -> None:
+    def __init__(self, index: StudyIndex, uploads: Uploads) -> None:
         self._index = index
+        self._uploads = uploads
 
     async def GetStoreStatistics(
         self, request: pb.GetStoreStatisticsRequest, context: grpc.aio.ServicerContext
@@ -49,3 +57,25 @@ class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
             raise InvalidArgument("study_instance_uid is required", reason="MISSING_STUDY_UID")
         series = await self._index.list_series(request.study_instance_uid)
         return pb.ListSeriesResponse(series=[pb.Series(**asdict(s)) for s in series])
+
+    async def IngestUpload(
+        self, request: pb.IngestUploadRequest, context: grpc.aio.ServicerContext
+    ) -> pb.IngestUploadResponse:
+        report = await self._uploads.ingest(request.object_key, request.file_name or request.object_key)
+        counts = report.counts
+        return pb.IngestUploadResponse(
+            files=[
+                pb.IngestedFile(
+                    name=f.name,
+                    status=STATUS[f.status],
+                    reason=f.reason,
+                    message=f.message,
+                    sop_instance_uid=f.sop_instance_uid,
+                    study_instance_uid=f.study_instance_uid,
+                )
+                for f in report.files
+            ],
+            stored=counts["stored"],
+            already_present=counts["already_present"],
+            rejected=counts["rejected"],
+        )

@@ -3,6 +3,7 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from radscholar_core.objectstore import ObjectStoreSettings
 from radscholar_core.settings import Port, ServiceSettings
 
 
@@ -14,3 +15,7 @@ class Settings(ServiceSettings):
     orthanc_username: str = Field(description="Orthanc user the service signs in as")
     orthanc_password: SecretStr = Field(description="that user's password")
     orthanc_timeout_seconds: float = Field(30.0, gt=0)
+    object_store: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings, description="staged uploads")
+    max_instance_bytes: int = Field(1 << 30, gt=0, description="larger instances are rejected TOO_LARGE")
+    max_archive_entries: int = Field(10_000, gt=0, description="zips with more entries are rejected")
+    max_archive_bytes: int = Field(16 << 30, gt=0, description="zips expanding beyond this are rejected")

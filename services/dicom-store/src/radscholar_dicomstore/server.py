@@ -1,9 +1,12 @@
 """Builds the DICOM store gRPC server: the composition root of the service."""
 
 from radscholar_core.grpc_server import Registration, Server
+from radscholar_core.objectstore import open_object_store
 from radscholar_dicomstore.adapters.orthanc import OrthancStudyIndex
+from radscholar_dicomstore.adapters.staged_uploads import StagedUploads
 from radscholar_dicomstore.api import DicomStoreServicer
 from radscholar_dicomstore.config import Settings
+from radscholar_dicomstore.domain.ingest import ZipLimits
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2, dicomstore_pb2_grpc
 
 
@@ -14,11 +17,21 @@ def build_server(settings: Settings) -> Server:
         settings.orthanc_password.get_secret_value(),
         settings.orthanc_timeout_seconds,
     )
+    uploads = StagedUploads(
+        open_object_store(settings.object_store),
+        index,
+        max_instance_bytes=settings.max_instance_bytes,
+        limits=ZipLimits(
+            max_entries=settings.max_archive_entries,
+            max_entry_bytes=settings.max_instance_bytes,
+            max_total_bytes=settings.max_archive_bytes,
+        ),
+    )
     return Server(
         [
             Registration(
                 dicomstore_pb2.DESCRIPTOR.services_by_name["DicomStoreService"].full_name,
-                DicomStoreServicer(index),
+                DicomStoreServicer(index, uploads),
                 dicomstore_pb2_grpc.add_DicomStoreServiceServicer_to_server,
             )
         ],

@@ -10,6 +10,7 @@ import httpx
 from pyorthanc import AsyncOrthanc
 
 from radscholar_core.errors import NotFound, Unavailable
+from radscholar_dicomstore.domain.ingest import CheckedInstance, IngestStatus, Rejection
 from radscholar_dicomstore.domain.studies import (
     SeriesSummary,
     StoreStatistics,
@@ -48,6 +49,8 @@ def _series(item: dict[str, Any], study_uid: str) -> SeriesSummary:
 
 
 class OrthancStudyIndex:
+    """Queries and stores through Orthanc's REST API; the only place that knows Orthanc."""
+
     def __init__(self, url: str, username: str, password: str, timeout: float = 30.0) -> None:
         self._orthanc = AsyncOrthanc(url, username=username, password=password, timeout=timeout)
 
@@ -109,3 +112,22 @@ class OrthancStudyIndex:
             series_count=len(series),
             instance_count=sum(s.instance_count for s in series),
         )
+
+    async def store(self, instance: CheckedInstance) -> IngestStatus | Rejection:
+        """POST /instances; Orthanc answers AlreadyStored for a SOP Instance UID it holds."""
+        try:
+            answer = await self._orthanc.post_instances(content=instance.data)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code in (400, 415):
+                return Rejection(
+                    instance.name,
+                    "STORE_REFUSED",
+                    f"the DICOM server refused {instance.name}: {exc.response.text[:200]}",
+                )
+            raise Unavailable(
+                f"the DICOM server answered {exc.response.status_code}", reason="DICOM_SERVER_ERROR"
+            ) from None
+        except httpx.TransportError as exc:
+            raise Unavailable(f"the DICOM server cannot be reached: {exc}", reason="DICOM_SERVER_UNREACHABLE") from None
+        status = answer.get("Status") if isinstance(answer, dict) else None
+        return IngestStatus.ALREADY_PRESENT if status == "AlreadyStored" else IngestStatus.STORED

@@ -118,14 +118,12 @@ class ListSeriesResponse(_message.Message):
     def __init__(self, series: _Optional[_Iterable[_Union[Series, _Mapping]]] = ...) -> None: ...
 
 class IngestUploadRequest(_message.Message):
-    __slots__ = ("object_key", "file_name", "site")
+    __slots__ = ("object_key", "file_name")
     OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
-    SITE_FIELD_NUMBER: _ClassVar[int]
     object_key: str
     file_name: str
-    site: str
-    def __init__(self, object_key: _Optional[str] = ..., file_name: _Optional[str] = ..., site: _Optional[str] = ...) -> None: ...
+    def __init__(self, object_key: _Optional[str] = ..., file_name: _Optional[str] = ...) -> None: ...
 
 class IngestedFile(_message.Message):
     __slots__ = ("name", "status", "reason", "message", "sop_instance_uid", "study_instance_uid")
