@@ -178,6 +178,16 @@ def platform(orthanc: Orthanc, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield started
 
 
+@pytest.fixture(scope="module")
+def isolated_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """A platform with its own Orthanc, for tests that count what the store holds."""
+    with (
+        running_orthanc(tmp_path_factory.mktemp("own-orthanc")) as own_orthanc,
+        running_platform(own_orthanc, tmp_path_factory.mktemp("own-platform")) as started,
+    ):
+        yield started
+
+
 @contextlib.contextmanager
 def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
     """The five services (real servers on free ports) behind the real gateway application."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +14,12 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 from radscholar_gateway.app import create_app
-from tests.conftest import Platform, running_orthanc, running_platform
+from tests.conftest import Platform
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """A platform of its own, so counts here do not depend on other tests."""
-    with (
-        running_orthanc(tmp_path_factory.mktemp("ingest-orthanc")) as orthanc,
-        running_platform(orthanc, tmp_path_factory.mktemp("ingest-platform")) as started,
-    ):
-        yield started
+def site(isolated_platform: Platform) -> Platform:
+    return isolated_platform
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from radscholar_core.objectstore import ObjectStore
@@ -149,3 +151,81 @@ async def upload(files: list[UploadFile], request: Request, store: DicomStore) -
         report.rejected += answer.rejected
     request.state.audit_details = {k: str(getattr(report, k)) for k in ("stored", "already_present", "rejected")}
     return report
+
+
+View = Literal["axial", "coronal", "sagittal", "acquired"]
+
+
+def _object_response(request: Request, key: str, media_type: str, filename: str | None = None) -> StreamingResponse:
+    objects: ObjectStore = request.app.state.objects
+
+    def chunks() -> Iterator[bytes]:
+        with objects.open(key) as stream:
+            while chunk := stream.read(1 << 20):
+                yield chunk
+
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'} if filename else None
+    return StreamingResponse(chunks(), media_type=media_type, headers=headers)
+
+
+@router.get(
+    "/series/{series_instance_uid}/volume.nii.gz",
+    summary="The series as a NIfTI volume (HU for CT; a 2D image as one slice)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/gzip": {}}}},
+)
+async def series_volume(
+    series_instance_uid: str,
+    request: Request,
+    store: DicomStore,
+    values: Annotated[Literal["rescaled", "stored"], Query(description="rescaled (HU for CT) or stored")] = "rescaled",
+) -> StreamingResponse:
+    answer = await store.ExportSeriesVolume(
+        pb.ExportSeriesVolumeRequest(series_instance_uid=series_instance_uid, stored_values=values == "stored"),
+        timeout=request.app.state.settings.upload_timeout_seconds,
+    )
+    return _object_response(request, answer.object_key, "application/gzip", f"{series_instance_uid}.nii.gz")
+
+
+@router.get(
+    "/series/{series_instance_uid}/thumbnail.png",
+    summary="A small PNG of the series' middle slice",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def series_thumbnail(
+    series_instance_uid: str,
+    request: Request,
+    store: DicomStore,
+    size: Annotated[int, Query(ge=16, le=512)] = 128,
+    window: Annotated[str, Query(description="lung, mediastinum, bone, brain, auto or CENTER/WIDTH")] = "auto",
+) -> StreamingResponse:
+    answer = await store.RenderSeriesImage(
+        pb.RenderSeriesImageRequest(
+            series_instance_uid=series_instance_uid, view="thumbnail", index=-1, window=window, size=size
+        )
+    )
+    return _object_response(request, answer.object_key, "image/png")
+
+
+@router.get(
+    "/series/{series_instance_uid}/images/{view}.png",
+    summary="One slice of the series as PNG, with a window preset",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def series_image(
+    series_instance_uid: str,
+    view: View,
+    request: Request,
+    store: DicomStore,
+    index: Annotated[int, Query(ge=-1, description="slice along the view's normal; -1 for the middle")] = -1,
+    window: Annotated[str, Query(description="lung, mediastinum, bone, brain, auto or CENTER/WIDTH")] = "auto",
+    size: Annotated[int, Query(ge=0, le=4096, description="longer side in pixels; 0 for native")] = 0,
+) -> StreamingResponse:
+    answer = await store.RenderSeriesImage(
+        pb.RenderSeriesImageRequest(
+            series_instance_uid=series_instance_uid, view=view, index=index, window=window, size=size
+        )
+    )
+    return _object_response(request, answer.object_key, "image/png")

@@ -82,6 +82,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # DICOM store (patient data)
     ("GET", "/api/v1/dicom/statistics"): Rule(P.DICOM_READ),
     ("POST", "/api/v1/dicom/uploads"): Rule(P.DICOM_INGEST, "dicom.ingest"),
+    ("GET", "/api/v1/dicom/series/{series_instance_uid}/volume.nii.gz"): Rule(
+        P.DICOM_READ, "dicom.download", "series:{series_instance_uid}"
+    ),
+    ("GET", "/api/v1/dicom/series/{series_instance_uid}/thumbnail.png"): Rule(
+        P.DICOM_READ, "dicom.view", "series:{series_instance_uid}"
+    ),
+    ("GET", "/api/v1/dicom/series/{series_instance_uid}/images/{view}.png"): Rule(
+        P.DICOM_READ, "dicom.view", "series:{series_instance_uid}"
+    ),
     ("GET", "/api/v1/dicom/studies"): Rule(P.DICOM_READ, "dicom.query"),
     ("GET", "/api/v1/dicom/studies/{study_instance_uid}/series"): Rule(
         P.DICOM_READ, "dicom.read", "study:{study_instance_uid}"

@@ -9,6 +9,7 @@ import grpc
 from radscholar_core.errors import InvalidArgument
 from radscholar_core.paging import Page
 from radscholar_dicomstore.domain.ingest import IngestStatus
+from radscholar_dicomstore.domain.pixels import SeriesPixels
 from radscholar_dicomstore.domain.studies import StudyQuery
 from radscholar_dicomstore.ports import StudyIndex, Uploads
 from radscholar_proto.common.v1 import paging_pb2
@@ -23,9 +24,10 @@ STATUS = {
 
 
 class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
-    def __init__(self, index: StudyIndex, uploads: Uploads) -> None:
+    def __init__(self, index: StudyIndex, uploads: Uploads, pixels: SeriesPixels) -> None:
         self._index = index
         self._uploads = uploads
+        self._pixels = pixels
 
     async def GetStoreStatistics(
         self, request: pb.GetStoreStatisticsRequest, context: grpc.aio.ServicerContext
@@ -79,3 +81,26 @@ class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
             already_present=counts["already_present"],
             rejected=counts["rejected"],
         )
+
+    async def ExportSeriesVolume(
+        self, request: pb.ExportSeriesVolumeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportSeriesVolumeResponse:
+        volume = await self._pixels.export_volume(request.series_instance_uid, stored_values=request.stored_values)
+        return pb.ExportSeriesVolumeResponse(
+            object_key=volume.object_key,
+            geometry=pb.VolumeGeometry(
+                size=volume.size, spacing=volume.spacing, origin=volume.origin, direction=volume.direction
+            ),
+            units=volume.units,
+            modality=volume.modality,
+            size_bytes=volume.size_bytes,
+            cached=volume.cached,
+        )
+
+    async def RenderSeriesImage(
+        self, request: pb.RenderSeriesImageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RenderSeriesImageResponse:
+        key, cached = await self._pixels.render(
+            request.series_instance_uid, request.view or "thumbnail", request.index, request.window, request.size
+        )
+        return pb.RenderSeriesImageResponse(object_key=key, cached=cached)

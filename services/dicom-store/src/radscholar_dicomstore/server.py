@@ -7,6 +7,7 @@ from radscholar_dicomstore.adapters.staged_uploads import StagedUploads
 from radscholar_dicomstore.api import DicomStoreServicer
 from radscholar_dicomstore.config import Settings
 from radscholar_dicomstore.domain.ingest import ZipLimits
+from radscholar_dicomstore.domain.pixels import SeriesPixels
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2, dicomstore_pb2_grpc
 
 
@@ -17,8 +18,9 @@ def build_server(settings: Settings) -> Server:
         settings.orthanc_password.get_secret_value(),
         settings.orthanc_timeout_seconds,
     )
+    objects = open_object_store(settings.object_store)
     uploads = StagedUploads(
-        open_object_store(settings.object_store),
+        objects,
         index,
         max_instance_bytes=settings.max_instance_bytes,
         limits=ZipLimits(
@@ -31,7 +33,7 @@ def build_server(settings: Settings) -> Server:
         [
             Registration(
                 dicomstore_pb2.DESCRIPTOR.services_by_name["DicomStoreService"].full_name,
-                DicomStoreServicer(index, uploads),
+                DicomStoreServicer(index, uploads, SeriesPixels(index, objects)),
                 dicomstore_pb2_grpc.add_DicomStoreServiceServicer_to_server,
             )
         ],

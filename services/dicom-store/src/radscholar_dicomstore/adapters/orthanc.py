@@ -131,3 +131,16 @@ class OrthancStudyIndex:
             raise Unavailable(f"the DICOM server cannot be reached: {exc}", reason="DICOM_SERVER_UNREACHABLE") from None
         status = answer.get("Status") if isinstance(answer, dict) else None
         return IngestStatus.ALREADY_PRESENT if status == "AlreadyStored" else IngestStatus.STORED
+
+    async def series_instance_ids(self, series_instance_uid: str) -> list[str]:
+        """Orthanc ids of a series' instances; NOT_FOUND for an unknown series."""
+        found: list[str] = await _call(
+            self._orthanc.post_tools_find(json={"Level": "Series", "Query": {"SeriesInstanceUID": series_instance_uid}})
+        )  # type: ignore[assignment]
+        if not found:
+            raise NotFound(f"series '{series_instance_uid}' is not in the store", reason="SERIES_NOT_FOUND")
+        series: dict[str, Any] = await _call(self._orthanc.get_series_id(found[0]))  # type: ignore[assignment]
+        return list(series["Instances"])
+
+    async def instance_file(self, instance_id: str) -> bytes:
+        return await _call(self._orthanc.get_instances_id_file(instance_id))  # type: ignore[return-value]

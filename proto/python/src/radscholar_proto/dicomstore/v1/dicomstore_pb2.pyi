@@ -152,3 +152,61 @@ class IngestUploadResponse(_message.Message):
     already_present: int
     rejected: int
     def __init__(self, files: _Optional[_Iterable[_Union[IngestedFile, _Mapping]]] = ..., stored: _Optional[int] = ..., already_present: _Optional[int] = ..., rejected: _Optional[int] = ...) -> None: ...
+
+class ExportSeriesVolumeRequest(_message.Message):
+    __slots__ = ("series_instance_uid", "stored_values")
+    SERIES_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    STORED_VALUES_FIELD_NUMBER: _ClassVar[int]
+    series_instance_uid: str
+    stored_values: bool
+    def __init__(self, series_instance_uid: _Optional[str] = ..., stored_values: _Optional[bool] = ...) -> None: ...
+
+class VolumeGeometry(_message.Message):
+    __slots__ = ("size", "spacing", "origin", "direction")
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SPACING_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    size: _containers.RepeatedScalarFieldContainer[int]
+    spacing: _containers.RepeatedScalarFieldContainer[float]
+    origin: _containers.RepeatedScalarFieldContainer[float]
+    direction: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, size: _Optional[_Iterable[int]] = ..., spacing: _Optional[_Iterable[float]] = ..., origin: _Optional[_Iterable[float]] = ..., direction: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class ExportSeriesVolumeResponse(_message.Message):
+    __slots__ = ("object_key", "geometry", "units", "modality", "size_bytes", "cached")
+    OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    GEOMETRY_FIELD_NUMBER: _ClassVar[int]
+    UNITS_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    object_key: str
+    geometry: VolumeGeometry
+    units: str
+    modality: str
+    size_bytes: int
+    cached: bool
+    def __init__(self, object_key: _Optional[str] = ..., geometry: _Optional[_Union[VolumeGeometry, _Mapping]] = ..., units: _Optional[str] = ..., modality: _Optional[str] = ..., size_bytes: _Optional[int] = ..., cached: _Optional[bool] = ...) -> None: ...
+
+class RenderSeriesImageRequest(_message.Message):
+    __slots__ = ("series_instance_uid", "view", "index", "window", "size")
+    SERIES_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    series_instance_uid: str
+    view: str
+    index: int
+    window: str
+    size: int
+    def __init__(self, series_instance_uid: _Optional[str] = ..., view: _Optional[str] = ..., index: _Optional[int] = ..., window: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+
+class RenderSeriesImageResponse(_message.Message):
+    __slots__ = ("object_key", "cached")
+    OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    object_key: str
+    cached: bool
+    def __init__(self, object_key: _Optional[str] = ..., cached: _Optional[bool] = ...) -> None: ...

@@ -55,6 +55,16 @@ class DicomStoreServiceStub:
                 request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestUploadRequest.SerializeToString,
                 response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestUploadResponse.FromString,
                 _registered_method=True)
+        self.ExportSeriesVolume = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/ExportSeriesVolume',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesVolumeRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesVolumeResponse.FromString,
+                _registered_method=True)
+        self.RenderSeriesImage = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/RenderSeriesImage',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RenderSeriesImageRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RenderSeriesImageResponse.FromString,
+                _registered_method=True)
 
 
 class DicomStoreServiceServicer:
@@ -90,6 +100,21 @@ class DicomStoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportSeriesVolume(self, request, context):
+        """Assembles a series into a volume (a 2D image as one slice) and puts it in the object store as
+        NIfTI; cached until the series changes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenderSeriesImage(self, request, context):
+        """Renders one slice of a series (or its thumbnail) as PNG into the object store; cached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DicomStoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +137,16 @@ def add_DicomStoreServiceServicer_to_server(servicer, server):
                     servicer.IngestUpload,
                     request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestUploadRequest.FromString,
                     response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestUploadResponse.SerializeToString,
+            ),
+            'ExportSeriesVolume': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportSeriesVolume,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesVolumeRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesVolumeResponse.SerializeToString,
+            ),
+            'RenderSeriesImage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenderSeriesImage,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RenderSeriesImageRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RenderSeriesImageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +258,60 @@ class DicomStoreService:
             '/radscholar.dicomstore.v1.DicomStoreService/IngestUpload',
             radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestUploadRequest.SerializeToString,
             radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestUploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportSeriesVolume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/ExportSeriesVolume',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesVolumeRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesVolumeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenderSeriesImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/RenderSeriesImage',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RenderSeriesImageRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RenderSeriesImageResponse.FromString,
             options,
             channel_credentials,
             insecure,
