@@ -201,6 +201,7 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
                 orthanc_url=orthanc.url,
                 orthanc_username=orthanc.username,
                 orthanc_password=orthanc.password,
+                deidentification_secret=secrets.token_urlsafe(32),
                 identity=trusted,
                 object_store=objects,
             )

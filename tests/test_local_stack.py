@@ -221,6 +221,7 @@ def test_the_whole_stack_comes_up_answers_and_stops_cleanly(
         admin_password,
         (secrets_dir / "ray_token").read_text().strip(),
         (secrets_dir / "token_secret").read_text().strip(),
+        (secrets_dir / "deidentification_secret").read_text().strip(),
         *key_material,
         access_token,
     ]
@@ -230,6 +231,7 @@ def test_the_whole_stack_comes_up_answers_and_stops_cleanly(
         "orthanc_password",
         "ray_token",
         "token_secret",
+        "deidentification_secret",
         "admin_password",
         "identity_private_key.pem",
         "identity_public_key.pem",

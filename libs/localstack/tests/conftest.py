@@ -16,5 +16,6 @@ def secrets() -> StackSecrets:
         identity_public_key=public_pem,
         token_secret="t" * 43,
         admin_password="admin-password-value",
+        deidentification_secret="d" * 43,
         admin_password_created=False,
     )

@@ -121,6 +121,7 @@ def test_all_stack_secrets_are_generated_once_with_mode_600(tmp_path: Path) -> N
     files = sorted(path.name for path in config.secrets_dir.iterdir())
     assert files == [
         "admin_password",
+        "deidentification_secret",
         "identity_private_key.pem",
         "identity_public_key.pem",
         "orthanc_password",
@@ -133,7 +134,13 @@ def test_all_stack_secrets_are_generated_once_with_mode_600(tmp_path: Path) -> N
     second = load_secrets(config)
     assert not second.admin_password_created
     assert second == dataclasses.replace(first, admin_password_created=False)
-    for secret in (first.admin_password, first.token_secret, first.identity_private_key, first.ray_token):
+    for secret in (
+        first.admin_password,
+        first.token_secret,
+        first.identity_private_key,
+        first.ray_token,
+        first.deidentification_secret,
+    ):
         assert secret not in repr(first)
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,12 +20,24 @@ import httpx
 import typer
 from rich import box
 from rich.console import Console
+from rich.filesize import decimal as human_bytes
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Column, Table
 
-from radscholar.client import ApiError, Client
+from radscholar.client import ApiError, BatchResult, Client
 from radscholar.credentials import CredentialStore
+from radscholar.uploads import Journal, JournalError, LocalFile, MiB, UploadSummary, journal_path, plan_batches, walk
 
 app = typer.Typer(help="RadScholar: medical imaging research platform.", no_args_is_help=True)
 phantoms = typer.Typer(help="Synthetic DICOM studies with ground truth.", no_args_is_help=True)
@@ -454,3 +471,320 @@ def audit_verify(url: Url = None) -> None:
     console.print(table)
     err_console.print(f"[red]error: the audit chain is broken ({report.get('checked', 0)} records checked)[/red]")
     raise typer.Exit(1)
+
+
+# -- DICOM store ---------------------------------------------------------------------------------
+
+REJECTED_ROWS = 50  # rejected files listed after an upload; --report has them all
+INTERRUPTED = 130  # the exit code of a run stopped with Ctrl-C, as shells report SIGINT
+
+
+class Uploader:
+    """Sends batches from a thread pool, journals each batch as it completes, and advances the progress.
+
+    A failure or Ctrl-C stops it cleanly: batches not started are dropped, those in flight are waited
+    for and kept (a second Ctrl-C abandons them), and the journal holds every batch that completed.
+    """
+
+    def __init__(self, client: Client, journal: Journal | None, progress: Progress, task: TaskID) -> None:
+        self.client, self.journal, self.progress, self.task = client, journal, progress, task
+        self.summary = UploadSummary()
+        self._stop = threading.Event()
+
+    def run(self, batches: Sequence[Sequence[LocalFile]], workers: int) -> UploadSummary:
+        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="radscholar-upload")
+        futures = [executor.submit(self._send, batch) for batch in batches]
+        collected: set[Future[BatchResult | None]] = set()
+        try:
+            for future in as_completed(futures):
+                collected.add(future)
+                self._collect(future.result())
+        except BaseException:
+            self._stop.set()
+            for future in futures:
+                future.cancel()
+            in_flight = [f for f in futures if f not in collected and not f.cancelled()]
+            if in_flight:
+                self.progress.console.print(
+                    f"stopping: waiting for {plural(len(in_flight), 'batch', 'batches')} in flight "
+                    "(Ctrl-C again to abandon them)"
+                )
+            try:
+                for future in as_completed(in_flight):
+                    with contextlib.suppress(Exception):
+                        self._collect(future.result())
+            except KeyboardInterrupt:
+                self.client.close()  # ends the requests in flight; those files are sent again next time
+            raise
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+        return self.summary
+
+    def _send(self, batch: Sequence[LocalFile]) -> BatchResult | None:
+        if self._stop.is_set():
+            return None
+        return self.client.upload_batch(batch, on_bytes=lambda n: self.progress.advance(self.task, n))
+
+    def _collect(self, result: BatchResult | None) -> None:
+        if result is None:
+            return
+        self.summary.add(result, result.unmatched)
+        if self.journal is not None:
+            try:
+                self.journal.record(result)
+            except OSError as exc:
+                self.progress.console.print(
+                    f"[yellow]warning: the journal {self.journal.path} cannot be written ({escape(str(exc))}); "
+                    "a re-run will send these files again[/yellow]",
+                    highlight=False,
+                )
+                self.journal = None
+        self.progress.update(self.task, files=self.summary.files_sent)
+
+
+def open_journal(folder: Path, url: str, path: Path | None, fresh: bool) -> Journal | None:
+    """The folder's journal at this gateway; None (with a warning) where it cannot be read."""
+    path = path or journal_path(folder, url)
+    try:
+        journal = Journal(path, folder, url)
+        if fresh:
+            journal.forget()
+    except JournalError as exc:
+        err_console.print(f"[red]error: {escape(str(path))} is {escape(str(exc))}; use another --journal[/red]")
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        err_console.print(
+            f"[yellow]warning: no resume journal ({escape(str(exc))}); a re-run sends everything again[/yellow]"
+        )
+        return None
+    return journal
+
+
+def upload_progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[files]}/{task.fields[total_files]} files"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
+
+
+def print_upload(summary: UploadSummary, skipped: int, seconds: float) -> None:
+    console.print(
+        f"stored {summary.stored}, already present {summary.already_present}, rejected {summary.rejected} "
+        f"({plural(summary.files_sent, 'file')}, {human_bytes(summary.bytes_sent)} sent in {seconds:.1f} s"
+        + (f"; {skipped} skipped as uploaded before)" if skipped else ")"),
+        highlight=False,
+    )
+    empty = sum(1 for result in summary.files if result.status == "empty")
+    if empty:
+        console.print(f"{plural(empty, 'file')} held nothing to store (archives of folders only)", highlight=False)
+    rejected = sorted(summary.rejected_lines, key=lambda line: line.name)
+    if not rejected:
+        return
+    table = listing(f"rejected ({len(rejected)})", "file", fixed("reason"), "message")
+    for line in rejected[:REJECTED_ROWS]:
+        table.add_row(escape(line.name), escape(line.reason or "-"), escape(line.message))
+    console.print(table)
+    if len(rejected) > REJECTED_ROWS:
+        console.print(f"... and {len(rejected) - REJECTED_ROWS} more rejected (--report FILE lists them all)")
+
+
+@app.command()
+def upload(
+    folder: Annotated[
+        Path,
+        typer.Argument(exists=True, file_okay=False, resolve_path=True, help="folder of DICOM files and zip archives"),
+    ],
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, max=32, help="batches sent at once")] = 4,
+    batch_files: Annotated[int, typer.Option(min=1, max=1000, help="at most this many files a request")] = 32,
+    batch_mib: Annotated[int, typer.Option(min=1, max=4096, help="at most this many MiB a request")] = 64,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", "-x", help="leave out files or folders matching this glob (repeat)"),
+    ] = None,
+    journal_file: Annotated[
+        Path | None,
+        typer.Option("--journal", help="resume journal to use (default: one per folder and gateway in ~/.cache)"),
+    ] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="forget the journal: send every file again")] = False,
+    report: Annotated[Path | None, typer.Option("--report", help="write every report line to this JSON file")] = None,
+    url: Url = None,
+) -> None:
+    """Upload a folder of DICOM files and zip archives, in parallel batches; safe to run again.
+
+    The folder is walked recursively; hidden files and folders are left out. Files the gateway stored (or
+    already had) are kept in a resume journal, ~/.cache/radscholar/uploads/, one per folder and gateway,
+    so a re-run, after Ctrl-C or a failure, sends only new, changed and rejected files. Sending a file
+    twice is harmless all the same: the gateway answers already_present and keeps one copy.
+
+    Exit code: 0 when nothing was rejected, 1 when something was (the list is printed) or the upload
+    failed, 2 for wrong usage, 130 after Ctrl-C.
+    """
+    with signed_in(url) as client:
+        journal = open_journal(folder, client.url, journal_file.absolute() if journal_file else None, fresh)
+        own = journal.path.resolve() if journal is not None else None
+        files = [f for f in walk(folder, exclude or ()) if own is None or f.path.resolve() != own]
+        send, skip = journal.pending(files) if journal is not None else (files, [])
+        where = f" (journal {journal.path})" if journal is not None else ""
+        if not files:
+            console.print(f"no files to upload in {folder}", highlight=False)
+            return
+        if not send:
+            console.print(f"nothing to upload: all {len(files)} files were uploaded before{where}", highlight=False)
+            return
+        total = sum(f.size for f in send)
+        console.print(
+            f"uploading {plural(len(send), 'file')} ({human_bytes(total)}) from {folder} to {client.url} "
+            f"with {plural(workers, 'worker')}" + (f"; skipping {len(skip)} uploaded before{where}" if skip else ""),
+            highlight=False,
+        )
+        started = time.monotonic()
+        with upload_progress() as progress:
+            task = progress.add_task("uploading", total=total, files=0, total_files=len(send))
+            uploader = Uploader(client, journal, progress, task)
+            try:
+                uploader.run(plan_batches(send, batch_files, batch_mib * MiB), workers)
+            except KeyboardInterrupt:
+                stopped: str | None = "interrupted"
+            except (ApiError, httpx.TransportError):
+                print_upload(uploader.summary, len(skip), time.monotonic() - started)
+                raise
+            else:
+                stopped = None
+        summary = uploader.summary
+        print_upload(summary, len(skip), time.monotonic() - started)
+        if report is not None:
+            document = {**summary.to_json(), "skipped": len(skip), "journal": str(journal.path) if journal else None}
+            report.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        if stopped:
+            err_console.print(
+                f"[yellow]interrupted: {summary.files_sent} of {len(send)} files sent; run the same command again "
+                f"to send the rest{where}[/yellow]",
+                highlight=False,
+            )
+            raise typer.Exit(INTERRUPTED)
+        if summary.rejected:
+            err_console.print(
+                f"[red]error: {summary.rejected} rejected (files or archive entries, listed above); fix or remove "
+                "them and run again: files already stored are not sent again[/red]",
+                highlight=False,
+            )
+            raise typer.Exit(1)
+
+
+def parse_day(value: str | None, option: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            raise ValueError(value)
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not a day as YYYY-MM-DD", param_hint=option) from None
+
+
+@app.command("studies")
+def studies_list(
+    patient_id: Annotated[str | None, typer.Option("--patient-id", help="the patient's ID, exactly")] = None,
+    modality: Annotated[str | None, typer.Option("--modality", "-m", help="CT, MR, DX, MG, ...")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="studies on or after this day (YYYY-MM-DD)")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="studies on or before this day (YYYY-MM-DD)")] = None,
+    description: Annotated[str | None, typer.Option(help="text the study description contains")] = None,
+    institution: Annotated[str | None, typer.Option(help="the institution's name")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many studies, newest first")] = 50,
+    url: Url = None,
+) -> None:
+    """Find studies in the DICOM store, newest first."""
+    study_date_from, study_date_to = parse_day(date_from, "--from"), parse_day(date_to, "--to")
+    with signed_in(url) as client:
+        found = client.studies(
+            patient_id=patient_id,
+            modality=modality,
+            study_date_from=study_date_from,
+            study_date_to=study_date_to,
+            description=description,
+            institution=institution,
+            limit=limit,
+        )
+    if not found:
+        console.print("no studies match")
+        return
+    total = found.total_size if found.total_size is not None else len(found)
+    title = f"studies ({len(found)} of {total})" if total > len(found) else f"studies ({len(found)})"
+    table = listing(
+        title,
+        fixed("date"),
+        "patient id",
+        fixed("modalities"),
+        "description",
+        "institution",
+        fixed("series"),
+        fixed("instances"),
+        "study uid",
+    )
+    for study in found:
+        table.add_row(
+            escape(study.get("study_date") or "-"),
+            escape(study.get("patient_id") or "-"),
+            escape(", ".join(study.get("modalities") or []) or "-"),
+            escape(study.get("description") or ""),
+            escape(study.get("institution") or ""),
+            str(study.get("series_count", "")),
+            str(study.get("instance_count", "")),
+            escape(study.get("study_instance_uid") or ""),
+        )
+    console.print(table)
+    if total > len(found):
+        console.print(f"{total - len(found)} more match: raise --limit or narrow the filters", highlight=False)
+
+
+@app.command("series")
+def series_list(
+    study_uid: Annotated[str, typer.Argument(help="the study's instance UID (see `radscholar studies`)")],
+    url: Url = None,
+) -> None:
+    """The series of one study."""
+    with signed_in(url) as client:
+        found = client.series(study_uid)
+    if not found:
+        console.print(f"no series for study {escape(study_uid)} (is the UID right? see radscholar studies)")
+        return
+    table = listing(
+        f"series of {escape(study_uid)} ({len(found)})",
+        fixed("number"),
+        fixed("modality"),
+        "description",
+        "body part",
+        fixed("instances"),
+        "series uid",
+    )
+    for series in sorted(found, key=lambda s: (s.get("series_number") or 0, s.get("series_instance_uid") or "")):
+        table.add_row(
+            str(series.get("series_number", "")),
+            escape(series.get("modality") or "-"),
+            escape(series.get("description") or ""),
+            escape(series.get("body_part") or ""),
+            str(series.get("instance_count", "")),
+            escape(series.get("series_instance_uid") or ""),
+        )
+    console.print(table)
+
+
+@app.command()
+def stats(url: Url = None) -> None:
+    """Counts and disk use of the DICOM store."""
+    with signed_in(url) as client:
+        found = client.store_statistics()
+    table = Table(show_header=False, box=None, title="DICOM store")
+    for name in ("patients", "studies", "series", "instances"):
+        table.add_row(name, str(found.get(name, 0)))
+    table.add_row("disk size", human_bytes(int(found.get("disk_size_bytes") or 0)))
+    console.print(table)

@@ -5,14 +5,30 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
 
 from radscholar.credentials import CredentialStore, Login
+from radscholar.uploads import (
+    DEFAULT_BATCH_BYTES,
+    DEFAULT_BATCH_FILES,
+    REQUEST_TOO_LARGE,
+    UNREADABLE,
+    CountingReader,
+    FileResult,
+    IngestLine,
+    LocalFile,
+    UploadSummary,
+    attribute,
+    local_files,
+    plan_batches,
+    rejected_whole,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 API_KEY_ENV = "RADSCHOLAR_API_KEY"
@@ -23,7 +39,28 @@ REFRESHABLE = frozenset({"TOKEN_EXPIRED", "TOKEN_INVALID"})
 EXPIRY_MARGIN = timedelta(seconds=30)
 PAGE_SIZE = 200
 
+# Reading a whole batch's response may take long: the gateway ingests every file before it answers.
+UPLOAD_TIMEOUT = 900.0
+
 Body = dict[str, Any] | Callable[[], dict[str, Any]] | None
+Files = list[tuple[str, tuple[str, Any, str]]] | None
+T = TypeVar("T")
+
+
+class ResultList(list[T]):
+    """A list of results, with ``total_size``: how many the gateway has in all (None when it did not say)."""
+
+    total_size: int | None = None
+
+
+class BatchResult(list[FileResult]):
+    """The files of one batch, in the order sent; ``unmatched`` holds report lines naming none of them."""
+
+    unmatched: list[IngestLine]
+
+    def __init__(self, results: Iterable[FileResult] = (), unmatched: Iterable[IngestLine] = ()) -> None:
+        super().__init__(results)
+        self.unmatched = list(unmatched)
 
 
 class ApiError(Exception):
@@ -116,11 +153,15 @@ class Client:
         json: Body = None,
         params: dict[str, Any] | None = None,
         authenticated: bool = True,
+        files: Files = None,
+        timeout: float | None = None,
     ) -> Any:
+        """One call; ``files`` (a multipart body of open files, rewound by httpx when sent again) and
+        ``timeout`` (instead of the client's) are for uploads."""
         if authenticated and self._login is not None and self._login.access_expires_within(EXPIRY_MARGIN):
             self._refresh(self._login)
         sent_with = self._login
-        response = self._send(method, path, json, params, authenticated)
+        response = self._send(method, path, json, authenticated, params=params, files=files, timeout=timeout)
         if (
             response.status_code == 401
             and authenticated
@@ -128,20 +169,36 @@ class Client:
             and ApiError.of(response).reason in REFRESHABLE
         ):
             self._refresh(sent_with)
-            response = self._send(method, path, json, params, authenticated)
+            response = self._send(method, path, json, authenticated, params=params, files=files, timeout=timeout)
         if response.is_success or response.status_code in ok:
             return response.json() if response.content else None
         raise ApiError.of(response)
 
     def _send(
-        self, method: str, path: str, json: Body, params: dict[str, Any] | None, authenticated: bool
+        self,
+        method: str,
+        path: str,
+        json: Body,
+        authenticated: bool,
+        *,
+        params: dict[str, Any] | None = None,
+        files: Files = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
         headers = {}
         bearer = self._login.access_token if self._login is not None else self._bearer
         if authenticated and bearer:
             headers["Authorization"] = f"Bearer {bearer}"
         body = json() if callable(json) else json
-        return self._http.request(method, path, json=body, params=params, headers=headers)
+        return self._http.request(
+            method,
+            path,
+            json=body,
+            params=params,
+            headers=headers,
+            files=files,
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else httpx.Timeout(timeout),
+        )
 
     def _refresh(self, stale: Login) -> None:
         """Replaces the stale session with a rotated one, unless another thread or process already did.
@@ -182,18 +239,22 @@ class Client:
                 if stored is not None and stored.refresh_token == login.refresh_token:
                     self._credentials.remove(self.url)
 
-    def _pages(self, path: str, field: str, params: dict[str, Any], limit: int | None = None) -> list[Any]:
+    def _pages(self, path: str, field: str, params: dict[str, Any], limit: int | None = None) -> ResultList[Any]:
         """Follows next_page_token; stops after ``limit`` items when one is given."""
-        found: list[Any] = []
+        found: ResultList[Any] = ResultList()
         token = ""
         while limit is None or len(found) < limit:
             size = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(found))
             page = self._request("GET", path, params={**params, "page_size": size, "page_token": token})
             found += page[field]
+            if isinstance(page.get("total_size"), int):
+                found.total_size = page["total_size"]
             token = page.get("next_page_token") or ""
             if not token:
                 break
-        return found if limit is None else found[:limit]
+        if limit is not None:
+            del found[limit:]
+        return found
 
     # -- health ----------------------------------------------------------------------------------
 
@@ -335,10 +396,115 @@ class Client:
         """{ok, checked, problems: [{seq, kind, message}]}: whether the hash chain is intact."""
         return self._request("GET", "/api/v1/audit/verification")  # type: ignore[no-any-return]
 
-    # -- data ------------------------------------------------------------------------------------
+    # -- DICOM store -------------------------------------------------------------------------------
 
     def store_statistics(self) -> dict[str, Any]:
+        """{patients, studies, series, instances, disk_size_bytes} of the DICOM store."""
         return self._request("GET", "/api/v1/dicom/statistics")  # type: ignore[no-any-return]
+
+    def studies(
+        self,
+        *,
+        patient_id: str | None = None,
+        modality: str | None = None,
+        study_date_from: date | str | None = None,
+        study_date_to: date | str | None = None,
+        description: str | None = None,
+        institution: str | None = None,
+        limit: int | None = None,
+    ) -> ResultList[dict[str, Any]]:
+        """Studies matching every filter given, newest first: all of them, or the first ``limit``.
+
+        Each is {study_instance_uid, patient_id, patient_name, study_date, description, accession_number,
+        institution, modalities, series_count, instance_count}; dates are YYYY-MM-DD, both ends included,
+        ``description`` is text the description contains. The list's ``total_size`` counts every match.
+        """
+        filters = {
+            "patient_id": patient_id,
+            "modality": modality,
+            "study_date_from": _day(study_date_from),
+            "study_date_to": _day(study_date_to),
+            "description": description,
+            "institution": institution,
+        }
+        return self._pages("/api/v1/dicom/studies", "studies", {k: v for k, v in filters.items() if v}, limit)
+
+    def series(self, study_uid: str) -> list[dict[str, Any]]:
+        """The series of one study: {series_instance_uid, study_instance_uid, modality, description,
+        series_number, body_part, instance_count}; none for a study the store does not have."""
+        path = f"/api/v1/dicom/studies/{_segment(study_uid)}/series"
+        return self._request("GET", path)["series"]  # type: ignore[no-any-return]
+
+    def upload(
+        self,
+        paths: Iterable[Path | str],
+        *,
+        batch_files: int = DEFAULT_BATCH_FILES,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+        on_batch: Callable[[BatchResult], None] | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> UploadSummary:
+        """Uploads DICOM files and zip archives (folders named are walked, skipping hidden files), in
+        batches of at most ``batch_files`` files and ``batch_bytes`` bytes, one after the other.
+
+        Files are streamed from disk, never read whole into memory. Each is named to the gateway by its
+        path relative to the folder all the paths share. A file already in the store is harmless: it is
+        answered ``already_present``. ``on_batch`` is called with each batch's results, ``on_bytes`` with
+        the bytes read as they are sent. Raises ApiError when the gateway refuses the upload (say, 403
+        without the ingest permission); bad files never raise, they are ``rejected`` in the summary.
+        """
+        summary = UploadSummary()
+        for batch in plan_batches(local_files(paths), batch_files, batch_bytes):
+            result = self.upload_batch(batch, on_bytes=on_bytes)
+            summary.add(result, result.unmatched)
+            if on_batch is not None:
+                on_batch(result)
+        return summary
+
+    def upload_batch(
+        self,
+        files: Sequence[LocalFile],
+        *,
+        on_bytes: Callable[[int], None] | None = None,
+        timeout: float = UPLOAD_TIMEOUT,
+    ) -> BatchResult:
+        """Sends these files in one request (see :meth:`upload`); safe to call from several threads.
+
+        A batch the gateway finds too large (413) is sent again in halves; a single file over its limit,
+        or one that cannot be read here, comes back rejected (REQUEST_TOO_LARGE, UNREADABLE) unsent.
+        """
+        with contextlib.ExitStack() as stack:
+            readable: list[tuple[LocalFile, CountingReader]] = []
+            refused: dict[LocalFile, FileResult] = {}
+            for file in files:
+                try:
+                    handle = stack.enter_context(file.path.open("rb"))
+                except OSError as exc:
+                    refused[file] = rejected_whole(file, UNREADABLE, f"{file.name} could not be read: {exc}")
+                    continue
+                readable.append((file, CountingReader(handle, on_bytes)))
+            sent = self._post_files(readable, timeout)
+        by_file = {result.file: result for result in sent} | refused
+        return BatchResult((by_file[f] for f in files), sent.unmatched)
+
+    def _post_files(self, files: Sequence[tuple[LocalFile, CountingReader]], timeout: float) -> BatchResult:
+        if not files:
+            return BatchResult()
+        body: Files = [("files", (f.name, cast(IO[bytes], reader), "application/octet-stream")) for f, reader in files]
+        try:
+            report = self._request("POST", "/api/v1/dicom/uploads", files=body, timeout=timeout)
+        except ApiError as exc:
+            if exc.status != 413:
+                raise
+            if len(files) == 1:
+                file = files[0][0]
+                message = f"{file.name} is over the gateway's upload limit: {exc.message}"
+                return BatchResult([rejected_whole(file, exc.reason or REQUEST_TOO_LARGE, message)])
+            middle = len(files) // 2
+            first, second = self._post_files(files[:middle], timeout), self._post_files(files[middle:], timeout)
+            return BatchResult([*first, *second], first.unmatched + second.unmatched)
+        results, unmatched = attribute([f for f, _ in files], map(IngestLine.from_json, report["files"]))
+        return BatchResult(results, unmatched)
 
     def create_project(
         self, name: str, modality: str, task_type: str, dimensionality: str, description: str = ""
@@ -362,6 +528,13 @@ def _iso(moment: datetime | str) -> str:
     if isinstance(moment, str):
         return moment
     return (moment if moment.tzinfo else moment.astimezone()).isoformat()
+
+
+def _day(value: date | str | None) -> str | None:
+    """A day as YYYY-MM-DD (a datetime's date part)."""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _segment(value: str) -> str:

@@ -11,9 +11,11 @@ from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from radscholar_core.errors import PermissionDenied
 from radscholar_core.objectstore import ObjectStore
 from radscholar_gateway.convert import page_request, to_model
 from radscholar_gateway.deps import DicomStore
+from radscholar_gateway.security.guard import CurrentPrincipal
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as pb
 
 router = APIRouter(prefix="/api/v1/dicom", tags=["dicom"])
@@ -229,3 +231,58 @@ async def series_image(
         )
     )
     return _object_response(request, answer.object_key, "image/png")
+
+
+class DeidentificationRequest(BaseModel):
+    project_id: str = Field(
+        min_length=1, description="the project whose pseudonyms the copy uses; you must belong to it"
+    )
+    retain_longitudinal_dates: bool = Field(False, description="keep dates, shifted consistently per patient")
+    retain_patient_characteristics: bool = Field(False, description="keep sex, age, size, weight")
+    clean_descriptors: bool = Field(False, description="keep short descriptions, scrubbed")
+
+
+class DeidentifiedCopy(BaseModel):
+    study_instance_uid: str
+    pseudonym: str
+    instances: int
+    actions: dict[str, int] = Field(description="data elements changed over all instances, by action")
+    removed: list[str] = Field(description="keywords of the removed elements")
+    burned_in_annotation: int = Field(description="instances declaring burned-in text (pixels are not cleaned)")
+
+
+@router.post(
+    "/studies/{study_instance_uid}/deidentified-copies",
+    status_code=201,
+    summary="Store a de-identified copy of a study for a project (PS3.15 Annex E basic profile + options)",
+)
+async def deidentify_study(
+    study_instance_uid: str,
+    body: DeidentificationRequest,
+    request: Request,
+    store: DicomStore,
+    principal: CurrentPrincipal,
+) -> DeidentifiedCopy:
+    if not principal.user.is_admin and body.project_id not in principal.projects:
+        raise PermissionDenied(f"you are not a member of project '{body.project_id}'", reason="NOT_A_PROJECT_MEMBER")
+    answer = await store.CreateDeidentifiedCopy(
+        pb.CreateDeidentifiedCopyRequest(
+            study_instance_uid=study_instance_uid,
+            project_id=body.project_id,
+            options=pb.DeidentificationOptions(
+                retain_longitudinal_dates=body.retain_longitudinal_dates,
+                retain_patient_characteristics=body.retain_patient_characteristics,
+                clean_descriptors=body.clean_descriptors,
+            ),
+        ),
+        timeout=request.app.state.settings.upload_timeout_seconds,
+    )
+    request.state.audit_details = {"project": body.project_id, "copy": answer.study_instance_uid}
+    return DeidentifiedCopy(
+        study_instance_uid=answer.study_instance_uid,
+        pseudonym=answer.pseudonym,
+        instances=answer.instances,
+        actions=dict(answer.actions),
+        removed=list(answer.removed),
+        burned_in_annotation=answer.burned_in_annotation,
+    )

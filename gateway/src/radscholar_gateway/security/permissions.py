@@ -15,6 +15,7 @@ class Permission(StrEnum):
     SIGNED_IN = "signed-in"  # any authenticated user: their own account, keys, session
     DICOM_READ = "dicom.read"
     DICOM_INGEST = "dicom.ingest"
+    DICOM_DEIDENTIFY = "dicom.deidentify"  # make de-identified copies for a project the caller belongs to
     PROJECTS_CREATE = "projects.create"
     PROJECTS_READ = "projects.read"  # a member of the project (admins see all)
     PROJECTS_MANAGE = "projects.manage"  # the project's lead (or an admin): membership
@@ -32,6 +33,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     | {
         Permission.DICOM_READ,
         Permission.DICOM_INGEST,
+        Permission.DICOM_DEIDENTIFY,
         Permission.PROJECTS_CREATE,
         Permission.PROJECTS_READ,
         Permission.PROJECTS_MANAGE,
@@ -82,6 +84,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # DICOM store (patient data)
     ("GET", "/api/v1/dicom/statistics"): Rule(P.DICOM_READ),
     ("POST", "/api/v1/dicom/uploads"): Rule(P.DICOM_INGEST, "dicom.ingest"),
+    ("POST", "/api/v1/dicom/studies/{study_instance_uid}/deidentified-copies"): Rule(
+        P.DICOM_DEIDENTIFY, "dicom.deidentify", "study:{study_instance_uid}"
+    ),
     ("GET", "/api/v1/dicom/series/{series_instance_uid}/volume.nii.gz"): Rule(
         P.DICOM_READ, "dicom.download", "series:{series_instance_uid}"
     ),

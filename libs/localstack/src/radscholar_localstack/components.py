@@ -191,6 +191,7 @@ def service_env(config: StackConfig, service: str, secrets: StackSecrets) -> dic
         env[f"{prefix}ORTHANC_URL"] = config.orthanc_url
         env[f"{prefix}ORTHANC_USERNAME"] = ORTHANC_USERNAME
         env[f"{prefix}ORTHANC_PASSWORD"] = secrets.orthanc_password
+        env[f"{prefix}DEIDENTIFICATION_SECRET"] = secrets.deidentification_secret
     if service in ("labeling", "training", "radiomics"):
         database = config.service_data_dir(service) / f"{service}.db"
         env[f"{prefix}DATABASE_URL"] = f"sqlite:///{database}"

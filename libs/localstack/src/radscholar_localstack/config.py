@@ -131,6 +131,11 @@ class StackConfig:
         return self.secrets_dir / "token_secret"
 
     @property
+    def deidentification_secret_file(self) -> Path:
+        """The DICOM store's master key of per-project pseudonyms: losing it breaks pseudonym consistency."""
+        return self.secrets_dir / "deidentification_secret"
+
+    @property
     def admin_password_file(self) -> Path:
         """The password of the first admin (user ADMIN_USERNAME)."""
         return self.secrets_dir / "admin_password"

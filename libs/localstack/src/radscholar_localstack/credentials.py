@@ -121,6 +121,7 @@ class StackSecrets:
     identity_public_key: str  # PEM, given to every service (not secret)
     token_secret: str = field(repr=False)
     admin_password: str = field(repr=False)
+    deidentification_secret: str = field(repr=False, default="")  # the DICOM store's pseudonym master key
     admin_password_created: bool = False  # this start generated it: tell the operator where it is
 
     @property
@@ -151,4 +152,5 @@ def load_secrets(config: StackConfig) -> StackSecrets:
         token_secret=token_secret,
         admin_password=admin_password,
         admin_password_created=created,
+        deidentification_secret=ensure_secret(config.deidentification_secret_file),
     )

@@ -8,6 +8,7 @@ import grpc
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_core.paging import Page
+from radscholar_dicomstore.domain.deidentified_copies import DeidentifiedCopies
 from radscholar_dicomstore.domain.ingest import IngestStatus
 from radscholar_dicomstore.domain.pixels import SeriesPixels
 from radscholar_dicomstore.domain.studies import StudyQuery
@@ -24,7 +25,8 @@ STATUS = {
 
 
 class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
-    def __init__(self, index: StudyIndex, uploads: Uploads, pixels: SeriesPixels) -> None:
+    def __init__(self, index: StudyIndex, uploads: Uploads, pixels: SeriesPixels, copies: DeidentifiedCopies) -> None:
+        self._copies = copies
         self._index = index
         self._uploads = uploads
         self._pixels = pixels
@@ -104,3 +106,23 @@ class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
             request.series_instance_uid, request.view or "thumbnail", request.index, request.window, request.size
         )
         return pb.RenderSeriesImageResponse(object_key=key, cached=cached)
+
+    async def CreateDeidentifiedCopy(
+        self, request: pb.CreateDeidentifiedCopyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateDeidentifiedCopyResponse:
+        options = request.options
+        copy = await self._copies.create(
+            request.study_instance_uid,
+            request.project_id,
+            retain_longitudinal_dates=options.retain_longitudinal_dates,
+            retain_patient_characteristics=options.retain_patient_characteristics,
+            clean_descriptors=options.clean_descriptors,
+        )
+        return pb.CreateDeidentifiedCopyResponse(
+            study_instance_uid=copy.study_instance_uid,
+            pseudonym=copy.pseudonym,
+            instances=copy.instances,
+            actions=copy.actions,
+            removed=copy.removed,
+            burned_in_annotation=copy.burned_in_annotation,
+        )

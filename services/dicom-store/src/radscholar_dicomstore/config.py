@@ -18,4 +18,7 @@ class Settings(ServiceSettings):
     object_store: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings, description="staged uploads")
     max_instance_bytes: int = Field(1 << 30, gt=0, description="larger instances are rejected TOO_LARGE")
     max_archive_entries: int = Field(10_000, gt=0, description="zips with more entries are rejected")
+    deidentification_secret: SecretStr = Field(
+        min_length=32, description="master key of per-project pseudonyms, UIDs and date shifts; keep it forever"
+    )
     max_archive_bytes: int = Field(16 << 30, gt=0, description="zips expanding beyond this are rejected")

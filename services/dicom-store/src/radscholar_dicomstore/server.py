@@ -6,6 +6,7 @@ from radscholar_dicomstore.adapters.orthanc import OrthancStudyIndex
 from radscholar_dicomstore.adapters.staged_uploads import StagedUploads
 from radscholar_dicomstore.api import DicomStoreServicer
 from radscholar_dicomstore.config import Settings
+from radscholar_dicomstore.domain.deidentified_copies import DeidentifiedCopies
 from radscholar_dicomstore.domain.ingest import ZipLimits
 from radscholar_dicomstore.domain.pixels import SeriesPixels
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2, dicomstore_pb2_grpc
@@ -33,7 +34,12 @@ def build_server(settings: Settings) -> Server:
         [
             Registration(
                 dicomstore_pb2.DESCRIPTOR.services_by_name["DicomStoreService"].full_name,
-                DicomStoreServicer(index, uploads, SeriesPixels(index, objects)),
+                DicomStoreServicer(
+                    index,
+                    uploads,
+                    SeriesPixels(index, objects),
+                    DeidentifiedCopies(index, settings.deidentification_secret.get_secret_value().encode()),
+                ),
                 dicomstore_pb2_grpc.add_DicomStoreServiceServicer_to_server,
             )
         ],

@@ -144,3 +144,13 @@ class OrthancStudyIndex:
 
     async def instance_file(self, instance_id: str) -> bytes:
         return await _call(self._orthanc.get_instances_id_file(instance_id))  # type: ignore[return-value]
+
+    async def study_instance_ids(self, study_instance_uid: str) -> list[str]:
+        """Orthanc ids of a study's instances; NOT_FOUND for an unknown study."""
+        found: list[str] = await _call(
+            self._orthanc.post_tools_find(json={"Level": "Study", "Query": {"StudyInstanceUID": study_instance_uid}})
+        )  # type: ignore[assignment]
+        if not found:
+            raise NotFound(f"study '{study_instance_uid}' is not in the store", reason="STUDY_NOT_FOUND")
+        instances: list[dict[str, Any]] = await _call(self._orthanc.get_studies_id_instances(found[0]))  # type: ignore[assignment]
+        return [instance["ID"] for instance in instances]

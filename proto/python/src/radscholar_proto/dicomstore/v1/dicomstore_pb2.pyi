@@ -210,3 +210,46 @@ class RenderSeriesImageResponse(_message.Message):
     object_key: str
     cached: bool
     def __init__(self, object_key: _Optional[str] = ..., cached: _Optional[bool] = ...) -> None: ...
+
+class DeidentificationOptions(_message.Message):
+    __slots__ = ("retain_longitudinal_dates", "retain_patient_characteristics", "clean_descriptors")
+    RETAIN_LONGITUDINAL_DATES_FIELD_NUMBER: _ClassVar[int]
+    RETAIN_PATIENT_CHARACTERISTICS_FIELD_NUMBER: _ClassVar[int]
+    CLEAN_DESCRIPTORS_FIELD_NUMBER: _ClassVar[int]
+    retain_longitudinal_dates: bool
+    retain_patient_characteristics: bool
+    clean_descriptors: bool
+    def __init__(self, retain_longitudinal_dates: _Optional[bool] = ..., retain_patient_characteristics: _Optional[bool] = ..., clean_descriptors: _Optional[bool] = ...) -> None: ...
+
+class CreateDeidentifiedCopyRequest(_message.Message):
+    __slots__ = ("study_instance_uid", "project_id", "options")
+    STUDY_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    study_instance_uid: str
+    project_id: str
+    options: DeidentificationOptions
+    def __init__(self, study_instance_uid: _Optional[str] = ..., project_id: _Optional[str] = ..., options: _Optional[_Union[DeidentificationOptions, _Mapping]] = ...) -> None: ...
+
+class CreateDeidentifiedCopyResponse(_message.Message):
+    __slots__ = ("study_instance_uid", "pseudonym", "instances", "actions", "removed", "burned_in_annotation")
+    class ActionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    STUDY_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    PSEUDONYM_FIELD_NUMBER: _ClassVar[int]
+    INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    BURNED_IN_ANNOTATION_FIELD_NUMBER: _ClassVar[int]
+    study_instance_uid: str
+    pseudonym: str
+    instances: int
+    actions: _containers.ScalarMap[str, int]
+    removed: _containers.RepeatedScalarFieldContainer[str]
+    burned_in_annotation: int
+    def __init__(self, study_instance_uid: _Optional[str] = ..., pseudonym: _Optional[str] = ..., instances: _Optional[int] = ..., actions: _Optional[_Mapping[str, int]] = ..., removed: _Optional[_Iterable[str]] = ..., burned_in_annotation: _Optional[int] = ...) -> None: ...

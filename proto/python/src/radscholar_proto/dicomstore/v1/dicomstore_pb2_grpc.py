@@ -65,6 +65,11 @@ class DicomStoreServiceStub:
                 request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RenderSeriesImageRequest.SerializeToString,
                 response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RenderSeriesImageResponse.FromString,
                 _registered_method=True)
+        self.CreateDeidentifiedCopy = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/CreateDeidentifiedCopy',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.CreateDeidentifiedCopyRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.CreateDeidentifiedCopyResponse.FromString,
+                _registered_method=True)
 
 
 class DicomStoreServiceServicer:
@@ -115,6 +120,14 @@ class DicomStoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateDeidentifiedCopy(self, request, context):
+        """Stores a de-identified copy of a study for a project (DICOM PS3.15 Annex E basic profile with the
+        chosen options; pseudonyms, UIDs and date shifts are consistent within the project).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DicomStoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +160,11 @@ def add_DicomStoreServiceServicer_to_server(servicer, server):
                     servicer.RenderSeriesImage,
                     request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RenderSeriesImageRequest.FromString,
                     response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RenderSeriesImageResponse.SerializeToString,
+            ),
+            'CreateDeidentifiedCopy': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDeidentifiedCopy,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.CreateDeidentifiedCopyRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.CreateDeidentifiedCopyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -312,6 +330,33 @@ class DicomStoreService:
             '/radscholar.dicomstore.v1.DicomStoreService/RenderSeriesImage',
             radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RenderSeriesImageRequest.SerializeToString,
             radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RenderSeriesImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDeidentifiedCopy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/CreateDeidentifiedCopy',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.CreateDeidentifiedCopyRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.CreateDeidentifiedCopyResponse.FromString,
             options,
             channel_credentials,
             insecure,

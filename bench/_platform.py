@@ -1,0 +1,257 @@
+"""Real servers for the benchmarks: a strict-config Orthanc and the platform (five services + gateway).
+
+Copied from tests/conftest.py (benchmarks never import tests). Everything binds to 127.0.0.1 on free
+ports. `platform_process` runs the platform in a child Python process (``python -m bench._platform``)
+so the benchmark's own client threads never compete with the gateway for the GIL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Coroutine, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+
+from radscholar_core.grpc_server import Server
+from radscholar_core.identity import IdentityKeys, generate_key_pair, key_id_of
+from radscholar_core.objectstore import ObjectStoreSettings
+from radscholar_core.testing import free_port
+from radscholar_dicomstore.config import Settings as DicomStoreSettings
+from radscholar_dicomstore.server import build_server as build_dicomstore
+from radscholar_gateway.app import create_app
+from radscholar_gateway.config import Settings as GatewaySettings
+from radscholar_labeling.config import Settings as LabelingSettings
+from radscholar_labeling.server import build_server as build_labeling
+from radscholar_localstack.config import ORTHANC_AET, ORTHANC_USERNAME, Ports, StackConfig
+from radscholar_localstack.credentials import ensure_secret
+from radscholar_localstack.orthanc_config import write_orthanc_config
+from radscholar_radiomics.config import Settings as RadiomicsSettings
+from radscholar_radiomics.server import build_server as build_radiomics
+from radscholar_stats.config import Settings as StatsSettings
+from radscholar_stats.server import build_server as build_stats
+from radscholar_training.config import Settings as TrainingSettings
+from radscholar_training.server import build_server as build_training
+
+T = TypeVar("T")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ADMIN_USERNAME = "bench.admin"
+ADMIN_PASSWORD = "correct horse battery staple 42"
+
+
+@dataclass(frozen=True)
+class Orthanc:
+    url: str
+    username: str
+    password: str
+    dicom_port: int
+    aet: str = ORTHANC_AET
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=(self.username, self.password), timeout=60, **kwargs)
+
+    def instance_count(self) -> int:
+        with self.client() as client:
+            answer = client.get("/statistics")
+            answer.raise_for_status()
+            return int(answer.json()["CountInstances"])
+
+
+@contextlib.contextmanager
+def running_orthanc(data_dir: Path) -> Iterator[Orthanc]:
+    """A real Orthanc with the local stack's strict generated configuration (fresh storage in `data_dir`)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = StackConfig(
+        data_dir=data_dir,
+        ports=Ports().with_overrides({"orthanc_http": free_port(), "orthanc_dicom": free_port()}),
+    )
+    password = ensure_secret(config.orthanc_password_file)
+    config_file = write_orthanc_config(config, password)
+    log = (data_dir / "orthanc.log").open("wb")
+    process = subprocess.Popen(
+        [str(config.orthanc_binary), str(config_file)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "TCP_NODELAY": "1"},
+    )
+    server = Orthanc(config.orthanc_url, ORTHANC_USERNAME, password, config.ports.orthanc_dicom)
+    try:
+        with server.client() as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if client.get("/system").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"Orthanc did not start: {(data_dir / 'orthanc.log').read_text()[-2000:]}")
+                time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+class BackgroundLoop:
+    """An asyncio loop in a thread, so the gRPC servers keep serving while the caller blocks."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=120)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def served(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port, in a thread; yields its URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the gateway did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@dataclass(frozen=True)
+class PlatformEndpoint:
+    """Where the gateway listens and an admin access token for it."""
+
+    url: str
+    token: str
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=300, headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+
+
+def _dicomstore_settings(orthanc: Orthanc, trusted: IdentityKeys, objects: ObjectStoreSettings) -> DicomStoreSettings:
+    extra: dict[str, Any] = {}
+    if "deidentification_secret" in DicomStoreSettings.model_fields:
+        extra["deidentification_secret"] = secrets.token_urlsafe(32)
+    return DicomStoreSettings(
+        port=0,
+        orthanc_url=orthanc.url,
+        orthanc_username=orthanc.username,
+        orthanc_password=orthanc.password,  # type: ignore[arg-type]
+        identity=trusted,
+        object_store=objects,
+        **extra,
+    )
+
+
+@contextlib.contextmanager
+def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpoint]:
+    """The five services (real servers on free ports) behind the real gateway application, in this process."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    objects = ObjectStoreSettings(root=data_dir / "objects")  # staged uploads: gateway -> DICOM store
+    private_pem, public_pem = generate_key_pair()
+    trusted = IdentityKeys(public_keys={key_id_of(public_pem): public_pem})
+    builders = {
+        "dicomstore": lambda: build_dicomstore(_dicomstore_settings(orthanc, trusted, objects)),
+        "labeling": lambda: build_labeling(
+            LabelingSettings(port=0, identity=trusted, database_url=f"sqlite:///{data_dir}/labeling.db")
+        ),
+        "training": lambda: build_training(TrainingSettings(port=0, identity=trusted)),
+        "radiomics": lambda: build_radiomics(RadiomicsSettings(port=0, identity=trusted)),
+        "stats": lambda: build_stats(StatsSettings(port=0, identity=trusted)),
+    }
+    background = BackgroundLoop()
+
+    async def start(build: Any) -> tuple[Server, int]:
+        server = build()
+        return server, await server.start("127.0.0.1", 0)
+
+    servers = {name: background.run(start(build)) for name, build in builders.items()}
+    addresses = {f"{name}_address": f"127.0.0.1:{port}" for name, (_, port) in servers.items()}
+    settings = GatewaySettings(
+        **addresses,  # type: ignore[arg-type]
+        database_url=f"sqlite:///{data_dir}/gateway.db",
+        token_secret=secrets.token_urlsafe(32),  # type: ignore[arg-type]
+        identity_private_key=private_pem,  # type: ignore[arg-type]
+        admin_username=ADMIN_USERNAME,
+        admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+        access_token_minutes=120,
+        object_store=objects,
+    )
+    try:
+        with served(create_app(settings)) as url, httpx.Client(base_url=url, timeout=60) as anonymous:
+            login = anonymous.post("/api/v1/auth/login", json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})
+            login.raise_for_status()
+            yield PlatformEndpoint(url, login.json()["access_token"])
+    finally:
+        for server, _ in servers.values():
+            background.run(server.stop(0))
+        background.close()
+
+
+@contextlib.contextmanager
+def platform_process(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpoint]:
+    """`running_platform` in a child process; it stops when its stdin closes."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = (data_dir / "platform.log").open("wb")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench._platform", json.dumps(asdict(orthanc)), str(data_dir)],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        line = child.stdout.readline()
+        if not line:
+            child.wait(timeout=30)
+            raise RuntimeError(f"the platform did not start: {(data_dir / 'platform.log').read_text()[-3000:]}")
+        yield PlatformEndpoint(**json.loads(line))
+    finally:
+        child.stdin.close()
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(timeout=10)
+        log.close()
+
+
+def _serve_child() -> None:
+    parser = argparse.ArgumentParser(description="the platform for a benchmark, until stdin closes")
+    parser.add_argument("orthanc", help="the Orthanc to use, as JSON (see Orthanc)")
+    parser.add_argument("data_dir", type=Path)
+    args = parser.parse_args()
+    orthanc = Orthanc(**json.loads(args.orthanc))
+    with running_platform(orthanc, args.data_dir) as endpoint:
+        print(json.dumps(asdict(endpoint)), flush=True)
+        sys.stdin.read()  # the parent closes our stdin when it is done
+
+
+if __name__ == "__main__":
+    _serve_child()
