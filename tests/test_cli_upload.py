@@ -132,7 +132,10 @@ def test_upload_resumes_from_its_journal_and_never_duplicates(site: Platform, ph
     requests_before = len(ingest_audit(site))
 
     # First run: every DICOM stored, the PNG and the cut file rejected and listed; exit 1.
-    first = radscholar(site, "upload", str(folder), "--workers", "3", "--batch-files", "4", *EXCLUDE)
+    report = tmp_path / "report.json"
+    first = radscholar(
+        site, "upload", str(folder), "--workers", "3", "--batch-files", "4", "--report", str(report), *EXCLUDE
+    )
     assert first.exit_code == 1, first.output
     assert f"uploading {instances + 2} files" in first.output
     assert f"stored {instances}, already present 0, rejected 2" in first.output
@@ -141,6 +144,9 @@ def test_upload_resumes_from_its_journal_and_never_duplicates(site: Platform, ph
     assert "error: 2 rejected (files or archive entries, listed above)" in first.output
     assert "copy.dcm" not in first.output and "DS_Store" not in first.output
     assert statistics(site)["instances"] == before + instances
+    document = json.loads(report.read_text())
+    assert (document["stored"], document["rejected"], document["files_sent"]) == (instances, 2, instances + 2)
+    assert {line["name"] for line in document["files"]} >= {"bad/picture.png", "extra/archive.zip/series/CT_small.dcm"}
     sent = ingest_audit(site)[requests_before:]
     assert sum(int(r["details"]["stored"]) for r in sent) == instances
     assert len(sent) == 6  # 23 files in batches of 4

@@ -514,7 +514,8 @@ class Uploader:
                     with contextlib.suppress(Exception):
                         self._collect(future.result())
             except KeyboardInterrupt:
-                self.client.close()  # ends the requests in flight; those files are sent again next time
+                self.client.close()  # ends the requests in flight
+                self.progress.console.print("abandoned the batches in flight: their files are sent again next time")
             raise
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
@@ -621,9 +622,10 @@ def upload(
     """Upload a folder of DICOM files and zip archives, in parallel batches; safe to run again.
 
     The folder is walked recursively; hidden files and folders are left out. Files the gateway stored (or
-    already had) are kept in a resume journal, ~/.cache/radscholar/uploads/, one per folder and gateway,
-    so a re-run, after Ctrl-C or a failure, sends only new, changed and rejected files. Sending a file
-    twice is harmless all the same: the gateway answers already_present and keeps one copy.
+    already had) are kept in a resume journal in $XDG_CACHE_HOME/radscholar/uploads/ (~/.cache by default),
+    one per folder and gateway, never in the folder itself; a re-run, after Ctrl-C or a failure, sends only
+    new, changed and rejected files. Sending a file twice is harmless all the same: the gateway answers
+    already_present and keeps one copy.
 
     Exit code: 0 when nothing was rejected, 1 when something was (the list is printed) or the upload
     failed, 2 for wrong usage, 130 after Ctrl-C.
@@ -655,7 +657,9 @@ def upload(
             except KeyboardInterrupt:
                 stopped: str | None = "interrupted"
             except (ApiError, httpx.TransportError):
-                print_upload(uploader.summary, len(skip), time.monotonic() - started)
+                if uploader.summary.files_sent:
+                    print_upload(uploader.summary, len(skip), time.monotonic() - started)
+                    err_console.print(f"upload stopped; a re-run sends only what is left{where}", highlight=False)
                 raise
             else:
                 stopped = None
