@@ -152,10 +152,9 @@ class PlatformEndpoint:
         return httpx.Client(base_url=self.url, timeout=300, headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
 
 
-def _dicomstore_settings(orthanc: Orthanc, trusted: IdentityKeys, objects: ObjectStoreSettings) -> DicomStoreSettings:
-    extra: dict[str, Any] = {}
-    if "deidentification_secret" in DicomStoreSettings.model_fields:
-        extra["deidentification_secret"] = secrets.token_urlsafe(32)
+def _dicomstore_settings(
+    orthanc: Orthanc, trusted: IdentityKeys, objects: ObjectStoreSettings, data_dir: Path
+) -> DicomStoreSettings:
     return DicomStoreSettings(
         port=0,
         orthanc_url=orthanc.url,
@@ -163,7 +162,8 @@ def _dicomstore_settings(orthanc: Orthanc, trusted: IdentityKeys, objects: Objec
         orthanc_password=orthanc.password,  # type: ignore[arg-type]
         identity=trusted,
         object_store=objects,
-        **extra,
+        deidentification_secret=secrets.token_urlsafe(32),  # type: ignore[arg-type]
+        database_url=f"sqlite:///{data_dir}/dicomstore.db",
     )
 
 
@@ -175,7 +175,7 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpo
     private_pem, public_pem = generate_key_pair()
     trusted = IdentityKeys(public_keys={key_id_of(public_pem): public_pem})
     builders = {
-        "dicomstore": lambda: build_dicomstore(_dicomstore_settings(orthanc, trusted, objects)),
+        "dicomstore": lambda: build_dicomstore(_dicomstore_settings(orthanc, trusted, objects, data_dir)),
         "labeling": lambda: build_labeling(
             LabelingSettings(port=0, identity=trusted, database_url=f"sqlite:///{data_dir}/labeling.db")
         ),
@@ -200,6 +200,9 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpo
         admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
         access_token_minutes=120,
         object_store=objects,
+        orthanc_dicomweb_url=f"{orthanc.url}/dicom-web",
+        orthanc_username=orthanc.username,
+        orthanc_password=orthanc.password,  # type: ignore[arg-type]
     )
     try:
         with served(create_app(settings)) as url, httpx.Client(base_url=url, timeout=60) as anonymous:

@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.ingest [--cases 10] [--workers 4] [--batch 32] [--associations 1 4]
 
 Generates CT phantoms once (cases x 64 slices), then stores them into a fresh strict-config Orthanc per
-path and times each path from its first request to its last answer:
+run and times each run from its first request to its last answer; every path runs --repeat times (the
+paths taking turns) and the median run is reported:
 
 - direct:   POST /instances to Orthanc's REST API (httpx, keep-alive, --workers threads);
 - gateway:  POST /api/v1/dicom/uploads on the real gateway (multipart batches of --batch files,
@@ -23,11 +24,12 @@ import os
 import platform as host
 import shutil
 import socket
+import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,8 +59,9 @@ class DicomFile:
 class Result:
     path: str
     instances: int
-    seconds: float
-    instances_per_s: float
+    seconds: float  # the median run
+    instances_per_s: float  # of the median run
+    runs_seconds: list[float]  # every run, in order
     ratio_to_direct: float | None = None
     goal: str = ""
     goal_met: bool | None = None
@@ -207,16 +210,39 @@ class PathRun:
     notes: str
 
 
-def measure(files: Sequence[DicomFile], work: Path, runs: Sequence[PathRun]) -> Iterator[Result]:
-    for index, path_run in enumerate(runs):
-        with running_orthanc(work / f"orthanc-{index}") as orthanc:
-            if orthanc.instance_count() != 0:
-                raise RuntimeError("a fresh Orthanc is not empty")
-            seconds = path_run.run(orthanc, work / f"platform-{index}")
-            verify(orthanc, files)
-        result = Result(path_run.name, len(files), seconds, len(files) / seconds, verified=True, notes=path_run.notes)
-        print(f"  {result.path:<28} {result.instances} instances in {seconds:.2f} s", flush=True)
-        yield result
+def measure(files: Sequence[DicomFile], work: Path, runs: Sequence[PathRun], repeat: int) -> list[Result]:
+    """Each path `repeat` times, the paths taking turns (so drift hits them alike), each run on a fresh Orthanc."""
+    seconds: dict[str, list[float]] = {path_run.name: [] for path_run in runs}
+    for round_ in range(repeat):
+        for index, path_run in enumerate(runs):
+            folder = work / f"round-{round_}-{index}"
+            with running_orthanc(folder / "orthanc") as orthanc:
+                if orthanc.instance_count() != 0:
+                    raise RuntimeError("a fresh Orthanc is not empty")
+                took = path_run.run(orthanc, folder / "platform")
+                verify(orthanc, files)
+            shutil.rmtree(folder, ignore_errors=True)
+            seconds[path_run.name].append(took)
+            print(
+                f"  round {round_ + 1}/{repeat}  {path_run.name:<28} {len(files)} instances in {took:6.2f} s"
+                f"  ({len(files) / took:6.1f}/s, verified)",
+                flush=True,
+            )
+    results = []
+    for path_run in runs:
+        median = statistics.median_low(seconds[path_run.name])
+        results.append(
+            Result(
+                path_run.name,
+                len(files),
+                median,
+                len(files) / median,
+                seconds[path_run.name],
+                verified=True,
+                notes=path_run.notes,
+            )
+        )
+    return results
 
 
 def judge(results: list[Result]) -> None:
@@ -232,13 +258,17 @@ def judge(results: list[Result]) -> None:
 
 
 def table(results: Sequence[Result]) -> str:
-    header = f"{'path':<28} {'instances':>9} {'seconds':>8} {'inst/s':>8} {'x direct':>8}  {'goal':<20} met"
+    header = (
+        f"{'path':<28} {'instances':>9} {'seconds':>8} {'inst/s':>8} {'x direct':>8}  {'goal':<20} {'met':<4}"
+        " inst/s of each run"
+    )
     lines = [header, "-" * len(header)]
     for r in results:
         met = "-" if r.goal_met is None else ("yes" if r.goal_met else "NO")
         ratio = f"{r.ratio_to_direct:.2f}" if r.ratio_to_direct is not None else "-"
         lines.append(
-            f"{r.path:<28} {r.instances:>9} {r.seconds:>8.2f} {r.instances_per_s:>8.1f} {ratio:>8}  {r.goal:<20} {met}"
+            f"{r.path:<28} {r.instances:>9} {r.seconds:>8.2f} {r.instances_per_s:>8.1f} {ratio:>8}"
+            f"  {r.goal:<20} {met:<4} {' '.join(f'{r.instances / s:.0f}' for s in r.runs_seconds)}"
         )
     return "\n".join(lines)
 
@@ -260,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--cstore-without-nodelay", action="store_true", help="also time one association without TCP_NODELAY"
     )
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each path; the median is reported")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "var/bench/ingest.json")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (phantoms, Orthanc logs)")
     args = parser.parse_args(argv)
@@ -303,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "client socket without TCP_NODELAY",
                 )
             )
-        results = list(measure(files, work, runs))
+        results = measure(files, work, runs, args.repeat)
         judge(results)
         print()
         print(table(results))
@@ -326,7 +357,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "orthanc": orthanc_version(),
             },
             "files": {"instances": len(files), "cases": args.cases, "bytes": size, "seed": args.seed},
-            "settings": {"workers": args.workers, "batch": args.batch, "associations": args.associations},
+            "settings": {
+                "workers": args.workers,
+                "batch": args.batch,
+                "associations": args.associations,
+                "repeat": args.repeat,
+            },
             "goals": {"gateway_ratio_to_direct": GATEWAY_RATIO_GOAL, "cstore_instances_per_s": CSTORE_GOAL},
             "results": [asdict(r) for r in results],
         }

@@ -204,6 +204,8 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
                 deidentification_secret=secrets.token_urlsafe(32),
                 identity=trusted,
                 object_store=objects,
+                database_url=f"sqlite:///{data_dir}/dicomstore.db",
+                index_poll_seconds=0.2,
             )
         ),
         "labeling": lambda: build_labeling(
@@ -229,6 +231,9 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
         admin_username=ADMIN_USERNAME,
         admin_password=ADMIN_PASSWORD,
         object_store=objects,
+        orthanc_dicomweb_url=f"{orthanc.url}/dicom-web",
+        orthanc_username=orthanc.username,
+        orthanc_password=orthanc.password,
     )
     try:
         with served(create_app(settings)) as url, httpx.Client(base_url=url, timeout=60) as anonymous:

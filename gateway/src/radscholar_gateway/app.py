@@ -23,9 +23,11 @@ from radscholar_gateway.accounts import Accounts, ApiKeys, Memberships, Tokens
 from radscholar_gateway.audit import AuditLog
 from radscholar_gateway.config import Settings
 from radscholar_gateway.deps import AccessControl
+from radscholar_gateway.dicomweb.upstream import open_upstream
 from radscholar_gateway.migrations import MIGRATIONS
 from radscholar_gateway.request_ids import RequestIdInterceptor, RequestIdMiddleware
-from radscholar_gateway.routes import accounts, dicom, health, projects, radiomics, stats, training
+from radscholar_gateway.routes import accounts, dicom, health, projects, radiomics, sites, stats, training
+from radscholar_gateway.routes.dicomweb import router as dicomweb_router
 from radscholar_gateway.security.guard import AuditMiddleware, authorize
 from radscholar_gateway.security.hardening import RequestSizeLimit, SecurityHeaders
 from radscholar_gateway.security.permissions import ROUTES
@@ -33,7 +35,8 @@ from radscholar_gateway.security.principal import Authenticator
 from radscholar_gateway.upstreams import Channels
 
 API_PREFIX = "/api/v1"
-UPLOAD_PATHS = (f"{API_PREFIX}/dicom/uploads",)  # take files: max_upload_bytes instead of max_request_bytes
+# Paths that take files (REST uploads, STOW-RS): max_upload_bytes instead of max_request_bytes.
+UPLOAD_PATHS = (f"{API_PREFIX}/dicom/uploads", "/dicom-web/studies")
 
 
 def build_access_control(settings: Settings) -> AccessControl:
@@ -88,10 +91,17 @@ def create_app(settings: Settings) -> FastAPI:
             settings.upstreams(),
             [RequestIdInterceptor(settings.upstream_timeout_seconds), *signed_identity_interceptors(signer)],
         )
+        app.state.dicomweb = open_upstream(
+            settings.orthanc_dicomweb_url,
+            settings.orthanc_username,
+            settings.orthanc_password.get_secret_value(),
+            settings.upstream_timeout_seconds,
+        )
         try:
             yield
         finally:
             await app.state.channels.close()
+            await app.state.dicomweb.aclose()
 
     app = FastAPI(
         title="RadScholar",
@@ -126,8 +136,9 @@ def create_app(settings: Settings) -> FastAPI:
         )
     app.add_middleware(SecurityHeaders)
     errors.install(app)
-    for module in (health, accounts, dicom, projects, training, radiomics, stats):
+    for module in (health, accounts, dicom, sites, projects, training, radiomics, stats):
         app.include_router(module.router)
+    app.include_router(dicomweb_router)  # DICOMweb keeps its standard place, outside /api/v1
     if missing := undeclared_routes(app):
         raise RuntimeError(f"routes without a declared permission: {', '.join(missing)}")
     return app

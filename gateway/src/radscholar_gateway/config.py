@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     object_store: ObjectStoreSettings = Field(
         default_factory=ObjectStoreSettings, description="where uploads are staged for the DICOM store"
     )
+    orthanc_dicomweb_url: str = Field(
+        pattern="^https?://",
+        description="the DICOM server's DICOMweb root, served at /dicom-web/ (Orthanc: DicomWeb.Root must be "
+        "/dicom-web/); QIDO-RS and WADO-RS are proxied there",
+    )
+    orthanc_username: str = Field(min_length=1, description="the DICOM server user the DICOMweb proxy signs in as")
+    orthanc_password: SecretStr = Field(description="that user's password")
 
     @model_validator(mode="after")
     def _checked(self) -> Settings:

@@ -173,6 +173,8 @@ def test_gateway_gets_its_keys_database_and_first_admin(config: StackConfig, sec
     assert env["RADSCHOLAR_GATEWAY_DATABASE_URL"] == f"sqlite:///{config.data_dir}/gateway/gateway.db"
     assert env["RADSCHOLAR_GATEWAY_ADMIN_USERNAME"] == "admin"
     assert env["RADSCHOLAR_GATEWAY_ADMIN_PASSWORD"] == secrets.admin_password
+    assert env["RADSCHOLAR_GATEWAY_ORTHANC_DICOMWEB_URL"] == f"{config.orthanc_url}/dicom-web"
+    assert env["RADSCHOLAR_GATEWAY_ORTHANC_PASSWORD"] == secrets.orthanc_password
     assert all(key.startswith("RADSCHOLAR_GATEWAY_") for key in env)
 
 
@@ -183,7 +185,7 @@ def test_each_secret_goes_only_where_it_is_needed(config: StackConfig, tmp_path:
         values = "\n".join(component.env.values())
         if name != "gateway":
             assert not any(secret in values for secret in gateway_only), name
-        if name != "dicomstore":
+        if name not in ("dicomstore", "gateway"):  # the gateway proxies DICOMweb reads to Orthanc
             assert secrets.orthanc_password not in component.env.values(), name
         assert secrets.identity_private_key not in repr(component), name
     assert "PRIVATE KEY" not in repr(secrets)

@@ -35,7 +35,7 @@ from rich.progress import (
 )
 from rich.table import Column, Table
 
-from radscholar.client import ApiError, BatchResult, Client
+from radscholar.client import ApiError, BatchResult, Client, ResultList, StudyFilter
 from radscholar.credentials import CredentialStore
 from radscholar.uploads import Journal, JournalError, LocalFile, MiB, UploadSummary, journal_path, plan_batches, walk
 
@@ -44,10 +44,12 @@ phantoms = typer.Typer(help="Synthetic DICOM studies with ground truth.", no_arg
 users = typer.Typer(help="Accounts of the platform (admins only).", no_args_is_help=True)
 keys = typer.Typer(help="Your API keys, for programs: RADSCHOLAR_API_KEY=rsk_...", no_args_is_help=True)
 audit = typer.Typer(help="The audit trail (admins only).")
+sites = typer.Typer(help="Sites (hospitals) and the modalities that send images for them.", no_args_is_help=True)
 app.add_typer(phantoms, name="phantoms")
 app.add_typer(users, name="users")
 app.add_typer(keys, name="keys")
 app.add_typer(audit, name="audit")
+app.add_typer(sites, name="sites")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -486,8 +488,18 @@ class Uploader:
     for and kept (a second Ctrl-C abandons them), and the journal holds every batch that completed.
     """
 
-    def __init__(self, client: Client, journal: Journal | None, progress: Progress, task: TaskID) -> None:
+    def __init__(
+        self,
+        client: Client,
+        journal: Journal | None,
+        progress: Progress,
+        task: TaskID,
+        *,
+        site: str | None = None,
+        project_id: str | None = None,
+    ) -> None:
         self.client, self.journal, self.progress, self.task = client, journal, progress, task
+        self.site, self.project_id = site, project_id
         self.summary = UploadSummary()
         self._stop = threading.Event()
 
@@ -524,12 +536,17 @@ class Uploader:
     def _send(self, batch: Sequence[LocalFile]) -> BatchResult | None:
         if self._stop.is_set():
             return None
-        return self.client.upload_batch(batch, on_bytes=lambda n: self.progress.advance(self.task, n))
+        return self.client.upload_batch(
+            batch,
+            on_bytes=lambda n: self.progress.advance(self.task, n),
+            site=self.site,
+            project_id=self.project_id,
+        )
 
     def _collect(self, result: BatchResult | None) -> None:
         if result is None:
             return
-        self.summary.add(result, result.unmatched)
+        self.summary.add(result, result.unmatched, deidentified=result.deidentified, removed=result.removed)
         if self.journal is not None:
             try:
                 self.journal.record(result)
@@ -543,11 +560,13 @@ class Uploader:
         self.progress.update(self.task, files=self.summary.files_sent)
 
 
-def open_journal(folder: Path, url: str, path: Path | None, fresh: bool) -> Journal | None:
-    """The folder's journal at this gateway; None (with a warning) where it cannot be read."""
-    path = path or journal_path(folder, url)
+def open_journal(
+    folder: Path, url: str, path: Path | None, fresh: bool, site: str = "", project_id: str = ""
+) -> Journal | None:
+    """The folder's journal at this gateway (and site and project); None (with a warning) where it cannot be read."""
+    path = path or journal_path(folder, url, site=site, project_id=project_id)
     try:
-        journal = Journal(path, folder, url)
+        journal = Journal(path, folder, url, site=site, project_id=project_id)
         if fresh:
             journal.forget()
     except JournalError as exc:
@@ -598,6 +617,26 @@ def print_upload(summary: UploadSummary, skipped: int, seconds: float) -> None:
         console.print(f"... and {len(rejected) - REJECTED_ROWS} more rejected (--report FILE lists them all)")
 
 
+REMOVED_NAMED = 6  # removed elements named in the de-identification line; --report has them all
+
+
+def print_deidentification(summary: UploadSummary, project_id: str) -> None:
+    """One line on what de-identification on ingest did, when the project asked for it."""
+    if not summary.deidentified:
+        return
+    actions = sorted(summary.deidentified.items(), key=lambda item: (-item[1], item[0]))
+    removed = sorted(summary.removed)
+    named = ", ".join(removed[:REMOVED_NAMED])
+    if len(removed) > REMOVED_NAMED:
+        named += f" and {len(removed) - REMOVED_NAMED} more (--report FILE lists them all)"
+    console.print(
+        f"de-identified for project {escape(project_id)}: {sum(summary.deidentified.values())} data elements "
+        f"changed ({', '.join(f'{escape(action)} {count}' for action, count in actions)})"
+        + (f"; removed {escape(named)}" if removed else ""),
+        highlight=False,
+    )
+
+
 @app.command()
 def upload(
     folder: Annotated[
@@ -617,21 +656,31 @@ def upload(
     ] = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="forget the journal: send every file again")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="write every report line to this JSON file")] = None,
+    site: Annotated[
+        str | None, typer.Option("--site", help="the registered site the files come from (see `radscholar sites`)")
+    ] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", help="the project the files go into (de-identified if it asks)")
+    ] = None,
     url: Url = None,
 ) -> None:
     """Upload a folder of DICOM files and zip archives, in parallel batches; safe to run again.
 
     The folder is walked recursively; hidden files and folders are left out. Files the gateway stored (or
     already had) are kept in a resume journal in $XDG_CACHE_HOME/radscholar/uploads/ (~/.cache by default),
-    one per folder and gateway, never in the folder itself; a re-run, after Ctrl-C or a failure, sends only
-    new, changed and rejected files. Sending a file twice is harmless all the same: the gateway answers
-    already_present and keeps one copy.
+    one per folder, gateway, site and project, never in the folder itself; a re-run, after Ctrl-C or a
+    failure, sends only new, changed and rejected files. Sending a file twice is harmless all the same: the
+    gateway answers already_present and keeps one copy.
+
+    With --site the studies count as that site's; with --project they go into the project, de-identified
+    first when the project's ingest profile asks for it (a line then says what was changed).
 
     Exit code: 0 when nothing was rejected, 1 when something was (the list is printed) or the upload
     failed, 2 for wrong usage, 130 after Ctrl-C.
     """
     with signed_in(url) as client:
-        journal = open_journal(folder, client.url, journal_file.absolute() if journal_file else None, fresh)
+        given = journal_file.absolute() if journal_file else None
+        journal = open_journal(folder, client.url, given, fresh, site or "", project or "")
         own = journal.path.resolve() if journal is not None else None
         files = [f for f in walk(folder, exclude or ()) if own is None or f.path.resolve() != own]
         send, skip = journal.pending(files) if journal is not None else (files, [])
@@ -643,15 +692,18 @@ def upload(
             console.print(f"nothing to upload: all {len(files)} files were uploaded before{where}", highlight=False)
             return
         total = sum(f.size for f in send)
+        into = ", ".join(f"{noun} {escape(value)}" for noun, value in (("site", site), ("project", project)) if value)
         console.print(
-            f"uploading {plural(len(send), 'file')} ({human_bytes(total)}) from {folder} to {client.url} "
-            f"with {plural(workers, 'worker')}" + (f"; skipping {len(skip)} uploaded before{where}" if skip else ""),
+            f"uploading {plural(len(send), 'file')} ({human_bytes(total)}) from {folder} to {client.url}"
+            + (f" into {into}" if into else "")
+            + f" with {plural(workers, 'worker')}"
+            + (f"; skipping {len(skip)} uploaded before{where}" if skip else ""),
             highlight=False,
         )
         started = time.monotonic()
         with upload_progress() as progress:
             task = progress.add_task("uploading", total=total, files=0, total_files=len(send))
-            uploader = Uploader(client, journal, progress, task)
+            uploader = Uploader(client, journal, progress, task, site=site, project_id=project)
             try:
                 uploader.run(plan_batches(send, batch_files, batch_mib * MiB), workers)
             except KeyboardInterrupt:
@@ -665,6 +717,7 @@ def upload(
                 stopped = None
         summary = uploader.summary
         print_upload(summary, len(skip), time.monotonic() - started)
+        print_deidentification(summary, project or "")
         if report is not None:
             document = {**summary.to_json(), "skipped": len(skip), "journal": str(journal.path) if journal else None}
             report.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
@@ -695,41 +748,154 @@ def parse_day(value: str | None, option: str) -> str | None:
         raise typer.BadParameter(f"'{value}' is not a day as YYYY-MM-DD", param_hint=option) from None
 
 
-@app.command("studies")
-def studies_list(
-    patient_id: Annotated[str | None, typer.Option("--patient-id", help="the patient's ID, exactly")] = None,
-    modality: Annotated[str | None, typer.Option("--modality", "-m", help="CT, MR, DX, MG, ...")] = None,
-    date_from: Annotated[str | None, typer.Option("--from", help="studies on or after this day (YYYY-MM-DD)")] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="studies on or before this day (YYYY-MM-DD)")] = None,
-    description: Annotated[str | None, typer.Option(help="text the study description contains")] = None,
-    institution: Annotated[str | None, typer.Option(help="the institution's name")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="at most this many studies, newest first")] = 50,
+# Filters of studies, shared by `patients`, `studies` and `series`.
+PatientIdFilter = Annotated[str | None, typer.Option("--patient-id", help="the patient's ID, exactly")]
+ModalityFilter = Annotated[str | None, typer.Option("--modality", "-m", help="CT, MR, DX, MG, ...")]
+FromFilter = Annotated[str | None, typer.Option("--from", help="studies on or after this day (YYYY-MM-DD)")]
+ToFilter = Annotated[str | None, typer.Option("--to", help="studies on or before this day (YYYY-MM-DD)")]
+DescriptionFilter = Annotated[str | None, typer.Option("--description", help="text the study description contains")]
+InstitutionFilter = Annotated[str | None, typer.Option("--institution", help="the institution's name")]
+BodyPartFilter = Annotated[str | None, typer.Option("--body-part", help="Body Part Examined, e.g. CHEST")]
+SiteFilter = Annotated[
+    str | None, typer.Option("--site", help="a site's id, or the institution name of an unregistered one")
+]
+ProjectFilter = Annotated[str | None, typer.Option("--project", help="uploaded into or copied for this project")]
+
+
+def study_filter(
+    patient_id: str | None,
+    modality: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    description: str | None,
+    institution: str | None,
+    body_part: str | None,
+    site: str | None,
+    project: str | None,
+) -> StudyFilter:
+    """The filters given on the command line, the days checked (exit code 2 when one is not YYYY-MM-DD)."""
+    return StudyFilter(
+        patient_id=patient_id,
+        modality=modality,
+        study_date_from=parse_day(date_from, "--from"),
+        study_date_to=parse_day(date_to, "--to"),
+        description=description,
+        institution=institution,
+        body_part=body_part,
+        site=site,
+        project_id=project,
+    )
+
+
+@contextmanager
+def sort_checked() -> Iterator[None]:
+    """A sort key the gateway does not know is wrong usage (exit code 2, with its list of keys)."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.reason != "INVALID_SORT":
+            raise
+        raise typer.BadParameter(exc.message, param_hint="--sort") from None
+
+
+def found_title(noun: str, found: ResultList[Any]) -> str:
+    """A table's title: "studies (12)", or "studies (50 of 120)" when more match than are shown."""
+    total = found.total_size if found.total_size is not None else len(found)
+    return f"{noun} ({len(found)} of {total})" if total > len(found) else f"{noun} ({len(found)})"
+
+
+def print_more(found: ResultList[Any]) -> None:
+    if found.total_size is not None and found.total_size > len(found):
+        console.print(
+            f"{found.total_size - len(found)} more match: raise --limit or narrow the filters", highlight=False
+        )
+
+
+@app.command("patients")
+def patients_list(
+    patient_id: PatientIdFilter = None,
+    modality: ModalityFilter = None,
+    date_from: FromFilter = None,
+    date_to: ToFilter = None,
+    description: DescriptionFilter = None,
+    institution: InstitutionFilter = None,
+    body_part: BodyPartFilter = None,
+    site: SiteFilter = None,
+    project: ProjectFilter = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(help="latest_study_date (default, newest first), patient_id or studies; '-' in front: descending"),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many patients")] = 50,
     url: Url = None,
 ) -> None:
-    """Find studies in the DICOM store, newest first."""
-    study_date_from, study_date_to = parse_day(date_from, "--from"), parse_day(date_to, "--to")
-    with signed_in(url) as client:
-        found = client.studies(
-            patient_id=patient_id,
-            modality=modality,
-            study_date_from=study_date_from,
-            study_date_to=study_date_to,
-            description=description,
-            institution=institution,
-            limit=limit,
+    """Find patients with studies matching the filters, latest study first."""
+    filters = study_filter(patient_id, modality, date_from, date_to, description, institution, body_part, site, project)
+    with signed_in(url) as client, sort_checked():
+        found = client.patients(sort=sort, limit=limit, **filters)
+    if not found:
+        console.print("no patients match")
+        return
+    table = listing(
+        found_title("patients", found),
+        "patient id",
+        "name",
+        fixed("studies"),
+        fixed("series"),
+        fixed("instances"),
+        fixed("latest study"),
+        "sites",
+    )
+    for patient in found:
+        table.add_row(
+            escape(patient.get("patient_id") or "-"),
+            escape(patient.get("patient_name") or ""),
+            str(patient.get("study_count", "")),
+            str(patient.get("series_count", "")),
+            str(patient.get("instance_count", "")),
+            escape(patient.get("latest_study_date") or "-"),
+            escape(", ".join(patient.get("sites") or []) or "-"),
         )
+    console.print(table)
+    print_more(found)
+
+
+@app.command("studies")
+def studies_list(
+    patient_id: PatientIdFilter = None,
+    modality: ModalityFilter = None,
+    date_from: FromFilter = None,
+    date_to: ToFilter = None,
+    description: DescriptionFilter = None,
+    institution: InstitutionFilter = None,
+    body_part: BodyPartFilter = None,
+    site: SiteFilter = None,
+    project: ProjectFilter = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            help="study_date (default, newest first), received, patient_id, description, instances or size; "
+            "'-' in front: descending"
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many studies")] = 50,
+    url: Url = None,
+) -> None:
+    """Find studies in the DICOM store, newest first unless sorted otherwise."""
+    filters = study_filter(patient_id, modality, date_from, date_to, description, institution, body_part, site, project)
+    with signed_in(url) as client, sort_checked():
+        found = client.studies(sort=sort, limit=limit, **filters)
     if not found:
         console.print("no studies match")
         return
-    total = found.total_size if found.total_size is not None else len(found)
-    title = f"studies ({len(found)} of {total})" if total > len(found) else f"studies ({len(found)})"
     table = listing(
-        title,
+        found_title("studies", found),
         fixed("date"),
         "patient id",
         fixed("modalities"),
         "description",
         "institution",
+        "site",
         fixed("series"),
         fixed("instances"),
         "study uid",
@@ -741,50 +907,124 @@ def studies_list(
             escape(", ".join(study.get("modalities") or []) or "-"),
             escape(study.get("description") or ""),
             escape(study.get("institution") or ""),
+            escape(study.get("site") or "-"),
             str(study.get("series_count", "")),
             str(study.get("instance_count", "")),
             escape(study.get("study_instance_uid") or ""),
         )
     console.print(table)
-    if total > len(found):
-        console.print(f"{total - len(found)} more match: raise --limit or narrow the filters", highlight=False)
+    print_more(found)
+
+
+def dimensions(series: dict[str, Any]) -> str:
+    """columns x rows x slices, as 512x512x120; "-" when unknown."""
+    sizes = [series.get("columns") or 0, series.get("rows") or 0, series.get("slices") or 0]
+    return "x".join(map(str, sizes)) if all(sizes) else "-"
+
+
+def spacing(series: dict[str, Any]) -> str:
+    """mm between columns, rows (and slices), "-" when unknown."""
+    return "x".join(f"{float(step):.4g}" for step in series.get("spacing") or []) or "-"
 
 
 @app.command("series")
 def series_list(
-    study_uid: Annotated[str, typer.Argument(help="the study's instance UID (see `radscholar studies`)")],
+    study_uid: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="STUDY_UID",
+            help="a study's instance UID (see `radscholar studies`); without it, search every study",
+        ),
+    ] = None,
+    patient_id: PatientIdFilter = None,
+    modality: Annotated[str | None, typer.Option("--modality", "-m", help="the series' modality: CT, MR, ...")] = None,
+    date_from: FromFilter = None,
+    date_to: ToFilter = None,
+    description: DescriptionFilter = None,
+    institution: InstitutionFilter = None,
+    body_part: Annotated[str | None, typer.Option("--body-part", help="the series' Body Part Examined")] = None,
+    site: SiteFilter = None,
+    project: ProjectFilter = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            help="series_number (default), modality, body_part, instances, size or study_date; '-' in front: descending"
+        ),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="at most this many series (default 50)")] = None,
     url: Url = None,
 ) -> None:
-    """The series of one study."""
-    with signed_in(url) as client:
-        found = client.series(study_uid)
+    """The series of one study, or series matching the filters in every study, with their dimensions
+    (columns x rows x slices), spacing in mm and plane."""
+    filters = study_filter(patient_id, modality, date_from, date_to, description, institution, body_part, site, project)
+    searching = any(filters.values()) or sort is not None or limit is not None
+    if study_uid is not None and searching:
+        raise typer.BadParameter(
+            "give either a study UID or filters (--modality, --site, ...), not both", param_hint="STUDY_UID"
+        )
+    with signed_in(url) as client, sort_checked():
+        if study_uid is None:
+            found = client.find_series(sort=sort, limit=limit or 50, **filters)
+            title = found_title("series", found)
+        else:
+            in_study = client.series(study_uid)
+            order = sorted(in_study, key=lambda s: (s.get("series_number") or 0, s.get("series_instance_uid") or ""))
+            found, title = ResultList(order), f"series of {escape(study_uid)} ({len(in_study)})"
     if not found:
-        console.print(f"no series for study {escape(study_uid)} (is the UID right? see radscholar studies)")
+        console.print("no series match" if study_uid is None else f"no series in study {escape(study_uid)}")
         return
-    table = listing(
-        f"series of {escape(study_uid)} ({len(found)})",
+    columns: list[str | Column] = [
         fixed("number"),
         fixed("modality"),
         "description",
         "body part",
         fixed("instances"),
+        fixed("size"),
+        fixed("dimensions"),
+        fixed("spacing (mm)"),
+        fixed("plane"),
         "series uid",
-    )
-    for series in sorted(found, key=lambda s: (s.get("series_number") or 0, s.get("series_instance_uid") or "")):
-        table.add_row(
+    ]
+    if study_uid is None:
+        columns.append("study uid")
+    table = listing(title, *columns)
+    for series in found:
+        row = [
             str(series.get("series_number", "")),
             escape(series.get("modality") or "-"),
             escape(series.get("description") or ""),
             escape(series.get("body_part") or ""),
             str(series.get("instance_count", "")),
+            human_bytes(int(series.get("size_bytes") or 0)),
+            dimensions(series),
+            spacing(series),
+            escape(series.get("plane") or "-"),
             escape(series.get("series_instance_uid") or ""),
-        )
+        ]
+        if study_uid is None:
+            row.append(escape(series.get("study_instance_uid") or ""))
+        table.add_row(*row)
     console.print(table)
+    print_more(found)
+
+
+def statistics_table(title: str, key: str, groups: list[dict[str, Any]], unknown: str) -> Table:
+    """One breakdown of the store: a row per modality, site or month."""
+    table = listing(title, key, fixed("studies"), fixed("series"), fixed("instances"), fixed("size"))
+    for group in groups:
+        table.add_row(
+            escape(group.get("key") or unknown),
+            str(group.get("studies", 0)),
+            str(group.get("series", 0)),
+            str(group.get("instances", 0)),
+            human_bytes(int(group.get("size_bytes") or 0)),
+        )
+    return table
 
 
 @app.command()
 def stats(url: Url = None) -> None:
-    """Counts and disk use of the DICOM store."""
+    """Counts and disk use of the DICOM store, in all and by modality, site and month of the study date."""
     with signed_in(url) as client:
         found = client.store_statistics()
     table = Table(show_header=False, box=None, title="DICOM store")
@@ -792,3 +1032,107 @@ def stats(url: Url = None) -> None:
         table.add_row(name, str(found.get(name, 0)))
     table.add_row("disk size", human_bytes(int(found.get("disk_size_bytes") or 0)))
     console.print(table)
+    breakdowns = (
+        ("by modality", "modality", "by_modality", "-"),
+        ("by site", "site", "by_site", "(no site)"),
+        ("by month", "month", "by_month", "(no date)"),
+    )
+    for title, key, field, unknown in breakdowns:
+        if found.get(field):
+            console.print(statistics_table(title, key, found[field], unknown))
+
+
+# -- sites ---------------------------------------------------------------------------------------
+
+SiteId = Annotated[str, typer.Argument(help="the site's id (see `radscholar sites list`)")]
+AeTitle = Annotated[str, typer.Argument(help="the modality's AE title: 1 to 16 letters, digits, '_', '-' or '.'")]
+
+
+@sites.command("list")
+def sites_list(url: Url = None) -> None:
+    """Registered sites, then institutions studies came from that are no registered site, with their counts."""
+    with signed_in(url) as client:
+        found = client.sites()
+    if not found:
+        console.print("no sites yet: register one with radscholar sites create ID NAME")
+        return
+    table = listing(
+        f"sites ({len(found)})",
+        "id",
+        "name",
+        fixed("registered"),
+        "AE titles",
+        fixed("patients"),
+        fixed("studies"),
+        fixed("instances"),
+        fixed("size"),
+    )
+    for site in found:
+        table.add_row(
+            escape(site.get("id") or "-"),
+            escape(site.get("name") or ""),
+            "[green]yes[/green]" if site.get("registered") else "no",
+            escape(", ".join(m.get("ae_title") or "" for m in site.get("modalities") or []) or "-"),
+            str(site.get("patients", 0)),
+            str(site.get("studies", 0)),
+            str(site.get("instances", 0)),
+            human_bytes(int(site.get("size_bytes") or 0)),
+        )
+    console.print(table)
+
+
+@sites.command("create")
+def sites_create(
+    site_id: Annotated[str, typer.Argument(metavar="ID", help="1 to 63 lower-case letters, digits or '-'")],
+    name: Annotated[str, typer.Argument(help="the hospital's name")],
+    institution: Annotated[
+        list[str] | None,
+        typer.Option("--institution", "-i", help="an InstitutionName that means this site (repeat)"),
+    ] = None,
+    url: Url = None,
+) -> None:
+    """Register a site; studies whose InstitutionName is one of its institution names count as its own."""
+    with signed_in(url) as client:
+        site = client.create_site(site_id, name, institution or ())
+    names = ", ".join(site.get("institution_names") or [])
+    console.print(
+        f"created site [bold]{escape(site['id'])}[/bold] ({escape(site.get('name') or name)})"
+        + (f"; institution names: {escape(names)}" if names else ""),
+        highlight=False,
+    )
+
+
+@sites.command("delete")
+def sites_delete(site_id: SiteId, url: Url = None) -> None:
+    """Remove a site and its modalities; studies attributed to it keep the attribution."""
+    with signed_in(url) as client:
+        client.delete_site(site_id)
+    console.print(f"deleted site {escape(site_id)}", highlight=False)
+
+
+@sites.command("add-modality")
+def sites_add_modality(
+    site_id: SiteId,
+    ae_title: AeTitle,
+    host: Annotated[str, typer.Option("--host", help="the IP address or host name it connects from")],
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="its own DICOM port")] = 104,
+    description: Annotated[str, typer.Option("--description", help="what it is, e.g. 'CT scanner 2'")] = "",
+    url: Url = None,
+) -> None:
+    """Allow a modality or PACS to send images (C-STORE) for the site."""
+    with signed_in(url) as client:
+        modality = client.register_modality(site_id, ae_title, host, port, description)
+    console.print(
+        f"site {escape(modality.get('site_id') or site_id)} accepts images from AE title "
+        f"[bold]{escape(modality['ae_title'])}[/bold] at {escape(modality.get('host') or host)}:"
+        f"{modality.get('port') or port}",
+        highlight=False,
+    )
+
+
+@sites.command("remove-modality")
+def sites_remove_modality(site_id: SiteId, ae_title: AeTitle, url: Url = None) -> None:
+    """Stop accepting images from an AE title."""
+    with signed_in(url) as client:
+        client.unregister_modality(site_id, ae_title)
+    console.print(f"site {escape(site_id)} no longer accepts images from AE title {escape(ae_title)}", highlight=False)

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, TypeVar, cast
+from typing import IO, Any, TypedDict, TypeVar, Unpack, cast
 from urllib.parse import quote
 
 import httpx
@@ -54,13 +54,56 @@ class ResultList(list[T]):
 
 
 class BatchResult(list[FileResult]):
-    """The files of one batch, in the order sent; ``unmatched`` holds report lines naming none of them."""
+    """The files of one batch, in the order sent; ``unmatched`` holds report lines naming none of them.
+
+    When the project uploaded into de-identifies on ingest, ``deidentified`` counts the data elements it
+    changed, by action (removed, replaced, pseudonymised, ...), and ``removed`` names the elements removed.
+    """
 
     unmatched: list[IngestLine]
+    deidentified: dict[str, int]
+    removed: list[str]
 
-    def __init__(self, results: Iterable[FileResult] = (), unmatched: Iterable[IngestLine] = ()) -> None:
+    def __init__(
+        self,
+        results: Iterable[FileResult] = (),
+        unmatched: Iterable[IngestLine] = (),
+        deidentified: dict[str, int] | None = None,
+        removed: Iterable[str] = (),
+    ) -> None:
         super().__init__(results)
         self.unmatched = list(unmatched)
+        self.deidentified = dict(deidentified or {})
+        self.removed = sorted(set(removed))
+
+    @classmethod
+    def joined(cls, first: BatchResult, second: BatchResult) -> BatchResult:
+        """One batch's results from those of its two halves."""
+        counts = dict(first.deidentified)
+        for action, count in second.deidentified.items():
+            counts[action] = counts.get(action, 0) + count
+        return cls([*first, *second], first.unmatched + second.unmatched, counts, [*first.removed, *second.removed])
+
+
+class StudyFilter(TypedDict, total=False):
+    """Filters of studies, and of the patients and series in them; they combine with AND.
+
+    ``patient_id`` is matched exactly; ``modality`` (CT, MR, DX, MG, ...) and ``body_part`` (Body Part
+    Examined, e.g. CHEST) are any series' of the study; ``study_date_from`` and ``study_date_to`` are days
+    (YYYY-MM-DD), both ends included; ``description`` is text the study description contains; ``site`` is a
+    registered site's id (or the institution name of an unregistered one); ``project_id`` a project the
+    study was uploaded into or copied for.
+    """
+
+    patient_id: str | None
+    modality: str | None
+    study_date_from: date | str | None
+    study_date_to: date | str | None
+    description: str | None
+    institution: str | None
+    body_part: str | None
+    site: str | None
+    project_id: str | None
 
 
 class ApiError(Exception):
@@ -399,41 +442,93 @@ class Client:
     # -- DICOM store -------------------------------------------------------------------------------
 
     def store_statistics(self) -> dict[str, Any]:
-        """{patients, studies, series, instances, disk_size_bytes} of the DICOM store."""
+        """{patients, studies, series, instances, disk_size_bytes, by_modality, by_site, by_month} of the DICOM
+        store; each ``by_`` list holds {key, studies, series, instances, size_bytes}, the key being a modality,
+        a site, or the month of the study date as YYYY-MM ("" for studies without a date)."""
         return self._request("GET", "/api/v1/dicom/statistics")  # type: ignore[no-any-return]
 
-    def studies(
-        self,
-        *,
-        patient_id: str | None = None,
-        modality: str | None = None,
-        study_date_from: date | str | None = None,
-        study_date_to: date | str | None = None,
-        description: str | None = None,
-        institution: str | None = None,
-        limit: int | None = None,
+    def patients(
+        self, *, sort: str | None = None, limit: int | None = None, **filters: Unpack[StudyFilter]
     ) -> ResultList[dict[str, Any]]:
-        """Studies matching every filter given, newest first: all of them, or the first ``limit``.
+        """Patients with a study matching every filter given (see :class:`StudyFilter`): all, or the first ``limit``.
+
+        Each is {patient_id, patient_name, study_count, series_count, instance_count, latest_study_date,
+        sites}. ``sort`` is latest_study_date (the default, newest first), patient_id or studies; "-" in
+        front sorts descending. The list's ``total_size`` counts every match.
+        """
+        return self._pages("/api/v1/dicom/patients", "patients", _query(filters, sort), limit)
+
+    def studies(
+        self, *, sort: str | None = None, limit: int | None = None, **filters: Unpack[StudyFilter]
+    ) -> ResultList[dict[str, Any]]:
+        """Studies matching every filter given (see :class:`StudyFilter`): all of them, or the first ``limit``.
 
         Each is {study_instance_uid, patient_id, patient_name, study_date, description, accession_number,
-        institution, modalities, series_count, instance_count}; dates are YYYY-MM-DD, both ends included,
-        ``description`` is text the description contains. The list's ``total_size`` counts every match.
+        institution, modalities, series_count, instance_count, site, project_ids, size_bytes, body_parts,
+        received_at}. ``sort`` is study_date (the default, newest first), received, patient_id, description,
+        instances or size; "-" in front sorts descending. The list's ``total_size`` counts every match.
         """
-        filters = {
-            "patient_id": patient_id,
-            "modality": modality,
-            "study_date_from": _day(study_date_from),
-            "study_date_to": _day(study_date_to),
-            "description": description,
-            "institution": institution,
-        }
-        return self._pages("/api/v1/dicom/studies", "studies", {k: v for k, v in filters.items() if v}, limit)
+        return self._pages("/api/v1/dicom/studies", "studies", _query(filters, sort), limit)
+
+    def find_series(
+        self, *, sort: str | None = None, limit: int | None = None, **filters: Unpack[StudyFilter]
+    ) -> ResultList[dict[str, Any]]:
+        """Series across studies, of the studies matching every filter given (see :class:`StudyFilter`;
+        ``modality`` and ``body_part`` are then the series' own): all of them, or the first ``limit``.
+
+        Each is a series summary (see :meth:`series_summary`). ``sort`` is series_number (the default),
+        modality, body_part, instances, size or study_date; "-" in front sorts descending. The list's
+        ``total_size`` counts every match.
+        """
+        return self._pages("/api/v1/dicom/series", "series", _query(filters, sort), limit)
 
     def series(self, study_uid: str) -> list[dict[str, Any]]:
-        """The series of one study: {series_instance_uid, study_instance_uid, modality, description,
-        series_number, body_part, instance_count}; none for a study the store does not have."""
+        """The series of one study, as summaries (see :meth:`series_summary`); ApiError STUDY_NOT_FOUND (404)
+        for a study the store does not have."""
         path = f"/api/v1/dicom/studies/{_segment(study_uid)}/series"
         return self._request("GET", path)["series"]  # type: ignore[no-any-return]
+
+    def series_summary(self, series_uid: str) -> dict[str, Any]:
+        """One series: {series_instance_uid, study_instance_uid, modality, description, series_number,
+        body_part, instance_count, size_bytes, rows, columns, slices, spacing, orientation, plane}.
+
+        ``spacing`` is mm between columns, rows and (when known) slices; ``orientation`` the six direction
+        cosines of Image Orientation (Patient); ``plane`` axial, coronal, sagittal, oblique or "".
+        """
+        return self._request("GET", f"/api/v1/dicom/series/{_segment(series_uid)}")  # type: ignore[no-any-return]
+
+    # -- sites -----------------------------------------------------------------------------------
+
+    def sites(self) -> list[dict[str, Any]]:
+        """Registered sites, then institutions studies came from that are no registered site: {id, name,
+        institution_names, registered, modalities: [{ae_title, site_id, host, port, description}], patients,
+        studies, series, instances, size_bytes}."""
+        return self._request("GET", "/api/v1/sites")["sites"]  # type: ignore[no-any-return]
+
+    def create_site(self, id: str, name: str, institution_names: Iterable[str] = ()) -> dict[str, Any]:
+        """Registers a site (``id``: 1 to 63 lower-case letters, digits or '-'); studies whose InstitutionName
+        is one of ``institution_names`` (case-insensitive) count as the site's. The site comes back."""
+        body = {"id": id, "name": name, "institution_names": list(institution_names)}
+        return self._request("POST", "/api/v1/sites", json=body)  # type: ignore[no-any-return]
+
+    def delete_site(self, id: str) -> None:
+        """Removes a site and its modalities; studies attributed to it keep the attribution."""
+        self._request("DELETE", f"/api/v1/sites/{_segment(id)}")
+
+    def register_modality(
+        self, site_id: str, ae_title: str, host: str, port: int = 104, description: str = ""
+    ) -> dict[str, Any]:
+        """Lets a modality or PACS C-STORE for the site: the AE title, from this host (an IP address or host
+        name), with its own DICOM port. The modality {ae_title, site_id, host, port, description} comes back."""
+        body = {"ae_title": ae_title, "host": host, "port": port, "description": description}
+        path = f"/api/v1/sites/{_segment(site_id)}/modalities"
+        return self._request("POST", path, json=body)  # type: ignore[no-any-return]
+
+    def unregister_modality(self, site_id: str, ae_title: str) -> None:
+        """Stops accepting images from this AE title."""
+        self._request("DELETE", f"/api/v1/sites/{_segment(site_id)}/modalities/{_segment(ae_title)}")
+
+    # -- uploads ---------------------------------------------------------------------------------
 
     def upload(
         self,
@@ -443,20 +538,25 @@ class Client:
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         on_batch: Callable[[BatchResult], None] | None = None,
         on_bytes: Callable[[int], None] | None = None,
+        site: str | None = None,
+        project_id: str | None = None,
     ) -> UploadSummary:
         """Uploads DICOM files and zip archives (folders named are walked, skipping hidden files), in
-        batches of at most ``batch_files`` files and ``batch_bytes`` bytes, one after the other.
+        batches of at most ``batch_files`` files and ``batch_bytes`` bytes, one after the other; from a
+        registered ``site`` and into ``project_id`` when given (de-identified first if the project asks:
+        see :meth:`set_ingest_profile`; the summary then counts what de-identification did).
 
         Files are streamed from disk, never read whole into memory. Each is named to the gateway by its
         path relative to the folder all the paths share. A file already in the store is harmless: it is
         answered ``already_present``. ``on_batch`` is called with each batch's results, ``on_bytes`` with
         the bytes read as they are sent. Raises ApiError when the gateway refuses the upload (say, 403
-        without the ingest permission); bad files never raise, they are ``rejected`` in the summary.
+        without the ingest permission, 404 SITE_NOT_FOUND for a site that is not registered); bad files
+        never raise, they are ``rejected`` in the summary.
         """
         summary = UploadSummary()
         for batch in plan_batches(local_files(paths), batch_files, batch_bytes):
-            result = self.upload_batch(batch, on_bytes=on_bytes)
-            summary.add(result, result.unmatched)
+            result = self.upload_batch(batch, on_bytes=on_bytes, site=site, project_id=project_id)
+            summary.add(result, result.unmatched, deidentified=result.deidentified, removed=result.removed)
             if on_batch is not None:
                 on_batch(result)
         return summary
@@ -467,6 +567,8 @@ class Client:
         *,
         on_bytes: Callable[[int], None] | None = None,
         timeout: float = UPLOAD_TIMEOUT,
+        site: str | None = None,
+        project_id: str | None = None,
     ) -> BatchResult:
         """Sends these files in one request (see :meth:`upload`); safe to call from several threads.
 
@@ -483,16 +585,19 @@ class Client:
                     refused[file] = rejected_whole(file, UNREADABLE, f"{file.name} could not be read: {exc}")
                     continue
                 readable.append((file, CountingReader(handle, on_bytes)))
-            sent = self._post_files(readable, timeout)
+            params = {k: v for k, v in (("site", site), ("project_id", project_id)) if v}
+            sent = self._post_files(readable, timeout, params)
         by_file = {result.file: result for result in sent} | refused
-        return BatchResult((by_file[f] for f in files), sent.unmatched)
+        return BatchResult((by_file[f] for f in files), sent.unmatched, sent.deidentified, sent.removed)
 
-    def _post_files(self, files: Sequence[tuple[LocalFile, CountingReader]], timeout: float) -> BatchResult:
+    def _post_files(
+        self, files: Sequence[tuple[LocalFile, CountingReader]], timeout: float, params: dict[str, str]
+    ) -> BatchResult:
         if not files:
             return BatchResult()
         body: Files = [("files", (f.name, cast(IO[bytes], reader), "application/octet-stream")) for f, reader in files]
         try:
-            report = self._request("POST", "/api/v1/dicom/uploads", files=body, timeout=timeout)
+            report = self._request("POST", "/api/v1/dicom/uploads", files=body, params=params, timeout=timeout)
         except ApiError as exc:
             if exc.status != 413:
                 raise
@@ -501,10 +606,12 @@ class Client:
                 message = f"{file.name} is over the gateway's upload limit: {exc.message}"
                 return BatchResult([rejected_whole(file, exc.reason or REQUEST_TOO_LARGE, message)])
             middle = len(files) // 2
-            first, second = self._post_files(files[:middle], timeout), self._post_files(files[middle:], timeout)
-            return BatchResult([*first, *second], first.unmatched + second.unmatched)
+            first = self._post_files(files[:middle], timeout, params)
+            return BatchResult.joined(first, self._post_files(files[middle:], timeout, params))
         results, unmatched = attribute([f for f, _ in files], map(IngestLine.from_json, report["files"]))
-        return BatchResult(results, unmatched)
+        return BatchResult(results, unmatched, report.get("deidentified"), report.get("removed") or ())
+
+    # -- projects --------------------------------------------------------------------------------
 
     def create_project(
         self, name: str, modality: str, task_type: str, dimensionality: str, description: str = ""
@@ -522,6 +629,33 @@ class Client:
         """Every project, following the pages."""
         return self._pages("/api/v1/projects", "projects", {})
 
+    def ingest_profile(self, project_id: str) -> dict[str, Any]:
+        """What the project asks of uploads into it: {deidentify, retain_longitudinal_dates,
+        retain_patient_characteristics, clean_descriptors}."""
+        path = f"/api/v1/projects/{_segment(project_id)}/ingest-profile"
+        return self._request("GET", path)  # type: ignore[no-any-return]
+
+    def set_ingest_profile(
+        self,
+        project_id: str,
+        *,
+        deidentify: bool,
+        retain_longitudinal_dates: bool = False,
+        retain_patient_characteristics: bool = False,
+        clean_descriptors: bool = False,
+    ) -> dict[str, Any]:
+        """Sets whether uploads into the project are de-identified before they are stored (PS3.15 basic
+        profile), and with which options: dates kept but shifted per patient, sex/age/size/weight kept,
+        descriptions kept but scrubbed. The profile comes back."""
+        body = {
+            "deidentify": deidentify,
+            "retain_longitudinal_dates": retain_longitudinal_dates,
+            "retain_patient_characteristics": retain_patient_characteristics,
+            "clean_descriptors": clean_descriptors,
+        }
+        path = f"/api/v1/projects/{_segment(project_id)}/ingest-profile"
+        return self._request("PUT", path, json=body)  # type: ignore[no-any-return]
+
 
 def _iso(moment: datetime | str) -> str:
     """ISO 8601; a naive datetime is taken as local time."""
@@ -535,6 +669,14 @@ def _day(value: date | str | None) -> str | None:
     if isinstance(value, datetime):
         return value.date().isoformat()
     return value.isoformat() if isinstance(value, date) else value
+
+
+def _query(filters: StudyFilter, sort: str | None) -> dict[str, Any]:
+    """The query parameters of a patient, study or series search: the filters given, and the sort order."""
+    params: dict[str, Any] = {**filters, "sort": sort}
+    for end in ("study_date_from", "study_date_to"):
+        params[end] = _day(params.get(end))
+    return {name: value for name, value in params.items() if value}
 
 
 def _segment(value: str) -> str:

@@ -7,12 +7,14 @@ when it got at least one line and none of its lines is ``rejected``; only done f
 
 The resume journal of ``radscholar upload DIR`` lives in the user's cache folder, not in DIR:
 ``$XDG_CACHE_HOME/radscholar/uploads/<hash>.jsonl`` (``~/.cache`` by default), one journal per absolute
-folder path and gateway URL. So a read-only or shared data folder is never written to, copying the
-folder carries no stale state along, and uploading the same folder to a second gateway sends everything
-there. It is JSON Lines, appended after each batch (a crash loses at most the batches in flight): a
-header line ``{"journal": "radscholar-upload", "version": 1, "url": ..., "folder": ...}``, then a line
-``{"name", "size", "mtime_ns", "status"}`` per done file; the last line for a name wins, and a cut-off
-last line is ignored. A file is skipped on a re-run while its size and modification time are unchanged.
+folder path and gateway URL (and site and project, when the upload names them). So a read-only or shared
+data folder is never written to, copying the folder carries no stale state along, and uploading the same
+folder to a second gateway, or into another site or project, sends everything there. It is JSON Lines,
+appended after each batch (a crash loses at most the batches in flight): a header line
+``{"journal": "radscholar-upload", "version": 1, "url": ..., "folder": ...}`` (with ``"site"`` and
+``"project_id"`` when given), then a line ``{"name", "size", "mtime_ns", "status"}`` per done file; the
+last line for a name wins, and a cut-off last line is ignored. A file is skipped on a re-run while its
+size and modification time are unchanged.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -116,14 +118,30 @@ class FileResult:
 
 @dataclass
 class UploadSummary:
-    """Every file sent and every report line; the counts are of lines (instances), like the gateway's."""
+    """Every file sent and every report line; the counts are of lines (instances), like the gateway's.
+
+    ``deidentified`` and ``removed`` say what de-identification on ingest did (for a project that asks for
+    it): data elements changed over all instances, by action, and the keywords of the elements removed.
+    """
 
     files: list[FileResult] = field(default_factory=list)
     unmatched: list[IngestLine] = field(default_factory=list)  # lines naming no file sent (never seen so far)
+    deidentified: dict[str, int] = field(default_factory=dict)
+    removed: set[str] = field(default_factory=set)
 
-    def add(self, results: Iterable[FileResult], unmatched: Iterable[IngestLine] = ()) -> None:
+    def add(
+        self,
+        results: Iterable[FileResult],
+        unmatched: Iterable[IngestLine] = (),
+        *,
+        deidentified: Mapping[str, int] | None = None,
+        removed: Iterable[str] = (),
+    ) -> None:
         self.files += results
         self.unmatched += unmatched
+        for action, count in (deidentified or {}).items():
+            self.deidentified[action] = self.deidentified.get(action, 0) + count
+        self.removed.update(removed)
 
     @property
     def lines(self) -> list[IngestLine]:
@@ -163,6 +181,8 @@ class UploadSummary:
             "rejected": self.rejected,
             "files_sent": self.files_sent,
             "bytes_sent": self.bytes_sent,
+            "deidentified": dict(sorted(self.deidentified.items())),
+            "removed": sorted(self.removed),
             "files": [line.to_json() for line in self.lines],
         }
 
@@ -311,25 +331,38 @@ class CountingReader:
 
 
 class JournalError(Exception):
-    """The journal file belongs to another folder or gateway, or is not a journal."""
+    """The journal file belongs to another folder, gateway, site or project, or is not a journal."""
 
 
-def journal_path(folder: Path, url: str, cache_home: Path | None = None) -> Path:
-    """``$XDG_CACHE_HOME/radscholar/uploads/<sha256 of URL and absolute folder>.jsonl``."""
+def journal_path(
+    folder: Path, url: str, cache_home: Path | None = None, *, site: str = "", project_id: str = ""
+) -> Path:
+    """``$XDG_CACHE_HOME/radscholar/uploads/<sha256 of URL and absolute folder (, site, project)>.jsonl``."""
     home = cache_home or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    key = hashlib.sha256(f"{url.rstrip('/')}\n{folder.absolute()}".encode()).hexdigest()[:32]
+    identity = f"{url.rstrip('/')}\n{folder.absolute()}"
+    if site or project_id:  # uploads without either keep the journal they always had
+        identity += f"\nsite={site}\nproject={project_id}"
+    key = hashlib.sha256(identity.encode()).hexdigest()[:32]
     return home / "radscholar" / "uploads" / f"{key}.jsonl"
 
 
-def journal_header(folder: Path, url: str) -> dict[str, Any]:
-    return {"journal": JOURNAL_KIND, "version": JOURNAL_VERSION, "url": url.rstrip("/"), "folder": str(folder)}
+def journal_header(folder: Path, url: str, site: str = "", project_id: str = "") -> dict[str, Any]:
+    header = {"journal": JOURNAL_KIND, "version": JOURNAL_VERSION, "url": url.rstrip("/"), "folder": str(folder)}
+    return header | {name: value for name, value in (("site", site), ("project_id", project_id)) if value}
+
+
+def journal_target(header: Mapping[str, Any]) -> str:
+    """Whose journal this is, in words: the folder, the gateway, and the site and project if any."""
+    into = [f"{noun} {header[key]}" for noun, key in (("site", "site"), ("project", "project_id")) if header.get(key)]
+    return f"{header.get('folder')} at {header.get('url')}" + (f" ({', '.join(into)})" if into else "")
 
 
 def parse_journal(lines: Iterable[str], header: dict[str, Any]) -> tuple[dict[str, tuple[int, int]], int]:
     """{name: (size, mtime_ns)} of the done files in a journal's lines, and how many entry lines it has.
 
-    An empty journal is fine; one whose header names another folder or gateway raises JournalError. Lines
-    that do not parse (a line cut short by a crash) are ignored; the last line for a name wins.
+    An empty journal is fine; one whose header names another folder, gateway, site or project raises
+    JournalError. Lines that do not parse (a line cut short by a crash) are ignored; the last line for a
+    name wins.
     """
     entries: dict[str, tuple[int, int]] = {}
     count = 0
@@ -345,8 +378,9 @@ def parse_journal(lines: Iterable[str], header: dict[str, Any]) -> tuple[dict[st
         raise JournalError("not an upload journal")
     if found.get("version") != JOURNAL_VERSION:
         raise JournalError(f"upload journal version {found.get('version')} is not {JOURNAL_VERSION}")
-    if (found.get("url"), found.get("folder")) != (header["url"], header["folder"]):
-        raise JournalError(f"the upload journal of {found.get('folder')} at {found.get('url')}")
+    identity = ("url", "folder", "site", "project_id")
+    if any(found.get(key, "") != header.get(key, "") for key in identity):
+        raise JournalError(f"the upload journal of {journal_target(found)}")
     for line in lines:
         try:
             entry = json.loads(line)
@@ -366,15 +400,16 @@ def journal_line(result: FileResult) -> str:
 
 
 class Journal:
-    """The files of one folder already uploaded to one gateway (see the module's documentation).
+    """The files of one folder already uploaded to one gateway, into one site and project if the upload
+    names them (see the module's documentation).
 
     :meth:`record` appends one write per batch, so a journal is always usable, whatever interrupts a run.
     Loading rewrites a journal that holds more than twice the lines it needs.
     """
 
-    def __init__(self, path: Path, folder: Path, url: str) -> None:
+    def __init__(self, path: Path, folder: Path, url: str, *, site: str = "", project_id: str = "") -> None:
         self.path = path
-        self.header = journal_header(folder.absolute(), url)
+        self.header = journal_header(folder.absolute(), url, site, project_id)
         self._lock = threading.Lock()
         self.entries: dict[str, tuple[int, int]] = {}
         lines = 0

@@ -31,7 +31,6 @@ from radscholar_dicomstore.domain.ingest import (
     check_instance,
     iter_zip_instances,
     normalise_institution,
-    site_of,
     unsafe_path_problem,
 )
 from radscholar_phantoms import generate
@@ -632,20 +631,6 @@ def test_the_report_counts_and_serialises() -> None:
         "study_instance_uid": instance.study_instance_uid,
     }
     assert body["files"][2]["reason"] == "NOT_DICOM" and body["files"][2]["status"] == "rejected"
-
-
-def test_site_comes_from_the_route_then_the_ae_title_then_the_institution() -> None:
-    instance = accepted(check_instance(bundled("CT_small.dcm")))  # InstitutionName "JFK IMAGING CENTER"
-    ae_sites = {"CT_SCANNER_1": "site-a"}
-    assert site_of(instance, route_site="site-b", calling_ae="CT_SCANNER_1", ae_sites=ae_sites) == "site-b"
-    assert site_of(instance, route_site=None, calling_ae="CT_SCANNER_1  ", ae_sites=ae_sites) == "site-a"
-    assert site_of(instance, route_site="  ", calling_ae="UNKNOWN_AE", ae_sites=ae_sites) == "JFK IMAGING CENTER"
-    assert site_of(instance, route_site=None, calling_ae=None, ae_sites={}) == "JFK IMAGING CENTER"
-
-
-def test_no_site_when_nothing_names_one() -> None:
-    data = bundled("rtdose.dcm")  # no InstitutionName
-    assert site_of(accepted(check_instance(data)), route_site=None, calling_ae=None, ae_sites={}) is None
 
 
 def test_institution_names_are_normalised() -> None:

@@ -1,39 +1,45 @@
-"""Study queries become DICOM attribute matching; bad filters name the problem."""
+"""Query filters, sorting and series geometry; bad filters name the problem."""
 
 from datetime import date
 
 import pytest
 
 from radscholar_core.errors import InvalidArgument
-from radscholar_dicomstore.domain.studies import StudyQuery, dicom_date
+from radscholar_dicomstore.domain.studies import (
+    STUDY_SORTS,
+    SliceGeometry,
+    Sort,
+    StudyQuery,
+    dicom_date,
+    parse_dicom_date,
+    plane_of,
+    slice_spacing,
+)
 
 
 def test_empty_query_matches_everything() -> None:
-    assert StudyQuery.parse().dicom_matching() == {}
+    assert StudyQuery.parse() == StudyQuery()
 
 
-def test_filters_become_dicom_matching_keys() -> None:
+def test_filters_are_normalised() -> None:
     query = StudyQuery.parse(
         patient_id=" MRN-1 ",
         modality="ct",
         study_date_from="2024-01-31",
         study_date_to="2024-12-01",
-        description_contains="chest",
-        institution="St. Example Hospital",
+        description_contains=" chest ",
+        body_part="chest",
+        site=" st-mary ",
     )
-    assert query.date_from == date(2024, 1, 31)
-    assert query.dicom_matching() == {
-        "PatientID": "MRN-1",
-        "ModalitiesInStudy": "CT",
-        "StudyDate": "20240131-20241201",
-        "StudyDescription": "*chest*",
-        "InstitutionName": "St. Example Hospital",
-    }
-
-
-def test_open_date_ranges() -> None:
-    assert StudyQuery.parse(study_date_from="2024-05-01").dicom_matching() == {"StudyDate": "20240501-"}
-    assert StudyQuery.parse(study_date_to="2024-05-01").dicom_matching() == {"StudyDate": "-20240501"}
+    assert query == StudyQuery(
+        patient_id="MRN-1",
+        modality="CT",
+        date_from=date(2024, 1, 31),
+        date_to=date(2024, 12, 1),
+        description_contains="chest",
+        body_part="CHEST",
+        site="st-mary",
+    )
 
 
 @pytest.mark.parametrize(
@@ -45,6 +51,7 @@ def test_open_date_ranges() -> None:
         ({"modality": "C T"}, "INVALID_MODALITY"),
         ({"patient_id": "MRN*"}, "INVALID_FILTER"),
         ({"description_contains": "a\\b"}, "INVALID_FILTER"),
+        ({"description_contains": "100%"}, "INVALID_FILTER"),
     ],
 )
 def test_bad_filters_are_refused(filters: dict[str, str], reason: str) -> None:
@@ -53,7 +60,43 @@ def test_bad_filters_are_refused(filters: dict[str, str], reason: str) -> None:
     assert error.value.reason == reason
 
 
+def test_sorting() -> None:
+    assert Sort.parse("", STUDY_SORTS) == Sort("study_date", True)
+    assert Sort.parse("patient_id", STUDY_SORTS) == Sort("patient_id", False)
+    assert Sort.parse("-size", STUDY_SORTS) == Sort("size", True)
+    with pytest.raises(InvalidArgument, match="cannot sort by 'name'") as error:
+        Sort.parse("name", STUDY_SORTS)
+    assert error.value.reason == "INVALID_SORT"
+
+
 def test_dicom_dates() -> None:
     assert dicom_date("20240131") == "2024-01-31"
     assert dicom_date("") == ""
     assert dicom_date("2024") == ""
+    assert parse_dicom_date("20240131") == date(2024, 1, 31)
+    assert parse_dicom_date("20240231") is None
+
+
+@pytest.mark.parametrize(
+    ("orientation", "plane"),
+    [
+        ([1, 0, 0, 0, 1, 0], "axial"),
+        ([1, 0, 0, 0, 0, -1], "coronal"),
+        ([0, 1, 0, 0, 0, -1], "sagittal"),
+        ([1, 0, 0, 0, 0.7071, 0.7071], "oblique"),
+        ([0.9962, 0.0872, 0, -0.0872, 0.9962, 0], "axial"),  # rotated in plane: still axial
+        ([], ""),
+    ],
+)
+def test_plane_of_the_slices(orientation: list[float], plane: str) -> None:
+    assert plane_of(orientation) == plane
+
+
+def test_slice_spacing_is_the_median_gap_along_the_normal() -> None:
+    positions = [[-100.0, -100.0, z] for z in (10.0, 12.5, 15.0, 17.5, 22.5)]  # one slice missing
+    geometry = SliceGeometry([1, 0, 0, 0, 1, 0], positions[::-1], frames=5)
+    assert slice_spacing(geometry) == 2.5
+    coronal = SliceGeometry([1, 0, 0, 0, 0, -1], [[0.0, y, 0.0] for y in (0.0, 3.0, 6.0)], frames=3)
+    assert slice_spacing(coronal) == 3.0
+    assert slice_spacing(SliceGeometry([], positions, frames=5)) == 0.0
+    assert slice_spacing(SliceGeometry([1, 0, 0, 0, 1, 0], positions[:1], frames=1)) == 0.0

@@ -1,4 +1,4 @@
-"""DICOM store: statistics, study query, series of a study."""
+"""DICOM store: statistics, patient/study/series queries, uploads, pixels, de-identified copies."""
 
 from __future__ import annotations
 
@@ -7,18 +7,27 @@ import uuid
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from radscholar_core.errors import PermissionDenied
+from radscholar_core.errors import NotFound, PermissionDenied
 from radscholar_core.objectstore import ObjectStore
 from radscholar_gateway.convert import page_request, to_model
 from radscholar_gateway.deps import DicomStore
 from radscholar_gateway.security.guard import CurrentPrincipal
+from radscholar_gateway.security.principal import Principal
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as pb
 
 router = APIRouter(prefix="/api/v1/dicom", tags=["dicom"])
+
+
+class StatisticsGroup(BaseModel):
+    key: str = Field(description="the modality, site or month (YYYY-MM of the study date)")
+    studies: int
+    series: int
+    instances: int
+    size_bytes: int
 
 
 class StoreStatistics(BaseModel):
@@ -27,6 +36,25 @@ class StoreStatistics(BaseModel):
     series: int
     instances: int
     disk_size_bytes: int
+    by_modality: list[StatisticsGroup]
+    by_site: list[StatisticsGroup]
+    by_month: list[StatisticsGroup]
+
+
+class Patient(BaseModel):
+    patient_id: str
+    patient_name: str
+    study_count: int
+    series_count: int
+    instance_count: int
+    latest_study_date: str
+    sites: list[str]
+
+
+class PatientPage(BaseModel):
+    patients: list[Patient]
+    next_page_token: str
+    total_size: int
 
 
 class Study(BaseModel):
@@ -40,6 +68,11 @@ class Study(BaseModel):
     modalities: list[str]
     series_count: int
     instance_count: int
+    site: str = Field(description="registered site id, or the institution name of an unregistered site")
+    project_ids: list[str]
+    size_bytes: int
+    body_parts: list[str]
+    received_at: str
 
 
 class StudyPage(BaseModel):
@@ -56,39 +89,92 @@ class Series(BaseModel):
     series_number: int
     body_part: str
     instance_count: int
+    size_bytes: int
+    rows: int
+    columns: int
+    slices: int = Field(description="frames over all instances (a 2D image is 1)")
+    spacing: list[float] = Field(description="mm between columns, rows and (when known) slices")
+    orientation: list[float] = Field(description="Image Orientation (Patient), 6 direction cosines")
+    plane: str = Field(description="axial, coronal, sagittal, oblique or empty")
+
+
+class SeriesPage(BaseModel):
+    series: list[Series]
+    next_page_token: str
+    total_size: int
 
 
 class SeriesList(BaseModel):
     series: list[Series]
 
 
-@router.get("/statistics", summary="Counts and storage of the DICOM store")
-async def statistics(store: DicomStore) -> StoreStatistics:
-    return to_model(StoreStatistics, await store.GetStoreStatistics(pb.GetStoreStatisticsRequest()))
-
-
-@router.get("/studies", summary="Find studies, newest first")
-async def query_studies(
-    store: DicomStore,
+def study_filter(
     patient_id: str = "",
     modality: Annotated[str, Query(description="CT, MR, DX, MG, ...")] = "",
     study_date_from: Annotated[str, Query(description="YYYY-MM-DD, inclusive")] = "",
     study_date_to: Annotated[str, Query(description="YYYY-MM-DD, inclusive")] = "",
     description: Annotated[str, Query(description="text contained in the study description")] = "",
     institution: str = "",
-    page_size: Annotated[int, Query(ge=0, le=1000)] = 50,
+    body_part: Annotated[str, Query(description="Body Part Examined, e.g. CHEST")] = "",
+    site: Annotated[str, Query(description="site id (or institution name of an unregistered site)")] = "",
+    project_id: Annotated[str, Query(description="studies ingested into or copied for this project")] = "",
+) -> pb.StudyFilter:
+    return pb.StudyFilter(
+        patient_id=patient_id,
+        modality=modality,
+        study_date_from=study_date_from,
+        study_date_to=study_date_to,
+        description_contains=description,
+        institution=institution,
+        body_part=body_part,
+        site=site,
+        project_id=project_id,
+    )
+
+
+Filter = Annotated[pb.StudyFilter, Depends(study_filter)]
+PageSize = Annotated[int, Query(ge=0, le=1000)]
+
+
+@router.get("/statistics", summary="Counts and storage of the DICOM store, by modality, site and month")
+async def statistics(store: DicomStore) -> StoreStatistics:
+    return to_model(StoreStatistics, await store.GetStoreStatistics(pb.GetStoreStatisticsRequest()))
+
+
+@router.get("/patients", summary="Find patients with matching studies")
+async def query_patients(
+    store: DicomStore,
+    filter: Filter,
+    sort: Annotated[str, Query(description="latest_study_date (default, newest first), patient_id, studies")] = "",
+    page_size: PageSize = 50,
+    page_token: str = "",
+) -> PatientPage:
+    answer = await store.QueryPatients(
+        pb.QueryPatientsRequest(filter=filter, sort=sort, page=page_request(page_size, page_token))
+    )
+    return PatientPage(
+        patients=[to_model(Patient, p) for p in answer.patients],
+        next_page_token=answer.page.next_page_token,
+        total_size=answer.page.total_size,
+    )
+
+
+@router.get("/studies", summary="Find studies, newest first unless sorted otherwise")
+async def query_studies(
+    store: DicomStore,
+    filter: Filter,
+    sort: Annotated[
+        str,
+        Query(
+            description="study_date (default, newest first), received, patient_id, description, instances, size; "
+            "'-' in front for descending"
+        ),
+    ] = "",
+    page_size: PageSize = 50,
     page_token: str = "",
 ) -> StudyPage:
     answer = await store.QueryStudies(
-        pb.QueryStudiesRequest(
-            patient_id=patient_id,
-            modality=modality,
-            study_date_from=study_date_from,
-            study_date_to=study_date_to,
-            description_contains=description,
-            institution=institution,
-            page=page_request(page_size, page_token),
-        )
+        pb.QueryStudiesRequest(filter=filter, sort=sort, page=page_request(page_size, page_token))
     )
     return StudyPage(
         studies=[to_model(Study, s) for s in answer.studies],
@@ -97,9 +183,38 @@ async def query_studies(
     )
 
 
+@router.get("/series", summary="Find series")
+async def query_series(
+    store: DicomStore,
+    filter: Filter,
+    sort: Annotated[
+        str, Query(description="series_number (default), modality, body_part, instances, size, study_date")
+    ] = "",
+    page_size: PageSize = 50,
+    page_token: str = "",
+) -> SeriesPage:
+    answer = await store.QuerySeries(
+        pb.QuerySeriesRequest(filter=filter, sort=sort, page=page_request(page_size, page_token))
+    )
+    return SeriesPage(
+        series=[to_model(Series, s) for s in answer.series],
+        next_page_token=answer.page.next_page_token,
+        total_size=answer.page.total_size,
+    )
+
+
+@router.get("/series/{series_instance_uid}", summary="One series: modality, dimensions, spacing, orientation")
+async def get_series(series_instance_uid: str, store: DicomStore) -> Series:
+    return to_model(Series, await store.GetSeries(pb.GetSeriesRequest(series_instance_uid=series_instance_uid)))
+
+
 @router.get("/studies/{study_instance_uid}/series", summary="The series of one study")
 async def list_series(study_instance_uid: str, store: DicomStore) -> SeriesList:
-    answer = await store.ListSeries(pb.ListSeriesRequest(study_instance_uid=study_instance_uid))
+    answer = await store.QuerySeries(
+        pb.QuerySeriesRequest(filter=pb.StudyFilter(study_instance_uid=study_instance_uid), page=page_request(1000, ""))
+    )
+    if not answer.series:
+        raise NotFound(f"study '{study_instance_uid}' is not in the store", reason="STUDY_NOT_FOUND")
     return SeriesList(series=[to_model(Series, s) for s in answer.series])
 
 
@@ -120,20 +235,43 @@ class UploadReport(BaseModel):
     stored: int
     already_present: int
     rejected: int
+    deidentified: dict[str, int] = Field(
+        default_factory=dict, description="when the project de-identifies on ingest: elements changed, by action"
+    )
+    removed: list[str] = Field(default_factory=list, description="keywords of the elements de-identification removed")
+
+
+def require_member(principal: Principal, project_id: str) -> None:
+    if project_id and not principal.user.is_admin and project_id not in principal.projects:
+        raise PermissionDenied(f"you are not a member of project '{project_id}'", reason="NOT_A_PROJECT_MEMBER")
 
 
 @router.post("/uploads", summary="Upload DICOM files or zip archives; a report line per file")
-async def upload(files: list[UploadFile], request: Request, store: DicomStore) -> UploadReport:
+async def upload(
+    files: list[UploadFile],
+    request: Request,
+    store: DicomStore,
+    principal: CurrentPrincipal,
+    site: Annotated[str, Query(description="the registered site the files come from")] = "",
+    project_id: Annotated[
+        str, Query(description="the project the files go into (de-identified first if the project asks)")
+    ] = "",
+) -> UploadReport:
     """Each upload is staged in the object store and ingested by the DICOM store; bad files never stop the rest."""
+    require_member(principal, project_id)
     objects: ObjectStore = request.app.state.objects
     timeout = request.app.state.settings.upload_timeout_seconds
     report = UploadReport(files=[], stored=0, already_present=0, rejected=0)
+    removed: set[str] = set()
     for file in files:
         key = f"staging/uploads/{uuid.uuid4().hex}"
         await asyncio.to_thread(objects.put, key, file.file)
         try:
             answer = await store.IngestUpload(
-                pb.IngestUploadRequest(object_key=key, file_name=file.filename or "upload"), timeout=timeout
+                pb.IngestUploadRequest(
+                    object_key=key, file_name=file.filename or "upload", site_id=site, project_id=project_id
+                ),
+                timeout=timeout,
             )
         finally:
             await asyncio.to_thread(objects.delete, key)
@@ -151,7 +289,13 @@ async def upload(files: list[UploadFile], request: Request, store: DicomStore) -
         report.stored += answer.stored
         report.already_present += answer.already_present
         report.rejected += answer.rejected
-    request.state.audit_details = {k: str(getattr(report, k)) for k in ("stored", "already_present", "rejected")}
+        for action, count in answer.deidentified.items():
+            report.deidentified[action] = report.deidentified.get(action, 0) + count
+        removed.update(answer.removed)
+    report.removed = sorted(removed)
+    request.state.audit_details = {k: str(getattr(report, k)) for k in ("stored", "already_present", "rejected")} | {
+        k: v for k, v in (("site", site), ("project", project_id)) if v
+    }
     return report
 
 
@@ -263,8 +407,7 @@ async def deidentify_study(
     store: DicomStore,
     principal: CurrentPrincipal,
 ) -> DeidentifiedCopy:
-    if not principal.user.is_admin and body.project_id not in principal.projects:
-        raise PermissionDenied(f"you are not a member of project '{body.project_id}'", reason="NOT_A_PROJECT_MEMBER")
+    require_member(principal, body.project_id)
     answer = await store.CreateDeidentifiedCopy(
         pb.CreateDeidentifiedCopyRequest(
             study_instance_uid=study_instance_uid,

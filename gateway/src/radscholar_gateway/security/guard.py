@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 def rule_of(request: Request) -> Rule | None:
     route = request.scope.get("route")
     method = "GET" if request.method == "HEAD" else request.method
-    return ROUTES.get((method, getattr(route, "path", ""))) if route is not None else None
+    # path_format is the template as the API document writes it: "/dicom-web/{path}" for "{path:path}"
+    return ROUTES.get((method, getattr(route, "path_format", ""))) if route is not None else None
 
 
 def client_address(request: Request) -> str:

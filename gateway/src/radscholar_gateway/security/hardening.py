@@ -30,7 +30,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        api = scope["path"].startswith("/api/") and not scope["path"].startswith("/api/v1/docs")
+        api = scope["path"].startswith(("/api/", "/dicom-web/")) and not scope["path"].startswith("/api/v1/docs")
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -16,6 +16,7 @@ class Permission(StrEnum):
     DICOM_READ = "dicom.read"
     DICOM_INGEST = "dicom.ingest"
     DICOM_DEIDENTIFY = "dicom.deidentify"  # make de-identified copies for a project the caller belongs to
+    SITES_MANAGE = "sites.manage"  # register sites and the modalities allowed to C-STORE for them
     PROJECTS_CREATE = "projects.create"
     PROJECTS_READ = "projects.read"  # a member of the project (admins see all)
     PROJECTS_MANAGE = "projects.manage"  # the project's lead (or an admin): membership
@@ -84,6 +85,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # DICOM store (patient data)
     ("GET", "/api/v1/dicom/statistics"): Rule(P.DICOM_READ),
     ("POST", "/api/v1/dicom/uploads"): Rule(P.DICOM_INGEST, "dicom.ingest"),
+    # DICOMweb: QIDO-RS and WADO-RS proxied to the DICOM server, STOW-RS through the ingest checks
+    ("GET", "/dicom-web/{path}"): Rule(P.DICOM_READ, "dicom.web.read", "dicom-web:{path}"),
+    ("POST", "/dicom-web/studies"): Rule(P.DICOM_INGEST, "dicom.ingest"),
+    ("POST", "/dicom-web/studies/{study_instance_uid}"): Rule(
+        P.DICOM_INGEST, "dicom.ingest", "study:{study_instance_uid}"
+    ),
     ("POST", "/api/v1/dicom/studies/{study_instance_uid}/deidentified-copies"): Rule(
         P.DICOM_DEIDENTIFY, "dicom.deidentify", "study:{study_instance_uid}"
     ),
@@ -99,6 +106,25 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/dicom/studies"): Rule(P.DICOM_READ, "dicom.query"),
     ("GET", "/api/v1/dicom/studies/{study_instance_uid}/series"): Rule(
         P.DICOM_READ, "dicom.read", "study:{study_instance_uid}"
+    ),
+    ("GET", "/api/v1/dicom/patients"): Rule(P.DICOM_READ, "dicom.query"),
+    ("GET", "/api/v1/dicom/series"): Rule(P.DICOM_READ, "dicom.query"),
+    ("GET", "/api/v1/dicom/series/{series_instance_uid}"): Rule(
+        P.DICOM_READ, "dicom.read", "series:{series_instance_uid}"
+    ),
+    # sites, the modalities that send for them, projects' ingest profiles
+    ("GET", "/api/v1/sites"): Rule(P.DICOM_READ),
+    ("POST", "/api/v1/sites"): Rule(P.SITES_MANAGE, "sites.create"),
+    ("DELETE", "/api/v1/sites/{site_id}"): Rule(P.SITES_MANAGE, "sites.delete", "site:{site_id}"),
+    ("POST", "/api/v1/sites/{site_id}/modalities"): Rule(P.SITES_MANAGE, "sites.modalities.register", "site:{site_id}"),
+    ("DELETE", "/api/v1/sites/{site_id}/modalities/{ae_title}"): Rule(
+        P.SITES_MANAGE, "sites.modalities.unregister", "site:{site_id}"
+    ),
+    ("GET", "/api/v1/projects/{project_id}/ingest-profile"): Rule(
+        P.PROJECTS_READ, None, "project:{project_id}", project="project_id"
+    ),
+    ("PUT", "/api/v1/projects/{project_id}/ingest-profile"): Rule(
+        P.PROJECTS_MANAGE, "projects.ingest_profile.set", "project:{project_id}", project="project_id"
     ),
     # labeling projects
     ("POST", "/api/v1/projects"): Rule(P.PROJECTS_CREATE, "projects.create"),

@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,8 +114,14 @@ class Server:
         *,
         verifier: IdentityVerifier,
         interceptors: Sequence[Any] = (),
+        background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     ) -> None:
-        """Every call but health and reflection must carry the gateway's signed identity (`verifier`)."""
+        """Every call but health and reflection must carry the gateway's signed identity (`verifier`).
+
+        `background` work (e.g. following a change log) runs while the server serves and is cancelled on stop.
+        """
+        self._background = background
+        self._tasks: list[asyncio.Task[None]] = []
         self.grpc = grpc.aio.server(interceptors=[*interceptors, ErrorInterceptor(), IdentityInterceptor(verifier)])
         self.health = health.aio.HealthServicer()
         self.names = [r.name for r in registrations]
@@ -137,6 +143,7 @@ class Server:
         if bound_port == 0:
             raise OSError(f"cannot bind gRPC server to {host}:{port}")
         await self.grpc.start()
+        self._tasks = [asyncio.create_task(work()) for work in self._background]
         for name in ["", *self.names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         return bound_port
@@ -144,6 +151,9 @@ class Server:
     async def stop(self, grace: float) -> None:
         """Report NOT_SERVING, then let in-flight calls finish for up to `grace` seconds."""
         await self.health.enter_graceful_shutdown()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.grpc.stop(grace)
 
 

@@ -22,6 +22,7 @@ from radscholar_localstack.config import (
     StackConfig,
 )
 from radscholar_localstack.credentials import StackSecrets
+from radscholar_localstack.orthanc_config import DICOMWEB_ROOT
 from radscholar_localstack.ports import PortClaim
 from radscholar_localstack.probes import GrpcHealthProbe, HttpProbe, Probe
 
@@ -192,7 +193,7 @@ def service_env(config: StackConfig, service: str, secrets: StackSecrets) -> dic
         env[f"{prefix}ORTHANC_USERNAME"] = ORTHANC_USERNAME
         env[f"{prefix}ORTHANC_PASSWORD"] = secrets.orthanc_password
         env[f"{prefix}DEIDENTIFICATION_SECRET"] = secrets.deidentification_secret
-    if service in ("labeling", "training", "radiomics"):
+    if service in ("dicomstore", "labeling", "training", "radiomics"):
         database = config.service_data_dir(service) / f"{service}.db"
         env[f"{prefix}DATABASE_URL"] = f"sqlite:///{database}"
     if service in ("dicomstore", "training", "radiomics", "stats"):
@@ -239,6 +240,10 @@ def gateway_env(config: StackConfig, secrets: StackSecrets) -> dict[str, str]:
         # The first admin; used only while the gateway has no admin.
         f"{prefix}ADMIN_USERNAME": ADMIN_USERNAME,
         f"{prefix}ADMIN_PASSWORD": secrets.admin_password,
+        # QIDO-RS and WADO-RS at /dicom-web/ are proxied to Orthanc's DICOMweb plugin.
+        f"{prefix}ORTHANC_DICOMWEB_URL": config.orthanc_url + DICOMWEB_ROOT.rstrip("/"),
+        f"{prefix}ORTHANC_USERNAME": ORTHANC_USERNAME,
+        f"{prefix}ORTHANC_PASSWORD": secrets.orthanc_password,
     }
     for service, _, _ in SERVICES:
         env[f"{prefix}{service.upper()}_ADDRESS"] = config.service_address(service)

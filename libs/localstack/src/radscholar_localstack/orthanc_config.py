@@ -17,6 +17,10 @@ from radscholar_localstack.credentials import write_private_file
 #: Seconds without a new instance before a series/study counts as complete.
 STABLE_AGE_S = 3
 
+#: Where the DICOMweb plugin answers; the gateway serves DICOMweb at the same path, so the URLs the
+#: plugin writes (from the gateway's Forwarded header) are the gateway's.
+DICOMWEB_ROOT = "/dicom-web/"
+
 #: Options that make Orthanc refuse anything not explicitly allowed.
 STRICT_OPTIONS: dict[str, Any] = {
     "RemoteAccessAllowed": False,
@@ -52,7 +56,7 @@ def build_orthanc_config(config: StackConfig, password: str) -> dict[str, Any]:
         "DicomModalitiesInDatabase": True,
         "OrthancPeers": {},
         "Plugins": [str(config.dicomweb_plugin)],
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+        "DicomWeb": {"Enable": True, "Root": DICOMWEB_ROOT},
         "StableAge": STABLE_AGE_S,
         "KeepAlive": True,
         "TcpNoDelay": True,

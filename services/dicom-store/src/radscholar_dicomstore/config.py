@@ -15,6 +15,10 @@ class Settings(ServiceSettings):
     orthanc_username: str = Field(description="Orthanc user the service signs in as")
     orthanc_password: SecretStr = Field(description="that user's password")
     orthanc_timeout_seconds: float = Field(30.0, gt=0)
+    database_url: str = Field(
+        description="the catalog: sqlite:///var/dicomstore/catalog.db or postgresql+psycopg://..."
+    )
+    index_poll_seconds: float = Field(0.5, gt=0, description="how often Orthanc's change log is read")
     object_store: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings, description="staged uploads")
     max_instance_bytes: int = Field(1 << 30, gt=0, description="larger instances are rejected TOO_LARGE")
     max_archive_entries: int = Field(10_000, gt=0, description="zips with more entries are rejected")

@@ -1,9 +1,10 @@
-"""The study index on Orthanc's REST API (pyorthanc's async client)."""
+"""Orthanc's REST API: storing, reading files, the change log, series records and registered modalities."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import contextlib
+from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
 import httpx
@@ -11,22 +12,27 @@ from pyorthanc import AsyncOrthanc
 
 from radscholar_core.errors import NotFound, Unavailable
 from radscholar_dicomstore.domain.ingest import CheckedInstance, IngestStatus, Rejection
+from radscholar_dicomstore.domain.sites import Modality
 from radscholar_dicomstore.domain.studies import (
+    SeriesRecord,
     SeriesSummary,
-    StoreStatistics,
-    StudyQuery,
-    StudySummary,
-    dicom_date,
+    SliceGeometry,
+    StudyRecord,
+    parse_dicom_date,
+    plane_of,
+    slice_spacing,
 )
 
 T = TypeVar("T")
 
 
 async def _call(request: Awaitable[T]) -> T:
-    """Orthanc being down or refusing us is UNAVAILABLE for our callers, never INTERNAL."""
+    """Orthanc being down or refusing us is UNAVAILABLE for our callers, never INTERNAL; 404 is NOT_FOUND."""
     try:
         return await request
     except httpx.HTTPStatusError as exc:
+        if exc.response.status_code == 404:
+            raise NotFound("the DICOM server no longer has this resource", reason="DICOM_RESOURCE_NOT_FOUND") from None
         raise Unavailable(
             f"the DICOM server answered {exc.response.status_code}", reason="DICOM_SERVER_ERROR"
         ) from None
@@ -34,84 +40,142 @@ async def _call(request: Awaitable[T]) -> T:
         raise Unavailable(f"the DICOM server cannot be reached: {exc}", reason="DICOM_SERVER_UNREACHABLE") from None
 
 
-def _series(item: dict[str, Any], study_uid: str) -> SeriesSummary:
-    tags = item.get("MainDicomTags", {})
-    number = tags.get("SeriesNumber", "")
-    return SeriesSummary(
-        series_instance_uid=tags.get("SeriesInstanceUID", ""),
-        study_instance_uid=study_uid,
-        modality=tags.get("Modality", ""),
-        description=tags.get("SeriesDescription", ""),
-        series_number=int(number) if number.strip().lstrip("-").isdigit() else 0,
-        body_part=tags.get("BodyPartExamined", ""),
-        instance_count=len(item.get("Instances", [])),
-    )
+def _tag(tags: dict[str, Any], name: str) -> str:
+    value = tags.get(name, "")
+    return value.strip() if isinstance(value, str) else ""
 
 
-class OrthancStudyIndex:
-    """Queries and stores through Orthanc's REST API; the only place that knows Orthanc."""
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split("\\")] if text else []
+    except ValueError:
+        return []
+
+
+def _int(text: str) -> int:
+    text = text.strip()
+    return int(text) if text.lstrip("-").isdigit() else 0
+
+
+class OrthancStore:
+    """Orthanc's REST API (pyorthanc's async client): the only place that knows Orthanc."""
 
     def __init__(self, url: str, username: str, password: str, timeout: float = 30.0) -> None:
         self._orthanc = AsyncOrthanc(url, username=username, password=password, timeout=timeout)
 
-    async def statistics(self) -> StoreStatistics:
-        stats: dict[str, Any] = await _call(self._orthanc.get_statistics())  # type: ignore[assignment]
-        return StoreStatistics(
-            patients=int(stats["CountPatients"]),
-            studies=int(stats["CountStudies"]),
-            series=int(stats["CountSeries"]),
-            instances=int(stats["CountInstances"]),
-            disk_size_bytes=int(stats["TotalDiskSize"]),
+    async def changes(self, since: int, limit: int = 1000) -> tuple[list[dict[str, Any]], int, bool]:
+        """Orthanc's change log after `since`: (changes, last sequence number, done)."""
+        answer: dict[str, Any] = await _call(self._orthanc.get_changes(params={"since": since, "limit": limit}))  # type: ignore[assignment]
+        return list(answer["Changes"]), int(answer["Last"]), bool(answer["Done"])
+
+    async def last_change(self) -> int:
+        answer: dict[str, Any] = await _call(self._orthanc.get_changes(params={"last": ""}))  # type: ignore[assignment]
+        return int(answer["Last"])
+
+    async def series_ids(self, series_instance_uids: Iterable[str]) -> list[str]:
+        """Orthanc ids of the series with these UIDs that Orthanc holds."""
+        ids: list[str] = []
+        for uid in dict.fromkeys(series_instance_uids):
+            found: list[dict[str, Any]] = await _call(self._orthanc.post_tools_lookup(data=uid))  # type: ignore[assignment]
+            ids += [item["ID"] for item in found if item.get("Type") == "Series"]
+        return ids
+
+    async def series_record(self, orthanc_id: str, known: SeriesSummary | None) -> SeriesRecord | None:
+        """The series, its study and its geometry; None when Orthanc no longer has it.
+
+        The pixel grid (rows, columns, pixel spacing) is read from one file, unless `known` has it.
+        """
+        try:
+            return await self._series_record(orthanc_id, known)
+        except NotFound:  # deleted while we read it
+            return None
+
+    async def _series_record(self, orthanc_id: str, known: SeriesSummary | None) -> SeriesRecord | None:
+        series: dict[str, Any] = await _call(self._orthanc.get_series_id(orthanc_id))  # type: ignore[assignment]
+        study: dict[str, Any]
+        instances: list[dict[str, Any]]
+        study, instances = await asyncio.gather(
+            _call(self._orthanc.get_studies_id(series["ParentStudy"])),  # type: ignore[arg-type]
+            _call(self._orthanc.get_series_id_instances(orthanc_id, params={"expand": ""})),  # type: ignore[arg-type]
+        )
+        if not instances:
+            return None
+        instances.sort(key=lambda i: (_int(_tag(i["MainDicomTags"], "InstanceNumber")), i["ID"]))
+        first = instances[0]
+        metadata: dict[str, Any] = await _call(
+            self._orthanc.get_instances_id_metadata(first["ID"], params={"expand": ""})
+        )  # type: ignore[assignment]
+        if known and known.rows:
+            rows, columns, pixel_spacing = known.rows, known.columns, known.spacing[:2]
+        else:
+            tags: dict[str, Any] = await _call(self._orthanc.get_instances_id_simplified_tags(first["ID"]))  # type: ignore[assignment]
+            rows, columns = _int(_tag(tags, "Rows")), _int(_tag(tags, "Columns"))
+            row_col = _numbers(_tag(tags, "PixelSpacing") or _tag(tags, "ImagerPixelSpacing"))
+            pixel_spacing = [row_col[1], row_col[0]] if len(row_col) == 2 else []
+        geometry = SliceGeometry(
+            orientation=_numbers(_tag(first["MainDicomTags"], "ImageOrientationPatient")),
+            positions=[_numbers(_tag(i["MainDicomTags"], "ImagePositionPatient")) for i in instances],
+            frames=sum(max(1, _int(_tag(i["MainDicomTags"], "NumberOfFrames"))) for i in instances),
+        )
+        between = slice_spacing(geometry)
+        tags, study_tags, patient = series["MainDicomTags"], study["MainDicomTags"], study["PatientMainDicomTags"]
+        orientation = geometry.orientation if len(geometry.orientation) == 6 else []
+        return SeriesRecord(
+            orthanc_id=orthanc_id,
+            study=StudyRecord(
+                study_instance_uid=_tag(study_tags, "StudyInstanceUID"),
+                orthanc_id=study["ID"],
+                patient_id=_tag(patient, "PatientID"),
+                patient_name=_tag(patient, "PatientName"),
+                study_date=parse_dicom_date(_tag(study_tags, "StudyDate")),
+                description=_tag(study_tags, "StudyDescription"),
+                accession_number=_tag(study_tags, "AccessionNumber"),
+                institution=_tag(study_tags, "InstitutionName"),
+            ),
+            summary=SeriesSummary(
+                series_instance_uid=_tag(tags, "SeriesInstanceUID"),
+                study_instance_uid=_tag(study_tags, "StudyInstanceUID"),
+                modality=_tag(tags, "Modality"),
+                description=_tag(tags, "SeriesDescription"),
+                series_number=_int(_tag(tags, "SeriesNumber")),
+                body_part=_tag(tags, "BodyPartExamined").upper(),
+                instance_count=len(instances),
+                size_bytes=sum(int(i.get("FileSize", 0)) for i in instances),
+                rows=rows,
+                columns=columns,
+                slices=geometry.frames,
+                spacing=[*pixel_spacing, between] if pixel_spacing and between else list(pixel_spacing),
+                orientation=orientation,
+                plane=plane_of(orientation),
+            ),
+            calling_ae=str(metadata.get("RemoteAET", "")) if metadata.get("Origin") == "DicomProtocol" else "",
         )
 
-    async def find_studies(self, query: StudyQuery, offset: int, limit: int) -> tuple[list[StudySummary], int]:
-        # Orthanc 1.10 cannot sort a find, so the matches are sorted here (newest study date first).
-        found: list[dict[str, Any]] = await _call(
-            self._orthanc.post_tools_find(
+    async def register_modality(self, modality: Modality) -> None:
+        """Lets `modality` C-STORE (and echo) into Orthanc; nothing else (no find, get or move)."""
+        await _call(
+            self._orthanc.put_modalities_id(
+                modality.ae_title,
                 json={
-                    "Level": "Study",
-                    "Query": query.dicom_matching(),
-                    "Expand": True,
-                    "CaseSensitive": False,
-                }
+                    "AET": modality.ae_title,
+                    "Host": modality.host,
+                    "Port": modality.port,
+                    "AllowEcho": True,
+                    "AllowStore": True,
+                    "AllowFind": False,
+                    "AllowMove": False,
+                    "AllowGet": False,
+                    "AllowStorageCommitment": False,
+                },
             )
-        )  # type: ignore[assignment]
-        found.sort(key=lambda s: s["MainDicomTags"].get("StudyInstanceUID", ""))
-        found.sort(key=lambda s: s["MainDicomTags"].get("StudyDate", ""), reverse=True)
-        page = found[offset : offset + limit]
-        series = await asyncio.gather(
-            *(self._series_of(study["ID"], study["MainDicomTags"].get("StudyInstanceUID", "")) for study in page)
         )
-        return [self._study(study, study_series) for study, study_series in zip(page, series, strict=True)], len(found)
 
-    async def list_series(self, study_instance_uid: str) -> list[SeriesSummary]:
-        ids: list[str] = await _call(
-            self._orthanc.post_tools_find(json={"Level": "Study", "Query": {"StudyInstanceUID": study_instance_uid}})
-        )  # type: ignore[assignment]
-        if not ids:
-            raise NotFound(f"study '{study_instance_uid}' is not in the store", reason="STUDY_NOT_FOUND")
-        series = await self._series_of(ids[0], study_instance_uid)
-        return sorted(series, key=lambda s: (s.series_number, s.series_instance_uid))
+    async def unregister_modality(self, ae_title: str) -> None:
+        with contextlib.suppress(NotFound):
+            await _call(self._orthanc.delete_modalities_id(ae_title))
 
-    async def _series_of(self, orthanc_study_id: str, study_uid: str) -> list[SeriesSummary]:
-        items: list[dict[str, Any]] = await _call(self._orthanc.get_studies_id_series(orthanc_study_id))  # type: ignore[assignment]
-        return [_series(item, study_uid) for item in items]
-
-    @staticmethod
-    def _study(study: dict[str, Any], series: list[SeriesSummary]) -> StudySummary:
-        tags, patient = study.get("MainDicomTags", {}), study.get("PatientMainDicomTags", {})
-        return StudySummary(
-            study_instance_uid=tags.get("StudyInstanceUID", ""),
-            patient_id=patient.get("PatientID", ""),
-            patient_name=patient.get("PatientName", ""),
-            study_date=dicom_date(tags.get("StudyDate", "")),
-            description=tags.get("StudyDescription", ""),
-            accession_number=tags.get("AccessionNumber", ""),
-            institution=tags.get("InstitutionName", ""),
-            modalities=sorted({s.modality for s in series if s.modality}),
-            series_count=len(series),
-            instance_count=sum(s.instance_count for s in series),
-        )
+    async def modalities(self) -> list[str]:
+        return list(await _call(self._orthanc.get_modalities()))  # type: ignore[arg-type]
 
     async def store(self, instance: CheckedInstance) -> IngestStatus | Rejection:
         """POST /instances; Orthanc answers AlreadyStored for a SOP Instance UID it holds."""

@@ -13,7 +13,12 @@ from typing import Protocol
 import pydicom
 
 from radscholar_core.errors import InvalidArgument
-from radscholar_dicomstore.domain.deidentify import DeidentificationAction, DeidentificationPolicy, deidentify
+from radscholar_dicomstore.domain.deidentify import (
+    DeidentificationAction,
+    DeidentificationPolicy,
+    DeidentificationReport,
+    deidentify,
+)
 from radscholar_dicomstore.domain.ingest import CheckedInstance, IngestStatus, Rejection, check_instance
 
 
@@ -31,6 +36,7 @@ class DeidentifiedCopy:
     actions: dict[str, int]
     removed: list[str]
     burned_in_annotation: int
+    series_instance_uids: list[str]
 
 
 def project_secret(master: bytes, project_id: str) -> bytes:
@@ -47,24 +53,33 @@ async def create_deidentified_copy(
     actions: Counter[str] = Counter()
     removed: set[str] = set()
     new_study, pseudonym, burned = "", "", 0
+    series: set[str] = set()
     ids = await source.study_instance_ids(study_instance_uid)
     for instance_id in ids:
         data = await source.instance_file(instance_id)
-        dataset = await asyncio.to_thread(pydicom.dcmread, io.BytesIO(data))
-        report = await asyncio.to_thread(deidentify, dataset, policy)
+        checked, report = await asyncio.to_thread(deidentify_instance, data, policy)
         actions.update(report.summary())
         removed.update(c.keyword or c.tag for c in report.with_action(DeidentificationAction.REMOVED))
         burned += report.burned_in_annotation
-        buffer = io.BytesIO()
-        dataset.save_as(buffer, enforce_file_format=True)
-        checked = await asyncio.to_thread(check_instance, buffer.getvalue(), name=f"{dataset.SOPInstanceUID}.dcm")
         if isinstance(checked, Rejection):  # the copy must be as storable as the original
             raise InvalidArgument(f"a de-identified instance is not storable: {checked.message}", reason=checked.reason)
         outcome = await source.store(checked)
         if isinstance(outcome, Rejection):
             raise InvalidArgument(outcome.message, reason=outcome.reason)
-        new_study, pseudonym = str(dataset.StudyInstanceUID), report.pseudonym
-    return DeidentifiedCopy(new_study, pseudonym, len(ids), dict(actions), sorted(removed), burned)
+        new_study, pseudonym = checked.study_instance_uid, report.pseudonym
+        series.add(checked.series_instance_uid)
+    return DeidentifiedCopy(new_study, pseudonym, len(ids), dict(actions), sorted(removed), burned, sorted(series))
+
+
+def deidentify_instance(
+    data: bytes, policy: DeidentificationPolicy, name: str = ""
+) -> tuple[CheckedInstance | Rejection, DeidentificationReport]:
+    """One stored or received instance de-identified and checked again, with what was changed."""
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    report = deidentify(dataset, policy)
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return check_instance(buffer.getvalue(), name=name or f"{dataset.SOPInstanceUID}.dcm"), report
 
 
 class DeidentifiedCopies:

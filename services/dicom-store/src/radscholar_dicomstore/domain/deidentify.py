@@ -555,3 +555,24 @@ def _scrub(text: str, identifiers: Iterable[str]) -> str:
 
 def _tag_text(tag: BaseTag) -> str:
     return f"({tag.group:04X},{tag.element:04X})"
+
+
+@dataclass(frozen=True)
+class IngestProfile:
+    """What a project asks of files uploaded into it: de-identified before they are stored, with these options."""
+
+    deidentify: bool = False
+    retain_longitudinal_dates: bool = False
+    retain_patient_characteristics: bool = False
+    clean_descriptors: bool = False
+
+    def policy(self, secret: bytes) -> DeidentificationPolicy | None:
+        """The policy to apply with the project's key, or None when the project keeps files as sent."""
+        if not self.deidentify:
+            return None
+        return DeidentificationPolicy(
+            secret=secret,
+            retain_longitudinal_dates=self.retain_longitudinal_dates,
+            retain_patient_characteristics=self.retain_patient_characteristics,
+            clean_descriptors=self.clean_descriptors,
+        )

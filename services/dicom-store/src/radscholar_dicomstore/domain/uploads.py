@@ -6,7 +6,11 @@ import asyncio
 import zipfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
+from radscholar_core.errors import NotFound
+from radscholar_dicomstore.domain.deidentified_copies import deidentify_instance, project_secret
+from radscholar_dicomstore.domain.deidentify import DeidentificationAction, IngestProfile
 from radscholar_dicomstore.domain.ingest import (
     CheckedInstance,
     IngestReport,
@@ -19,13 +23,35 @@ from radscholar_dicomstore.domain.ingest import (
 
 # Stores one checked instance: STORED, ALREADY_PRESENT, or a Rejection when the DICOM server refuses it.
 StoreInstance = Callable[[CheckedInstance], Awaitable[IngestStatus | Rejection]]
+# Turns a checked instance into the one to store (de-identification), or refuses it.
+Prepare = Callable[[CheckedInstance], Awaitable[CheckedInstance | Rejection]]
 
 
 async def ingest_file(
-    path: Path, name: str, store: StoreInstance, *, max_instance_bytes: int, limits: ZipLimits
+    path: Path,
+    name: str,
+    store: StoreInstance,
+    *,
+    max_instance_bytes: int,
+    limits: ZipLimits,
+    prepare: Prepare | None = None,
+    report: IngestReport | None = None,
 ) -> IngestReport:
-    """Checks and stores every instance in `path`; a bad file or entry is reported, never fatal."""
-    report = IngestReport()
+    """Checks (and prepares) and stores every instance in `path`; a bad file or entry is reported, never fatal."""
+    report = report if report is not None else IngestReport()
+
+    async def _store(checked: CheckedInstance | Rejection) -> None:
+        if prepare is not None and not isinstance(checked, Rejection):
+            checked = await prepare(checked)
+        if isinstance(checked, Rejection):
+            report.add(checked)
+            return
+        outcome = await store(checked)
+        if isinstance(outcome, Rejection):
+            report.add(outcome)
+        else:
+            report.add(checked, already_present=outcome is IngestStatus.ALREADY_PRESENT)
+
     if await asyncio.to_thread(zipfile.is_zipfile, path):
         with path.open("rb") as archive:
             entries = iter_zip_instances(archive, limits, archive_name=name)
@@ -36,19 +62,74 @@ async def ingest_file(
                     checked = await asyncio.to_thread(
                         check_instance, entry.data, name=entry.name, max_bytes=max_instance_bytes
                     )
-                    await _store(report, checked, store)
+                    await _store(checked)
         return report
-    checked = await asyncio.to_thread(check_instance, path, name=name, max_bytes=max_instance_bytes)
-    await _store(report, checked, store)
+    await _store(await asyncio.to_thread(check_instance, path, name=name, max_bytes=max_instance_bytes))
     return report
 
 
-async def _store(report: IngestReport, checked: CheckedInstance | Rejection, store: StoreInstance) -> None:
-    if isinstance(checked, Rejection):
-        report.add(checked)
-        return
-    outcome = await store(checked)
-    if isinstance(outcome, Rejection):
-        report.add(outcome)
-    else:
-        report.add(checked, already_present=outcome is IngestStatus.ALREADY_PRESENT)
+class IngestCatalog(Protocol):
+    def site_exists(self, site_id: str) -> bool: ...
+    def ingest_profile(self, project_id: str) -> IngestProfile: ...
+    def attribute(self, study_instance_uids: list[str], site: str, source: str) -> None: ...
+    def add_to_project(self, study_instance_uids: list[str], project_id: str) -> None: ...
+
+
+class Ingestion:
+    """One upload into the store: attributed to the route's site, added to a project and, when the
+    project asks for it, de-identified before anything is stored (the original is never kept).
+    """
+
+    def __init__(
+        self,
+        store: StoreInstance,
+        catalog: IngestCatalog,
+        indexed: Callable[[list[str]], Awaitable[None]],
+        master_secret: bytes,
+        *,
+        max_instance_bytes: int,
+        limits: ZipLimits,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._indexed = indexed
+        self._master = master_secret
+        self._max_instance_bytes = max_instance_bytes
+        self._limits = limits
+
+    async def ingest(self, path: Path, name: str, *, site: str = "", project_id: str = "") -> IngestReport:
+        if site and not await asyncio.to_thread(self._catalog.site_exists, site):
+            raise NotFound(f"site '{site}' is not registered", reason="SITE_NOT_FOUND")
+        profile = await asyncio.to_thread(self._catalog.ingest_profile, project_id) if project_id else IngestProfile()
+        policy = profile.policy(project_secret(self._master, project_id)) if project_id else None
+        report = IngestReport()
+        studies: set[str] = set()
+        series: set[str] = set()
+
+        async def prepare(checked: CheckedInstance) -> CheckedInstance | Rejection:
+            if policy is not None:
+                deidentified, changes = await asyncio.to_thread(deidentify_instance, checked.data, policy, checked.name)
+                report.deidentified.update(changes.summary())
+                report.removed.update(c.keyword or c.tag for c in changes.with_action(DeidentificationAction.REMOVED))
+                if isinstance(deidentified, Rejection):
+                    return deidentified
+                checked = deidentified
+            if site:  # before storing, so the indexer finds the study attributed
+                await asyncio.to_thread(self._catalog.attribute, [checked.study_instance_uid], site, "upload")
+            studies.add(checked.study_instance_uid)
+            series.add(checked.series_instance_uid)
+            return checked
+
+        await ingest_file(
+            path,
+            name,
+            self._store,
+            max_instance_bytes=self._max_instance_bytes,
+            limits=self._limits,
+            prepare=prepare,
+            report=report,
+        )
+        if project_id and studies:
+            await asyncio.to_thread(self._catalog.add_to_project, sorted(studies), project_id)
+        await self._indexed(sorted(series))  # answered only once queries find what was stored
+        return report

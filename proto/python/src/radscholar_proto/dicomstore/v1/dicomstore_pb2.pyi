@@ -24,39 +24,111 @@ class GetStoreStatisticsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetStoreStatisticsResponse(_message.Message):
-    __slots__ = ("patients", "studies", "series", "instances", "disk_size_bytes")
+    __slots__ = ("patients", "studies", "series", "instances", "disk_size_bytes", "by_modality", "by_site", "by_month")
     PATIENTS_FIELD_NUMBER: _ClassVar[int]
     STUDIES_FIELD_NUMBER: _ClassVar[int]
     SERIES_FIELD_NUMBER: _ClassVar[int]
     INSTANCES_FIELD_NUMBER: _ClassVar[int]
     DISK_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BY_MODALITY_FIELD_NUMBER: _ClassVar[int]
+    BY_SITE_FIELD_NUMBER: _ClassVar[int]
+    BY_MONTH_FIELD_NUMBER: _ClassVar[int]
     patients: int
     studies: int
     series: int
     instances: int
     disk_size_bytes: int
-    def __init__(self, patients: _Optional[int] = ..., studies: _Optional[int] = ..., series: _Optional[int] = ..., instances: _Optional[int] = ..., disk_size_bytes: _Optional[int] = ...) -> None: ...
+    by_modality: _containers.RepeatedCompositeFieldContainer[StatisticsGroup]
+    by_site: _containers.RepeatedCompositeFieldContainer[StatisticsGroup]
+    by_month: _containers.RepeatedCompositeFieldContainer[StatisticsGroup]
+    def __init__(self, patients: _Optional[int] = ..., studies: _Optional[int] = ..., series: _Optional[int] = ..., instances: _Optional[int] = ..., disk_size_bytes: _Optional[int] = ..., by_modality: _Optional[_Iterable[_Union[StatisticsGroup, _Mapping]]] = ..., by_site: _Optional[_Iterable[_Union[StatisticsGroup, _Mapping]]] = ..., by_month: _Optional[_Iterable[_Union[StatisticsGroup, _Mapping]]] = ...) -> None: ...
 
-class QueryStudiesRequest(_message.Message):
-    __slots__ = ("patient_id", "modality", "study_date_from", "study_date_to", "description_contains", "institution", "page")
+class StatisticsGroup(_message.Message):
+    __slots__ = ("key", "studies", "series", "instances", "size_bytes")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    STUDIES_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    studies: int
+    series: int
+    instances: int
+    size_bytes: int
+    def __init__(self, key: _Optional[str] = ..., studies: _Optional[int] = ..., series: _Optional[int] = ..., instances: _Optional[int] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+
+class StudyFilter(_message.Message):
+    __slots__ = ("patient_id", "modality", "study_date_from", "study_date_to", "description_contains", "institution", "body_part", "site", "project_id", "study_instance_uid")
     PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     STUDY_DATE_FROM_FIELD_NUMBER: _ClassVar[int]
     STUDY_DATE_TO_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_CONTAINS_FIELD_NUMBER: _ClassVar[int]
     INSTITUTION_FIELD_NUMBER: _ClassVar[int]
-    PAGE_FIELD_NUMBER: _ClassVar[int]
+    BODY_PART_FIELD_NUMBER: _ClassVar[int]
+    SITE_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    STUDY_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
     patient_id: str
     modality: str
     study_date_from: str
     study_date_to: str
     description_contains: str
     institution: str
+    body_part: str
+    site: str
+    project_id: str
+    study_instance_uid: str
+    def __init__(self, patient_id: _Optional[str] = ..., modality: _Optional[str] = ..., study_date_from: _Optional[str] = ..., study_date_to: _Optional[str] = ..., description_contains: _Optional[str] = ..., institution: _Optional[str] = ..., body_part: _Optional[str] = ..., site: _Optional[str] = ..., project_id: _Optional[str] = ..., study_instance_uid: _Optional[str] = ...) -> None: ...
+
+class QueryPatientsRequest(_message.Message):
+    __slots__ = ("filter", "sort", "page")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    SORT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    filter: StudyFilter
+    sort: str
     page: _paging_pb2.PageRequest
-    def __init__(self, patient_id: _Optional[str] = ..., modality: _Optional[str] = ..., study_date_from: _Optional[str] = ..., study_date_to: _Optional[str] = ..., description_contains: _Optional[str] = ..., institution: _Optional[str] = ..., page: _Optional[_Union[_paging_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+    def __init__(self, filter: _Optional[_Union[StudyFilter, _Mapping]] = ..., sort: _Optional[str] = ..., page: _Optional[_Union[_paging_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class Patient(_message.Message):
+    __slots__ = ("patient_id", "patient_name", "study_count", "series_count", "instance_count", "latest_study_date", "sites")
+    PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PATIENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    STUDY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SERIES_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LATEST_STUDY_DATE_FIELD_NUMBER: _ClassVar[int]
+    SITES_FIELD_NUMBER: _ClassVar[int]
+    patient_id: str
+    patient_name: str
+    study_count: int
+    series_count: int
+    instance_count: int
+    latest_study_date: str
+    sites: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, patient_id: _Optional[str] = ..., patient_name: _Optional[str] = ..., study_count: _Optional[int] = ..., series_count: _Optional[int] = ..., instance_count: _Optional[int] = ..., latest_study_date: _Optional[str] = ..., sites: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class QueryPatientsResponse(_message.Message):
+    __slots__ = ("patients", "page")
+    PATIENTS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    patients: _containers.RepeatedCompositeFieldContainer[Patient]
+    page: _paging_pb2.PageResponse
+    def __init__(self, patients: _Optional[_Iterable[_Union[Patient, _Mapping]]] = ..., page: _Optional[_Union[_paging_pb2.PageResponse, _Mapping]] = ...) -> None: ...
+
+class QueryStudiesRequest(_message.Message):
+    __slots__ = ("filter", "sort", "page")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    SORT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    filter: StudyFilter
+    sort: str
+    page: _paging_pb2.PageRequest
+    def __init__(self, filter: _Optional[_Union[StudyFilter, _Mapping]] = ..., sort: _Optional[str] = ..., page: _Optional[_Union[_paging_pb2.PageRequest, _Mapping]] = ...) -> None: ...
 
 class Study(_message.Message):
-    __slots__ = ("study_instance_uid", "patient_id", "patient_name", "study_date", "description", "accession_number", "institution", "modalities", "series_count", "instance_count")
+    __slots__ = ("study_instance_uid", "patient_id", "patient_name", "study_date", "description", "accession_number", "institution", "modalities", "series_count", "instance_count", "site", "project_ids", "size_bytes", "body_parts", "received_at")
     STUDY_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
     PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
     PATIENT_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +139,11 @@ class Study(_message.Message):
     MODALITIES_FIELD_NUMBER: _ClassVar[int]
     SERIES_COUNT_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SITE_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_IDS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BODY_PARTS_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     study_instance_uid: str
     patient_id: str
     patient_name: str
@@ -77,7 +154,12 @@ class Study(_message.Message):
     modalities: _containers.RepeatedScalarFieldContainer[str]
     series_count: int
     instance_count: int
-    def __init__(self, study_instance_uid: _Optional[str] = ..., patient_id: _Optional[str] = ..., patient_name: _Optional[str] = ..., study_date: _Optional[str] = ..., description: _Optional[str] = ..., accession_number: _Optional[str] = ..., institution: _Optional[str] = ..., modalities: _Optional[_Iterable[str]] = ..., series_count: _Optional[int] = ..., instance_count: _Optional[int] = ...) -> None: ...
+    site: str
+    project_ids: _containers.RepeatedScalarFieldContainer[str]
+    size_bytes: int
+    body_parts: _containers.RepeatedScalarFieldContainer[str]
+    received_at: str
+    def __init__(self, study_instance_uid: _Optional[str] = ..., patient_id: _Optional[str] = ..., patient_name: _Optional[str] = ..., study_date: _Optional[str] = ..., description: _Optional[str] = ..., accession_number: _Optional[str] = ..., institution: _Optional[str] = ..., modalities: _Optional[_Iterable[str]] = ..., series_count: _Optional[int] = ..., instance_count: _Optional[int] = ..., site: _Optional[str] = ..., project_ids: _Optional[_Iterable[str]] = ..., size_bytes: _Optional[int] = ..., body_parts: _Optional[_Iterable[str]] = ..., received_at: _Optional[str] = ...) -> None: ...
 
 class QueryStudiesResponse(_message.Message):
     __slots__ = ("studies", "page")
@@ -87,14 +169,24 @@ class QueryStudiesResponse(_message.Message):
     page: _paging_pb2.PageResponse
     def __init__(self, studies: _Optional[_Iterable[_Union[Study, _Mapping]]] = ..., page: _Optional[_Union[_paging_pb2.PageResponse, _Mapping]] = ...) -> None: ...
 
-class ListSeriesRequest(_message.Message):
-    __slots__ = ("study_instance_uid",)
-    STUDY_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
-    study_instance_uid: str
-    def __init__(self, study_instance_uid: _Optional[str] = ...) -> None: ...
+class QuerySeriesRequest(_message.Message):
+    __slots__ = ("filter", "sort", "page")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    SORT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    filter: StudyFilter
+    sort: str
+    page: _paging_pb2.PageRequest
+    def __init__(self, filter: _Optional[_Union[StudyFilter, _Mapping]] = ..., sort: _Optional[str] = ..., page: _Optional[_Union[_paging_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+
+class GetSeriesRequest(_message.Message):
+    __slots__ = ("series_instance_uid",)
+    SERIES_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    series_instance_uid: str
+    def __init__(self, series_instance_uid: _Optional[str] = ...) -> None: ...
 
 class Series(_message.Message):
-    __slots__ = ("series_instance_uid", "study_instance_uid", "modality", "description", "series_number", "body_part", "instance_count")
+    __slots__ = ("series_instance_uid", "study_instance_uid", "modality", "description", "series_number", "body_part", "instance_count", "size_bytes", "rows", "columns", "slices", "spacing", "orientation", "plane")
     SERIES_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
     STUDY_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
     MODALITY_FIELD_NUMBER: _ClassVar[int]
@@ -102,6 +194,13 @@ class Series(_message.Message):
     SERIES_NUMBER_FIELD_NUMBER: _ClassVar[int]
     BODY_PART_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    SLICES_FIELD_NUMBER: _ClassVar[int]
+    SPACING_FIELD_NUMBER: _ClassVar[int]
+    ORIENTATION_FIELD_NUMBER: _ClassVar[int]
+    PLANE_FIELD_NUMBER: _ClassVar[int]
     series_instance_uid: str
     study_instance_uid: str
     modality: str
@@ -109,21 +208,142 @@ class Series(_message.Message):
     series_number: int
     body_part: str
     instance_count: int
-    def __init__(self, series_instance_uid: _Optional[str] = ..., study_instance_uid: _Optional[str] = ..., modality: _Optional[str] = ..., description: _Optional[str] = ..., series_number: _Optional[int] = ..., body_part: _Optional[str] = ..., instance_count: _Optional[int] = ...) -> None: ...
+    size_bytes: int
+    rows: int
+    columns: int
+    slices: int
+    spacing: _containers.RepeatedScalarFieldContainer[float]
+    orientation: _containers.RepeatedScalarFieldContainer[float]
+    plane: str
+    def __init__(self, series_instance_uid: _Optional[str] = ..., study_instance_uid: _Optional[str] = ..., modality: _Optional[str] = ..., description: _Optional[str] = ..., series_number: _Optional[int] = ..., body_part: _Optional[str] = ..., instance_count: _Optional[int] = ..., size_bytes: _Optional[int] = ..., rows: _Optional[int] = ..., columns: _Optional[int] = ..., slices: _Optional[int] = ..., spacing: _Optional[_Iterable[float]] = ..., orientation: _Optional[_Iterable[float]] = ..., plane: _Optional[str] = ...) -> None: ...
 
-class ListSeriesResponse(_message.Message):
-    __slots__ = ("series",)
+class QuerySeriesResponse(_message.Message):
+    __slots__ = ("series", "page")
     SERIES_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
     series: _containers.RepeatedCompositeFieldContainer[Series]
-    def __init__(self, series: _Optional[_Iterable[_Union[Series, _Mapping]]] = ...) -> None: ...
+    page: _paging_pb2.PageResponse
+    def __init__(self, series: _Optional[_Iterable[_Union[Series, _Mapping]]] = ..., page: _Optional[_Union[_paging_pb2.PageResponse, _Mapping]] = ...) -> None: ...
+
+class ListSitesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Site(_message.Message):
+    __slots__ = ("id", "name", "institution_names", "registered", "modalities", "patients", "studies", "series", "instances", "size_bytes")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INSTITUTION_NAMES_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    MODALITIES_FIELD_NUMBER: _ClassVar[int]
+    PATIENTS_FIELD_NUMBER: _ClassVar[int]
+    STUDIES_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    institution_names: _containers.RepeatedScalarFieldContainer[str]
+    registered: bool
+    modalities: _containers.RepeatedCompositeFieldContainer[Modality]
+    patients: int
+    studies: int
+    series: int
+    instances: int
+    size_bytes: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., institution_names: _Optional[_Iterable[str]] = ..., registered: _Optional[bool] = ..., modalities: _Optional[_Iterable[_Union[Modality, _Mapping]]] = ..., patients: _Optional[int] = ..., studies: _Optional[int] = ..., series: _Optional[int] = ..., instances: _Optional[int] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+
+class ListSitesResponse(_message.Message):
+    __slots__ = ("sites",)
+    SITES_FIELD_NUMBER: _ClassVar[int]
+    sites: _containers.RepeatedCompositeFieldContainer[Site]
+    def __init__(self, sites: _Optional[_Iterable[_Union[Site, _Mapping]]] = ...) -> None: ...
+
+class CreateSiteRequest(_message.Message):
+    __slots__ = ("id", "name", "institution_names")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    INSTITUTION_NAMES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    institution_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., institution_names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeleteSiteRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class DeleteSiteResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Modality(_message.Message):
+    __slots__ = ("ae_title", "site_id", "host", "port", "description")
+    AE_TITLE_FIELD_NUMBER: _ClassVar[int]
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    PORT_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ae_title: str
+    site_id: str
+    host: str
+    port: int
+    description: str
+    def __init__(self, ae_title: _Optional[str] = ..., site_id: _Optional[str] = ..., host: _Optional[str] = ..., port: _Optional[int] = ..., description: _Optional[str] = ...) -> None: ...
+
+class RegisterModalityRequest(_message.Message):
+    __slots__ = ("modality",)
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    modality: Modality
+    def __init__(self, modality: _Optional[_Union[Modality, _Mapping]] = ...) -> None: ...
+
+class UnregisterModalityRequest(_message.Message):
+    __slots__ = ("site_id", "ae_title")
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    AE_TITLE_FIELD_NUMBER: _ClassVar[int]
+    site_id: str
+    ae_title: str
+    def __init__(self, site_id: _Optional[str] = ..., ae_title: _Optional[str] = ...) -> None: ...
+
+class UnregisterModalityResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetIngestProfileRequest(_message.Message):
+    __slots__ = ("project_id",)
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    def __init__(self, project_id: _Optional[str] = ...) -> None: ...
+
+class IngestProfile(_message.Message):
+    __slots__ = ("project_id", "deidentify", "options")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    DEIDENTIFY_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    deidentify: bool
+    options: DeidentificationOptions
+    def __init__(self, project_id: _Optional[str] = ..., deidentify: _Optional[bool] = ..., options: _Optional[_Union[DeidentificationOptions, _Mapping]] = ...) -> None: ...
+
+class SetIngestProfileRequest(_message.Message):
+    __slots__ = ("profile",)
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    profile: IngestProfile
+    def __init__(self, profile: _Optional[_Union[IngestProfile, _Mapping]] = ...) -> None: ...
 
 class IngestUploadRequest(_message.Message):
-    __slots__ = ("object_key", "file_name")
+    __slots__ = ("object_key", "file_name", "site_id", "project_id")
     OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     object_key: str
     file_name: str
-    def __init__(self, object_key: _Optional[str] = ..., file_name: _Optional[str] = ...) -> None: ...
+    site_id: str
+    project_id: str
+    def __init__(self, object_key: _Optional[str] = ..., file_name: _Optional[str] = ..., site_id: _Optional[str] = ..., project_id: _Optional[str] = ...) -> None: ...
 
 class IngestedFile(_message.Message):
     __slots__ = ("name", "status", "reason", "message", "sop_instance_uid", "study_instance_uid")
@@ -142,16 +362,27 @@ class IngestedFile(_message.Message):
     def __init__(self, name: _Optional[str] = ..., status: _Optional[_Union[IngestStatus, str]] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., sop_instance_uid: _Optional[str] = ..., study_instance_uid: _Optional[str] = ...) -> None: ...
 
 class IngestUploadResponse(_message.Message):
-    __slots__ = ("files", "stored", "already_present", "rejected")
+    __slots__ = ("files", "stored", "already_present", "rejected", "deidentified", "removed")
+    class DeidentifiedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     FILES_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     ALREADY_PRESENT_FIELD_NUMBER: _ClassVar[int]
     REJECTED_FIELD_NUMBER: _ClassVar[int]
+    DEIDENTIFIED_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
     files: _containers.RepeatedCompositeFieldContainer[IngestedFile]
     stored: int
     already_present: int
     rejected: int
-    def __init__(self, files: _Optional[_Iterable[_Union[IngestedFile, _Mapping]]] = ..., stored: _Optional[int] = ..., already_present: _Optional[int] = ..., rejected: _Optional[int] = ...) -> None: ...
+    deidentified: _containers.ScalarMap[str, int]
+    removed: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, files: _Optional[_Iterable[_Union[IngestedFile, _Mapping]]] = ..., stored: _Optional[int] = ..., already_present: _Optional[int] = ..., rejected: _Optional[int] = ..., deidentified: _Optional[_Mapping[str, int]] = ..., removed: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExportSeriesVolumeRequest(_message.Message):
     __slots__ = ("series_instance_uid", "stored_values")

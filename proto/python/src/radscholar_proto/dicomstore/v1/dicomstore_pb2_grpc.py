@@ -40,15 +40,60 @@ class DicomStoreServiceStub:
                 request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.GetStoreStatisticsRequest.SerializeToString,
                 response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.GetStoreStatisticsResponse.FromString,
                 _registered_method=True)
+        self.QueryPatients = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/QueryPatients',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QueryPatientsRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QueryPatientsResponse.FromString,
+                _registered_method=True)
         self.QueryStudies = channel.unary_unary(
                 '/radscholar.dicomstore.v1.DicomStoreService/QueryStudies',
                 request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QueryStudiesRequest.SerializeToString,
                 response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QueryStudiesResponse.FromString,
                 _registered_method=True)
-        self.ListSeries = channel.unary_unary(
-                '/radscholar.dicomstore.v1.DicomStoreService/ListSeries',
-                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSeriesRequest.SerializeToString,
-                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSeriesResponse.FromString,
+        self.QuerySeries = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/QuerySeries',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QuerySeriesRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QuerySeriesResponse.FromString,
+                _registered_method=True)
+        self.GetSeries = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/GetSeries',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.GetSeriesRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.Series.FromString,
+                _registered_method=True)
+        self.ListSites = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/ListSites',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSitesRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSitesResponse.FromString,
+                _registered_method=True)
+        self.CreateSite = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/CreateSite',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.CreateSiteRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.Site.FromString,
+                _registered_method=True)
+        self.DeleteSite = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/DeleteSite',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.DeleteSiteRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.DeleteSiteResponse.FromString,
+                _registered_method=True)
+        self.RegisterModality = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/RegisterModality',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RegisterModalityRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.Modality.FromString,
+                _registered_method=True)
+        self.UnregisterModality = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/UnregisterModality',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.UnregisterModalityRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.UnregisterModalityResponse.FromString,
+                _registered_method=True)
+        self.GetIngestProfile = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/GetIngestProfile',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.GetIngestProfileRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestProfile.FromString,
+                _registered_method=True)
+        self.SetIngestProfile = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/SetIngestProfile',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.SetIngestProfileRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestProfile.FromString,
                 _registered_method=True)
         self.IngestUpload = channel.unary_unary(
                 '/radscholar.dicomstore.v1.DicomStoreService/IngestUpload',
@@ -83,15 +128,78 @@ class DicomStoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def QueryStudies(self, request, context):
-        """Finds studies matching filters, one page at a time, newest study date first.
+    def QueryPatients(self, request, context):
+        """Finds patients with studies matching filters, one page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListSeries(self, request, context):
-        """Lists the series of one study.
+    def QueryStudies(self, request, context):
+        """Finds studies matching filters, one page at a time, newest study date first unless sorted otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QuerySeries(self, request, context):
+        """Finds series matching filters (a study's series, by series number, when filtered by study).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSeries(self, request, context):
+        """One series' summary: modality, dimensions, spacing, orientation, number of instances.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSites(self, request, context):
+        """Sites (registered ones, then institutions not yet registered) with their counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateSite(self, request, context):
+        """Registers a site (hospital).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSite(self, request, context):
+        """Removes a registered site and its modalities (its studies keep their site label).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterModality(self, request, context):
+        """Allows a modality or PACS (AE title, host, port) to C-STORE into the store on behalf of a site.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnregisterModality(self, request, context):
+        """Stops accepting C-STORE from an AE title.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIngestProfile(self, request, context):
+        """What a project asks of uploads into it (de-identify on ingest, and how).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetIngestProfile(self, request, context):
+        """Sets a project's ingest profile.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -136,15 +244,60 @@ def add_DicomStoreServiceServicer_to_server(servicer, server):
                     request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.GetStoreStatisticsRequest.FromString,
                     response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.GetStoreStatisticsResponse.SerializeToString,
             ),
+            'QueryPatients': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryPatients,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QueryPatientsRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QueryPatientsResponse.SerializeToString,
+            ),
             'QueryStudies': grpc.unary_unary_rpc_method_handler(
                     servicer.QueryStudies,
                     request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QueryStudiesRequest.FromString,
                     response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QueryStudiesResponse.SerializeToString,
             ),
-            'ListSeries': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListSeries,
-                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSeriesRequest.FromString,
-                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSeriesResponse.SerializeToString,
+            'QuerySeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.QuerySeries,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QuerySeriesRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QuerySeriesResponse.SerializeToString,
+            ),
+            'GetSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSeries,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.GetSeriesRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.Series.SerializeToString,
+            ),
+            'ListSites': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSites,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSitesRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSitesResponse.SerializeToString,
+            ),
+            'CreateSite': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSite,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.CreateSiteRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.Site.SerializeToString,
+            ),
+            'DeleteSite': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSite,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.DeleteSiteRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.DeleteSiteResponse.SerializeToString,
+            ),
+            'RegisterModality': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterModality,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RegisterModalityRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.Modality.SerializeToString,
+            ),
+            'UnregisterModality': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnregisterModality,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.UnregisterModalityRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.UnregisterModalityResponse.SerializeToString,
+            ),
+            'GetIngestProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIngestProfile,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.GetIngestProfileRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestProfile.SerializeToString,
+            ),
+            'SetIngestProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetIngestProfile,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.SetIngestProfileRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestProfile.SerializeToString,
             ),
             'IngestUpload': grpc.unary_unary_rpc_method_handler(
                     servicer.IngestUpload,
@@ -206,6 +359,33 @@ class DicomStoreService:
             _registered_method=True)
 
     @staticmethod
+    def QueryPatients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/QueryPatients',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QueryPatientsRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QueryPatientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def QueryStudies(request,
             target,
             options=(),
@@ -233,7 +413,7 @@ class DicomStoreService:
             _registered_method=True)
 
     @staticmethod
-    def ListSeries(request,
+    def QuerySeries(request,
             target,
             options=(),
             channel_credentials=None,
@@ -246,9 +426,225 @@ class DicomStoreService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/radscholar.dicomstore.v1.DicomStoreService/ListSeries',
-            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSeriesRequest.SerializeToString,
-            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSeriesResponse.FromString,
+            '/radscholar.dicomstore.v1.DicomStoreService/QuerySeries',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QuerySeriesRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.QuerySeriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/GetSeries',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.GetSeriesRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.Series.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSites(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/ListSites',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSitesRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ListSitesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSite(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/CreateSite',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.CreateSiteRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.Site.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSite(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/DeleteSite',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.DeleteSiteRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.DeleteSiteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterModality(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/RegisterModality',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RegisterModalityRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.Modality.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnregisterModality(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/UnregisterModality',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.UnregisterModalityRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.UnregisterModalityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIngestProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/GetIngestProfile',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.GetIngestProfileRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestProfile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetIngestProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/SetIngestProfile',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.SetIngestProfileRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.IngestProfile.FromString,
             options,
             channel_credentials,
             insecure,

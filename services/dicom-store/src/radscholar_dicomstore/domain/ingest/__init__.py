@@ -14,7 +14,7 @@ from radscholar_dicomstore.domain.ingest.archive import (
 from radscholar_dicomstore.domain.ingest.instance import DEFAULT_MAX_INSTANCE_BYTES, CheckedInstance, check_instance
 from radscholar_dicomstore.domain.ingest.rejection import Rejection, RejectReason, human_size
 from radscholar_dicomstore.domain.ingest.report import FileOutcome, IngestReport, IngestStatus
-from radscholar_dicomstore.domain.ingest.site import normalise_institution, site_of
+from radscholar_dicomstore.domain.ingest.site import normalise_institution
 
 __all__ = [
     "DEFAULT_MAX_INSTANCE_BYTES",
@@ -31,6 +31,5 @@ __all__ = [
     "human_size",
     "iter_zip_instances",
     "normalise_institution",
-    "site_of",
     "unsafe_path_problem",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -43,6 +44,9 @@ class IngestReport:
     """Filled in the order files were received: the checks add rejections, the service the rest."""
 
     files: list[FileOutcome] = field(default_factory=list)
+    # De-identification on ingest: elements changed, by action, and keywords of those removed.
+    deidentified: Counter[str] = field(default_factory=Counter)
+    removed: set[str] = field(default_factory=set)
 
     def add_stored(self, instance: CheckedInstance) -> None:
         self.files.append(self._outcome(instance, IngestStatus.STORED))
