@@ -68,12 +68,17 @@ def sent(isolated_platform: Platform, tmp_path_factory: pytest.TempPathFactory) 
     with Client(platform.url, token=gateway.headers["Authorization"].split()[1]) as client:
         summary = client.upload([folder])
     assert summary.rejected == 0 and summary.stored == len(files["folder"])
-    # STOW-RS with dicomweb-client
-    web = dicomweb_client(platform)
-    stow = web.store_instances([pydicom.dcmread(f) for f in files["stow"]])
-    assert len(stow.ReferencedSOPSequence) == len(files["stow"]) and "FailedSOPSequence" not in stow
-    # C-STORE from a modality registered for a site
+    # STOW-RS with dicomweb-client, into a registered site
     assert gateway.post("/api/v1/sites", json={"id": "paths", "name": "Paths"}).status_code == 201
+    web = dicomweb_client(platform)
+    stow = web.store_instances([pydicom.dcmread(f) for f in files["stow"]], additional_params={"site": "paths"})
+    assert len(stow.ReferencedSOPSequence) == len(files["stow"]) and "FailedSOPSequence" not in stow
+    stow_study = pydicom.dcmread(files["stow"][0]).StudyInstanceUID
+    assert (
+        gateway.get("/api/v1/dicom/studies", params={"site": "paths"}).json()["studies"][0]["study_instance_uid"]
+        == stow_study
+    )  # indexed before STOW-RS answered
+    # C-STORE from a modality registered for a site
     registered = gateway.post(
         "/api/v1/sites/paths/modalities", json={"ae_title": "PATHS_CT", "host": "127.0.0.1", "port": free_port()}
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
@@ -241,6 +242,16 @@ class UploadReport(BaseModel):
     removed: list[str] = Field(default_factory=list, description="keywords of the elements de-identification removed")
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where ingested files go (query parameters of uploads and STOW-RS)."""
+
+    site: Annotated[str, Query(description="the registered site the files come from")] = ""
+    project_id: Annotated[
+        str, Query(description="the project the files go into (de-identified first if the project asks)")
+    ] = ""
+
+
 def require_member(principal: Principal, project_id: str) -> None:
     if project_id and not principal.user.is_admin and project_id not in principal.projects:
         raise PermissionDenied(f"you are not a member of project '{project_id}'", reason="NOT_A_PROJECT_MEMBER")
@@ -252,30 +263,34 @@ async def upload(
     request: Request,
     store: DicomStore,
     principal: CurrentPrincipal,
-    site: Annotated[str, Query(description="the registered site the files come from")] = "",
-    project_id: Annotated[
-        str, Query(description="the project the files go into (de-identified first if the project asks)")
-    ] = "",
+    into: Annotated[Destination, Depends()],
 ) -> UploadReport:
     """Each upload is staged in the object store and ingested by the DICOM store; bad files never stop the rest."""
+    site, project_id = into.site, into.project_id
     require_member(principal, project_id)
     objects: ObjectStore = request.app.state.objects
     timeout = request.app.state.settings.upload_timeout_seconds
-    report = UploadReport(files=[], stored=0, already_present=0, rejected=0)
-    removed: set[str] = set()
-    for file in files:
-        key = f"staging/uploads/{uuid.uuid4().hex}"
-        await asyncio.to_thread(objects.put, key, file.file)
-        try:
-            answer = await store.IngestUpload(
-                pb.IngestUploadRequest(
-                    object_key=key, file_name=file.filename or "upload", site_id=site, project_id=project_id
-                ),
-                timeout=timeout,
-            )
-        finally:
+    keys: list[str] = []
+    try:
+        for file in files:  # staged one after the other as they arrive, then ingested (and indexed) at once
+            keys.append(f"staging/uploads/{uuid.uuid4().hex}")
+            await asyncio.to_thread(objects.put, keys[-1], file.file)
+        answer = await store.IngestUpload(
+            pb.IngestUploadRequest(
+                files=[
+                    pb.StagedFile(object_key=key, file_name=file.filename or "upload")
+                    for key, file in zip(keys, files, strict=True)
+                ],
+                site_id=site,
+                project_id=project_id,
+            ),
+            timeout=timeout,
+        )
+    finally:
+        for key in keys:
             await asyncio.to_thread(objects.delete, key)
-        report.files += [
+    report = UploadReport(
+        files=[
             IngestedFile(
                 name=f.name,
                 status=pb.IngestStatus.Name(f.status).removeprefix("INGEST_STATUS_").lower(),  # type: ignore[arg-type]
@@ -285,14 +300,13 @@ async def upload(
                 study_instance_uid=f.study_instance_uid,
             )
             for f in answer.files
-        ]
-        report.stored += answer.stored
-        report.already_present += answer.already_present
-        report.rejected += answer.rejected
-        for action, count in answer.deidentified.items():
-            report.deidentified[action] = report.deidentified.get(action, 0) + count
-        removed.update(answer.removed)
-    report.removed = sorted(removed)
+        ],
+        stored=answer.stored,
+        already_present=answer.already_present,
+        rejected=answer.rejected,
+        deidentified=dict(answer.deidentified),
+        removed=list(answer.removed),
+    )
     request.state.audit_details = {k: str(getattr(report, k)) for k in ("stored", "already_present", "rejected")} | {
         k: v for k, v in (("site", site), ("project", project_id)) if v
     }

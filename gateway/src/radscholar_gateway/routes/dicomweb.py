@@ -12,6 +12,7 @@ import logging
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any, BinaryIO, cast
 
 import httpx
@@ -40,7 +41,8 @@ from radscholar_gateway.dicomweb.stow import (
 )
 from radscholar_gateway.dicomweb.upstream import PASSED_HEADERS, forwarded, resource_path, transaction
 from radscholar_gateway.errors import error_body
-from radscholar_gateway.routes.dicom import IngestedFile, UploadReport
+from radscholar_gateway.routes.dicom import Destination, IngestedFile, UploadReport, require_member
+from radscholar_gateway.security.guard import CurrentPrincipal
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -121,8 +123,11 @@ STOW_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=STOW_RESPONSES,
     openapi_extra=STOW_OPENAPI,
 )
-async def store_instances(request: Request, store: DicomStore) -> Response:
-    return await _store(request, store, "")
+async def store_instances(
+    request: Request, store: DicomStore, principal: CurrentPrincipal, into: Annotated[Destination, Depends()]
+) -> Response:
+    require_member(principal, into.project_id)
+    return await _store(request, store, "", into)
 
 
 @router.post(
@@ -132,11 +137,18 @@ async def store_instances(request: Request, store: DicomStore) -> Response:
     responses=STOW_RESPONSES,
     openapi_extra=STOW_OPENAPI,
 )
-async def store_study_instances(study_instance_uid: str, request: Request, store: DicomStore) -> Response:
-    return await _store(request, store, study_instance_uid)
+async def store_study_instances(
+    study_instance_uid: str,
+    request: Request,
+    store: DicomStore,
+    principal: CurrentPrincipal,
+    into: Annotated[Destination, Depends()],
+) -> Response:
+    require_member(principal, into.project_id)
+    return await _store(request, store, study_instance_uid, into)
 
 
-async def _store(request: Request, store: DicomStore, study_instance_uid: str) -> Response:
+async def _store(request: Request, store: DicomStore, study_instance_uid: str, into: Destination) -> Response:
     answer_as = answer_type(request.headers.get("accept"))
     if answer_as is None:
         return error_body(
@@ -147,7 +159,7 @@ async def _store(request: Request, store: DicomStore, study_instance_uid: str) -
         )
     try:
         splitter = PartSplitter(related_boundary(request.headers.get("content-type")))
-        parts = await StowIngest(request, store, study_instance_uid).run(request.stream(), splitter)
+        parts = await StowIngest(request, store, study_instance_uid, into).run(request.stream(), splitter)
     except UnsupportedMediaType as exc:
         return error_body(415, "UNSUPPORTED_MEDIA_TYPE", "UNSUPPORTED_MEDIA_TYPE", str(exc))
     except MalformedMultipart as exc:
@@ -160,7 +172,7 @@ async def _store(request: Request, store: DicomStore, study_instance_uid: str) -
         "stored": str(stored),
         "already_present": str(already_present),
         "rejected": str(rejected),
-    }
+    } | {k: v for k, v in (("site", into.site), ("project", into.project_id)) if v}
     status = http_status(parts)
     if answer_as == "report":
         report = UploadReport(
@@ -223,49 +235,58 @@ class _Spool:
 class StowIngest:
     """Ingests the parts of one STOW-RS request one after the other, as they arrive."""
 
-    def __init__(self, request: Request, store: DicomStore, study_instance_uid: str) -> None:
+    def __init__(self, request: Request, store: DicomStore, study_instance_uid: str, into: Destination) -> None:
         self._objects: ObjectStore = request.app.state.objects
         self._timeout: float = request.app.state.settings.upload_timeout_seconds
         self._store = store
         self._study = study_instance_uid
+        self._into = into
 
     async def run(self, body: AsyncIterator[bytes], splitter: PartSplitter) -> list[StoredPart]:
         """A result per part; a bad part never stops the rest. Raises `MalformedMultipart` when the
-        body holds no part at all; a body that breaks off later fails only the part it broke off in."""
-        parts: list[StoredPart] = []
+        body holds no part at all; a body that breaks off later fails only the part it broke off in.
+
+        Parts are checked and staged as they arrive, then ingested in one call (indexed once)."""
+        parts: list[StoredPart | _Staged] = []
         spool: _Spool | None = None
         number = 0  # of the part being received
         try:
-            async for chunk in body:
-                for event in splitter.feed(chunk):
-                    if isinstance(event, PartStarted):
-                        number += 1
-                        spool = await _Spool.open()
-                    elif isinstance(event, PartData):
-                        assert spool is not None
-                        await spool.write(event.data)
-                    else:
-                        assert spool is not None
-                        try:
-                            parts.append(await self._ingest(spool, f"part {number}"))
-                        finally:
-                            await spool.close()
-                            spool = None
-            if not splitter.finished:
-                raise MalformedMultipart("the body ended before the closing boundary")
-        except MalformedMultipart as exc:
-            if spool is not None:
-                parts.append(StoredPart(f"part {number}", "rejected", "INCOMPLETE_PART", str(exc)))
+            try:
+                async for chunk in body:
+                    for event in splitter.feed(chunk):
+                        if isinstance(event, PartStarted):
+                            number += 1
+                            spool = await _Spool.open()
+                        elif isinstance(event, PartData):
+                            assert spool is not None
+                            await spool.write(event.data)
+                        else:
+                            assert spool is not None
+                            try:
+                                parts.append(await self._stage(spool, f"part {number}"))
+                            finally:
+                                await spool.close()
+                                spool = None
+                if not splitter.finished:
+                    raise MalformedMultipart("the body ended before the closing boundary")
+            except MalformedMultipart as exc:
+                if spool is not None:
+                    parts.append(StoredPart(f"part {number}", "rejected", "INCOMPLETE_PART", str(exc)))
+                if not parts:
+                    raise
+            finally:
+                if spool is not None:
+                    await spool.close()
             if not parts:
-                raise
+                raise MalformedMultipart("the body holds no parts")
+            return await self._ingest(parts)
         finally:
-            if spool is not None:
-                await spool.close()
-        if not parts:
-            raise MalformedMultipart("the body holds no parts")
-        return parts
+            for part in parts:
+                if isinstance(part, _Staged):
+                    await asyncio.to_thread(self._objects.delete, part.key)
 
-    async def _ingest(self, spool: _Spool, name: str) -> StoredPart:
+    async def _stage(self, spool: _Spool, name: str) -> StoredPart | _Staged:
+        """Refuses what must not be stored (archives, another study's instances), else stages the part."""
         await spool.flush()
         header = await asyncio.to_thread(read_part_header, spool.file)
         if header.archive:
@@ -288,15 +309,33 @@ class StowIngest:
             )
         key = f"staging/uploads/{uuid.uuid4().hex}"
         await asyncio.to_thread(self._objects.put, key, spool.file)
-        try:
-            answer = await self._store.IngestUpload(
-                pb.IngestUploadRequest(object_key=key, file_name=name), timeout=self._timeout
-            )
-        finally:
-            await asyncio.to_thread(self._objects.delete, key)
-        if len(answer.files) != 1:  # a single non-archive file always gets exactly one line
-            raise RuntimeError(f"the DICOM store answered {len(answer.files)} lines for one instance")
-        return _stored_part(answer.files[0], header)
+        return _Staged(key, name, header)
+
+    async def _ingest(self, parts: list[StoredPart | _Staged]) -> list[StoredPart]:
+        staged = [p for p in parts if isinstance(p, _Staged)]
+        if not staged:
+            return [p for p in parts if isinstance(p, StoredPart)]
+        answer = await self._store.IngestUpload(
+            pb.IngestUploadRequest(
+                files=[pb.StagedFile(object_key=p.key, file_name=p.name) for p in staged],
+                site_id=self._into.site,
+                project_id=self._into.project_id,
+            ),
+            timeout=self._timeout,
+        )
+        if len(answer.files) != len(staged):  # a non-archive file always gets exactly one line
+            raise RuntimeError(f"the DICOM store answered {len(answer.files)} lines for {len(staged)} instances")
+        lines = iter(answer.files)
+        return [_stored_part(next(lines), p.header) if isinstance(p, _Staged) else p for p in parts]
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A part waiting in the object store for the ingest call."""
+
+    key: str
+    name: str
+    header: PartHeader
 
 
 def _stored_part(line: pb.IngestedFile, header: PartHeader) -> StoredPart:

@@ -213,8 +213,7 @@ class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
         self, request: pb.IngestUploadRequest, context: grpc.aio.ServicerContext
     ) -> pb.IngestUploadResponse:
         report = await self._uploads.ingest(
-            request.object_key,
-            request.file_name or request.object_key,
+            [(f.object_key, f.file_name or f.object_key) for f in request.files],
             site=request.site_id.strip(),
             project_id=request.project_id.strip(),
         )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
+from radscholar_core.errors import InvalidArgument
 from radscholar_core.objectstore import ObjectStore, validate_key
 from radscholar_dicomstore.domain.ingest import IngestReport
 from radscholar_dicomstore.domain.uploads import Ingestion
@@ -16,10 +18,16 @@ class StagedUploads:
         self._objects = objects
         self._ingestion = ingestion
 
-    async def ingest(self, object_key: str, file_name: str, *, site: str = "", project_id: str = "") -> IngestReport:
-        """Copies the staged object to a local temporary file (zips need seeking), then ingests it."""
-        validate_key(object_key)
+    async def ingest(self, files: Sequence[tuple[str, str]], *, site: str = "", project_id: str = "") -> IngestReport:
+        """Copies the staged objects (key, name) to local temporary files (zips need seeking), then ingests them."""
+        if not files:
+            raise InvalidArgument("an upload needs at least one file", reason="NO_FILES")
+        for key, _ in files:
+            validate_key(key)
         with tempfile.TemporaryDirectory(prefix="rs-upload-") as folder:
-            local = Path(folder) / "upload"
-            await asyncio.to_thread(self._objects.get_file, object_key, local)
-            return await self._ingestion.ingest(local, file_name, site=site, project_id=project_id)
+            local = []
+            for index, (key, name) in enumerate(files):
+                path = Path(folder) / f"{index:06d}"
+                await asyncio.to_thread(self._objects.get_file, key, path)
+                local.append((path, name))
+            return await self._ingestion.ingest(local, site=site, project_id=project_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import zipfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -97,7 +97,8 @@ class Ingestion:
         self._max_instance_bytes = max_instance_bytes
         self._limits = limits
 
-    async def ingest(self, path: Path, name: str, *, site: str = "", project_id: str = "") -> IngestReport:
+    async def ingest(self, files: Sequence[tuple[Path, str]], *, site: str = "", project_id: str = "") -> IngestReport:
+        """Every file (path, name) in order, into one report; what was stored is indexed once, at the end."""
         if site and not await asyncio.to_thread(self._catalog.site_exists, site):
             raise NotFound(f"site '{site}' is not registered", reason="SITE_NOT_FOUND")
         profile = await asyncio.to_thread(self._catalog.ingest_profile, project_id) if project_id else IngestProfile()
@@ -114,21 +115,22 @@ class Ingestion:
                 if isinstance(deidentified, Rejection):
                     return deidentified
                 checked = deidentified
-            if site:  # before storing, so the indexer finds the study attributed
+            if site and checked.study_instance_uid not in studies:  # before storing: the indexer finds it attributed
                 await asyncio.to_thread(self._catalog.attribute, [checked.study_instance_uid], site, "upload")
             studies.add(checked.study_instance_uid)
             series.add(checked.series_instance_uid)
             return checked
 
-        await ingest_file(
-            path,
-            name,
-            self._store,
-            max_instance_bytes=self._max_instance_bytes,
-            limits=self._limits,
-            prepare=prepare,
-            report=report,
-        )
+        for path, name in files:
+            await ingest_file(
+                path,
+                name,
+                self._store,
+                max_instance_bytes=self._max_instance_bytes,
+                limits=self._limits,
+                prepare=prepare,
+                report=report,
+            )
         if project_id and studies:
             await asyncio.to_thread(self._catalog.add_to_project, sorted(studies), project_id)
         await self._indexed(sorted(series))  # answered only once queries find what was stored

@@ -333,17 +333,23 @@ class SetIngestProfileRequest(_message.Message):
     profile: IngestProfile
     def __init__(self, profile: _Optional[_Union[IngestProfile, _Mapping]] = ...) -> None: ...
 
-class IngestUploadRequest(_message.Message):
-    __slots__ = ("object_key", "file_name", "site_id", "project_id")
+class StagedFile(_message.Message):
+    __slots__ = ("object_key", "file_name")
     OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
-    SITE_ID_FIELD_NUMBER: _ClassVar[int]
-    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     object_key: str
     file_name: str
+    def __init__(self, object_key: _Optional[str] = ..., file_name: _Optional[str] = ...) -> None: ...
+
+class IngestUploadRequest(_message.Message):
+    __slots__ = ("files", "site_id", "project_id")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[StagedFile]
     site_id: str
     project_id: str
-    def __init__(self, object_key: _Optional[str] = ..., file_name: _Optional[str] = ..., site_id: _Optional[str] = ..., project_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, files: _Optional[_Iterable[_Union[StagedFile, _Mapping]]] = ..., site_id: _Optional[str] = ..., project_id: _Optional[str] = ...) -> None: ...
 
 class IngestedFile(_message.Message):
     __slots__ = ("name", "status", "reason", "message", "sop_instance_uid", "study_instance_uid")

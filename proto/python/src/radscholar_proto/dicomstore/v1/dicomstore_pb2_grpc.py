@@ -206,8 +206,8 @@ class DicomStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def IngestUpload(self, request, context):
-        """Stores an uploaded file (one DICOM instance or a zip of them) staged in the object store, and
-        reports per file: stored, already present, or rejected and why. Bad files never stop the batch.
+        """Stores uploaded files (DICOM instances or zips of them) staged in the object store, and reports
+        per file: stored, already present, or rejected and why. Bad files never stop the batch.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
