@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -29,8 +30,6 @@ from radscholar_core.grpc_server import Server
 from radscholar_core.identity import IdentityKeys, generate_key_pair, key_id_of
 from radscholar_core.objectstore import ObjectStoreSettings
 from radscholar_core.testing import free_port
-from radscholar_dicomstore.config import Settings as DicomStoreSettings
-from radscholar_dicomstore.server import build_server as build_dicomstore
 from radscholar_gateway.app import create_app
 from radscholar_gateway.config import Settings as GatewaySettings
 from radscholar_labeling.config import Settings as LabelingSettings
@@ -152,30 +151,53 @@ class PlatformEndpoint:
         return httpx.Client(base_url=self.url, timeout=300, headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
 
 
-def _dicomstore_settings(
-    orthanc: Orthanc, trusted: IdentityKeys, objects: ObjectStoreSettings, data_dir: Path
-) -> DicomStoreSettings:
-    return DicomStoreSettings(
-        port=0,
-        orthanc_url=orthanc.url,
-        orthanc_username=orthanc.username,
-        orthanc_password=orthanc.password,  # type: ignore[arg-type]
-        identity=trusted,
-        object_store=objects,
-        deidentification_secret=secrets.token_urlsafe(32),  # type: ignore[arg-type]
-        database_url=f"sqlite:///{data_dir}/dicomstore.db",
-    )
+@contextlib.contextmanager
+def dicomstore_process(orthanc: Orthanc, public_pem: str, objects: Path, data_dir: Path) -> Iterator[str]:
+    """The DICOM store in its own process, as deployed (it shares no interpreter lock with the gateway)."""
+    port = free_port()
+    prefix = "RADSCHOLAR_DICOMSTORE_"
+    env = {
+        **os.environ,
+        f"{prefix}HOST": "127.0.0.1",
+        f"{prefix}PORT": str(port),
+        f"{prefix}ORTHANC_URL": orthanc.url,
+        f"{prefix}ORTHANC_USERNAME": orthanc.username,
+        f"{prefix}ORTHANC_PASSWORD": orthanc.password,
+        f"{prefix}DEIDENTIFICATION_SECRET": secrets.token_urlsafe(32),
+        f"{prefix}DATABASE_URL": f"sqlite:///{data_dir}/dicomstore.db",
+        f"{prefix}OBJECT_STORE__BACKEND": "filesystem",
+        f"{prefix}OBJECT_STORE__ROOT": str(objects),
+        f"{prefix}IDENTITY__PUBLIC_KEYS": json.dumps({key_id_of(public_pem): public_pem}),
+        f"{prefix}LOG_LEVEL": "WARNING",
+    }
+    log = (data_dir / "dicomstore.log").open("wb")
+    child = subprocess.Popen([sys.executable, "-m", "radscholar_dicomstore"], env=env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the DICOM store did not start: {(data_dir / 'dicomstore.log').read_text()[-2000:]}"
+                )
+            time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+        log.close()
 
 
 @contextlib.contextmanager
 def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpoint]:
-    """The five services (real servers on free ports) behind the real gateway application, in this process."""
+    """The five services (real servers on free ports) behind the real gateway application: the DICOM store in
+    its own process, the others in this one."""
     data_dir.mkdir(parents=True, exist_ok=True)
     objects = ObjectStoreSettings(root=data_dir / "objects")  # staged uploads: gateway -> DICOM store
     private_pem, public_pem = generate_key_pair()
     trusted = IdentityKeys(public_keys={key_id_of(public_pem): public_pem})
     builders = {
-        "dicomstore": lambda: build_dicomstore(_dicomstore_settings(orthanc, trusted, objects, data_dir)),
         "labeling": lambda: build_labeling(
             LabelingSettings(port=0, identity=trusted, database_url=f"sqlite:///{data_dir}/labeling.db")
         ),
@@ -191,6 +213,8 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpo
 
     servers = {name: background.run(start(build)) for name, build in builders.items()}
     addresses = {f"{name}_address": f"127.0.0.1:{port}" for name, (_, port) in servers.items()}
+    dicomstore = dicomstore_process(orthanc, public_pem, objects.root, data_dir)
+    addresses["dicomstore_address"] = dicomstore.__enter__()
     settings = GatewaySettings(
         **addresses,  # type: ignore[arg-type]
         database_url=f"sqlite:///{data_dir}/gateway.db",
@@ -210,6 +234,7 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpo
             login.raise_for_status()
             yield PlatformEndpoint(url, login.json()["access_token"])
     finally:
+        dicomstore.__exit__(None, None, None)
         for server, _ in servers.values():
             background.run(server.stop(0))
         background.close()

@@ -5,6 +5,7 @@ Every method is one blocking unit of work; the service calls them through ``asyn
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -67,6 +68,12 @@ class SqlCatalog:
 
     def upsert_series(self, record: SeriesRecord, site: str | None, site_source: str) -> None:
         """Inserts or refreshes a series and its study; attributes the study to `site` unless it has one."""
+        try:
+            self._upsert_series(record, site, site_source)
+        except IntegrityError:  # another series of the same new study was inserted at the same moment
+            self._upsert_series(record, site, site_source)
+
+    def _upsert_series(self, record: SeriesRecord, site: str | None, site_source: str) -> None:
         study, series = record.study, record.summary
         with transaction(self._sessions) as session:
             row = session.get(StudyRow, study.study_instance_uid)
@@ -122,9 +129,9 @@ class SqlCatalog:
             return session.get(StudySiteRow, study_instance_uid) is not None
 
     def attribute(self, study_instance_uids: Iterable[str], site: str, source: str) -> None:
-        """First attribution wins: studies that already belong to a site keep it."""
-        with transaction(self._sessions) as session:
-            for uid in set(study_instance_uids):
+        """First attribution wins: studies that already belong to a site keep it (also under a race)."""
+        for uid in set(study_instance_uids):
+            with contextlib.suppress(IntegrityError), transaction(self._sessions) as session:
                 if session.get(StudySiteRow, uid) is None:
                     session.add(StudySiteRow(study_instance_uid=uid, site=site, source=source))
 

@@ -61,7 +61,10 @@ class OrthancStore:
     """Orthanc's REST API (pyorthanc's async client): the only place that knows Orthanc."""
 
     def __init__(self, url: str, username: str, password: str, timeout: float = 30.0) -> None:
-        self._orthanc = AsyncOrthanc(url, username=username, password=password, timeout=timeout)
+        # A small pool: httpcore looks at every pooled connection on each request.
+        limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+        self._orthanc = AsyncOrthanc(url, username=username, password=password, timeout=timeout, limits=limits)
+        self._sync = httpx.Client(base_url=url, auth=(username, password), timeout=timeout, limits=limits)
 
     async def changes(self, since: int, limit: int = 1000) -> tuple[list[dict[str, Any]], int, bool]:
         """Orthanc's change log after `since`: (changes, last sequence number, done)."""
@@ -180,7 +183,7 @@ class OrthancStore:
     async def store(self, instance: CheckedInstance) -> IngestStatus | Rejection:
         """POST /instances; Orthanc answers AlreadyStored for a SOP Instance UID it holds."""
         try:
-            answer = await self._orthanc.post_instances(content=instance.data)
+            answer = await asyncio.to_thread(self._post_instance, instance.data)
         except httpx.HTTPStatusError as exc:
             if exc.response.status_code in (400, 415):
                 return Rejection(
@@ -195,6 +198,11 @@ class OrthancStore:
             raise Unavailable(f"the DICOM server cannot be reached: {exc}", reason="DICOM_SERVER_UNREACHABLE") from None
         status = answer.get("Status") if isinstance(answer, dict) else None
         return IngestStatus.ALREADY_PRESENT if status == "AlreadyStored" else IngestStatus.STORED
+
+    def _post_instance(self, data: bytes) -> Any:
+        answer = self._sync.post("/instances", content=data, headers={"Content-Type": "application/dicom"})
+        answer.raise_for_status()
+        return answer.json()
 
     async def series_instance_ids(self, series_instance_uid: str) -> list[str]:
         """Orthanc ids of a series' instances; NOT_FOUND for an unknown series."""

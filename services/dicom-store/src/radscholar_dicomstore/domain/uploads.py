@@ -89,6 +89,7 @@ class Ingestion:
         *,
         max_instance_bytes: int,
         limits: ZipLimits,
+        parallel_files: int = 4,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -96,6 +97,7 @@ class Ingestion:
         self._master = master_secret
         self._max_instance_bytes = max_instance_bytes
         self._limits = limits
+        self._parallel_files = parallel_files  # files of one upload stored at once (Orthanc takes them in parallel)
 
     async def ingest(self, files: Sequence[tuple[Path, str]], *, site: str = "", project_id: str = "") -> IngestReport:
         """Every file (path, name) in order, into one report; what was stored is indexed once, at the end."""
@@ -104,7 +106,7 @@ class Ingestion:
         profile = await asyncio.to_thread(self._catalog.ingest_profile, project_id) if project_id else IngestProfile()
         policy = profile.policy(project_secret(self._master, project_id)) if project_id else None
         report = IngestReport()
-        studies: set[str] = set()
+        studies: dict[str, asyncio.Future[None]] = {}  # study -> its attribution to the route's site
         series: set[str] = set()
 
         async def prepare(checked: CheckedInstance) -> CheckedInstance | Rejection:
@@ -115,23 +117,37 @@ class Ingestion:
                 if isinstance(deidentified, Rejection):
                     return deidentified
                 checked = deidentified
-            if site and checked.study_instance_uid not in studies:  # before storing: the indexer finds it attributed
-                await asyncio.to_thread(self._catalog.attribute, [checked.study_instance_uid], site, "upload")
-            studies.add(checked.study_instance_uid)
+            uid = checked.study_instance_uid
+            if uid not in studies:  # attributed once, before any of its instances is stored
+                attribution = self._catalog.attribute if site else _nothing
+                studies[uid] = asyncio.ensure_future(asyncio.to_thread(attribution, [uid], site, "upload"))
+            await studies[uid]
             series.add(checked.series_instance_uid)
             return checked
 
-        for path, name in files:
-            await ingest_file(
-                path,
-                name,
-                self._store,
-                max_instance_bytes=self._max_instance_bytes,
-                limits=self._limits,
-                prepare=prepare,
-                report=report,
-            )
+        parallel = asyncio.Semaphore(self._parallel_files)
+
+        async def one(path: Path, name: str) -> IngestReport:
+            async with parallel:
+                lines = IngestReport()
+                await ingest_file(
+                    path,
+                    name,
+                    self._store,
+                    max_instance_bytes=self._max_instance_bytes,
+                    limits=self._limits,
+                    prepare=prepare,
+                    report=lines,
+                )
+                return lines
+
+        for lines in await asyncio.gather(*(one(path, name) for path, name in files)):
+            report.files += lines.files  # in the order the files came
         if project_id and studies:
             await asyncio.to_thread(self._catalog.add_to_project, sorted(studies), project_id)
         await self._indexed(sorted(series))  # answered only once queries find what was stored
         return report
+
+
+def _nothing(*_: object) -> None:
+    """No attribution to make (the upload named no site)."""
