@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -23,14 +24,20 @@ def assert_error(response: Any, status: int, reason: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def stored_studies(platform: Any, ct_phantoms: Path) -> dict[str, list[pydicom.Dataset]]:
-    """Uploads the CT phantoms to Orthanc; returns their headers by study UID."""
+def stored_studies(isolated_platform: Any, ct_phantoms: Path) -> dict[str, list[pydicom.Dataset]]:
+    """Stores the CT phantoms straight into Orthanc (as C-STORE would); returns their headers by study UID
+    once the catalog, which follows Orthanc's change log, has all of them."""
     studies: dict[str, list[pydicom.Dataset]] = defaultdict(list)
-    with platform.orthanc.client() as orthanc:
+    with isolated_platform.orthanc.client() as orthanc:
         for path in sorted(ct_phantoms.rglob("*.dcm")):
             assert orthanc.post("/instances", content=path.read_bytes()).status_code == 200
             header = pydicom.dcmread(path, stop_before_pixels=True)
             studies[header.StudyInstanceUID].append(header)
+    expected = sum(len(headers) for headers in studies.values())
+    deadline = time.monotonic() + 30
+    while isolated_platform.gateway.get("/api/v1/dicom/statistics").json()["instances"] != expected:
+        assert time.monotonic() < deadline, "the catalog did not index what Orthanc received"
+        time.sleep(0.2)
     return studies
 
 
@@ -58,8 +65,8 @@ def test_request_id_is_echoed_or_made(platform: Any) -> None:
     assert len(platform.gateway.get("/healthz").headers["X-Request-ID"]) == 32
 
 
-def test_study_query_statistics_and_series(platform: Any, stored_studies: dict[str, list[Any]]) -> None:
-    gateway = platform.gateway
+def test_study_query_statistics_and_series(isolated_platform: Any, stored_studies: dict[str, list[Any]]) -> None:
+    gateway = isolated_platform.gateway
     statistics = gateway.get("/api/v1/dicom/statistics").json()
     assert statistics["studies"] == len(stored_studies)
     assert statistics["instances"] == sum(len(v) for v in stored_studies.values())
