@@ -60,6 +60,7 @@ def build_orthanc_config(config: StackConfig, password: str) -> dict[str, Any]:
         "StableAge": STABLE_AGE_S,
         "KeepAlive": True,
         "TcpNoDelay": True,
+        "HttpCompressionEnabled": False,  # its clients are services on the same network: save the CPU
         "SaveJobs": True,
         "OverwriteInstances": False,
     }
