@@ -272,3 +272,13 @@ def test_deleting_a_site_unregisters_its_modalities(sites: Platform) -> None:
     assert gateway.delete("/api/v1/sites/east").status_code == 204
     assert "EAST_MR" not in sites.orthanc.client().get("/modalities").json()
     assert gateway.delete("/api/v1/sites/east").status_code == 404
+
+
+def test_a_series_sent_in_parts_is_counted_after_each(sites: Platform, tmp_path: Path) -> None:
+    cases = radscholar_phantoms.generate("ct", 1, 1, 91, tmp_path, shape=(10, 32, 32))
+    files, case = case_files(cases, 0), cases.case_entries[0]
+    for first, sent in ((0, 4), (4, 10)):  # the second upload adds to a series the catalog already knows
+        upload(sites, files[first:sent], site="south")
+        study = studies(sites, patient_id=case.patient_id)["studies"][0]
+        assert study["instance_count"] == sent
+        assert study["size_bytes"] == sum(f.stat().st_size for f in files[:sent])

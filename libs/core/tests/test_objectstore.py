@@ -319,3 +319,14 @@ def test_settings_nest_in_a_service_settings_class(monkeypatch: pytest.MonkeyPat
 
     assert (settings.backend, settings.s3_endpoint) == ("s3", "minio:9000")
     assert settings.s3_secret_key is not None and settings.s3_secret_key.get_secret_value() == "b"
+
+
+def test_local_path_is_the_object_itself_on_a_local_store(store: ObjectStore) -> None:
+    store.put("staging/a.dcm", b"DICM bytes")
+    path = store.local_path("staging/a.dcm")
+    if isinstance(store, FilesystemObjectStore):
+        assert path is not None and path.read_bytes() == b"DICM bytes"
+    else:
+        assert path is None  # a remote store: callers download with get_file
+    with pytest.raises(NotFound):
+        store.local_path("staging/missing.dcm")

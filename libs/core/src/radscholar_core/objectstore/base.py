@@ -57,6 +57,11 @@ class ObjectStore(Protocol):
         """Downloads the object to a local file, replacing it atomically."""
         ...
 
+    def local_path(self, key: str) -> Path | None:
+        """The object's own file when the store keeps it on this machine's disk (read it, never change it);
+        None for a remote store (use :meth:`get_file`). Raises NotFound for a missing object."""
+        ...
+
     def exists(self, key: str) -> bool:
         """Whether an object is stored under ``key``."""
         ...

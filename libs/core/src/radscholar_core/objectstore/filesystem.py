@@ -73,6 +73,12 @@ class FilesystemObjectStore:
                     sink.write(chunk)
             os.replace(temp, target)
 
+    def local_path(self, key: str) -> Path | None:
+        path = self._path(key)
+        if not path.is_file():
+            raise object_not_found(key)
+        return path
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 

@@ -97,6 +97,10 @@ class S3ObjectStore:
         with self._translate(key):
             self._client.fget_object(bucket_name=self.bucket, object_name=validate_key(key), file_path=str(path))
 
+    def local_path(self, key: str) -> Path | None:
+        self.stat(key)  # NotFound for a missing object, as every store
+        return None
+
     def exists(self, key: str) -> bool:
         try:
             self.stat(key)

@@ -111,6 +111,20 @@ class SqlCatalog:
             if site and session.get(StudySiteRow, study.study_instance_uid) is None:
                 session.add(StudySiteRow(study_instance_uid=study.study_instance_uid, site=site, source=site_source))
 
+    def update_counts(self, orthanc_id: str, instances: int, size_bytes: int) -> None:
+        """New instance count and bytes of a known series (its geometry is read again when it is stable)."""
+        with transaction(self._sessions) as session:
+            row = session.scalar(select(SeriesRow).where(SeriesRow.orthanc_id == orthanc_id))
+            if row is None:
+                return
+            if row.slices == row.instance_count:  # single-frame instances: a slice each
+                row.slices = instances
+            row.instance_count, row.size_bytes = instances, size_bytes
+            session.flush()
+            study = session.get(StudyRow, row.study_instance_uid)
+            if study is not None:
+                _total(session, study)
+
     def get_series(self, series_instance_uid: str) -> SeriesSummary:
         with self._sessions() as session:
             row = session.get(SeriesRow, series_instance_uid)

@@ -83,6 +83,14 @@ class OrthancStore:
             ids += [item["ID"] for item in found if item.get("Type") == "Series"]
         return ids
 
+    async def series_counts(self, orthanc_id: str) -> tuple[int, int] | None:
+        """(instances, bytes of their DICOM files) of a series, cheaply; None when it is gone."""
+        try:
+            stats: dict[str, Any] = await _call(self._orthanc.get_series_id_statistics(orthanc_id))  # type: ignore[assignment]
+        except NotFound:
+            return None
+        return int(stats["CountInstances"]), int(stats["DicomUncompressedSize"])
+
     async def series_record(self, orthanc_id: str, known: SeriesSummary | None) -> SeriesRecord | None:
         """The series, its study and its geometry; None when Orthanc no longer has it.
 

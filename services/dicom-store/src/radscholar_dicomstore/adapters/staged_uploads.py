@@ -19,7 +19,8 @@ class StagedUploads:
         self._ingestion = ingestion
 
     async def ingest(self, files: Sequence[tuple[str, str]], *, site: str = "", project_id: str = "") -> IngestReport:
-        """Copies the staged objects (key, name) to local temporary files (zips need seeking), then ingests them."""
+        """Ingests the staged objects (key, name): in place on a local store, else from temporary copies (zips need
+        seeking)."""
         if not files:
             raise InvalidArgument("an upload needs at least one file", reason="NO_FILES")
         for key, _ in files:
@@ -27,7 +28,9 @@ class StagedUploads:
         with tempfile.TemporaryDirectory(prefix="rs-upload-") as folder:
             local = []
             for index, (key, name) in enumerate(files):
-                path = Path(folder) / f"{index:06d}"
-                await asyncio.to_thread(self._objects.get_file, key, path)
+                path = await asyncio.to_thread(self._objects.local_path, key)  # read in place when on this disk
+                if path is None:
+                    path = Path(folder) / f"{index:06d}"
+                    await asyncio.to_thread(self._objects.get_file, key, path)
                 local.append((path, name))
             return await self._ingestion.ingest(local, site=site, project_id=project_id)

@@ -27,6 +27,7 @@ class ChangeLog(Protocol):
     async def changes(self, since: int, limit: int = 1000) -> tuple[list[dict[str, Any]], int, bool]: ...
     async def series_record(self, orthanc_id: str, known: SeriesSummary | None) -> SeriesRecord | None: ...
     async def series_ids(self, series_instance_uids: Iterable[str]) -> list[str]: ...
+    async def series_counts(self, orthanc_id: str) -> tuple[int, int] | None: ...
 
 
 class CatalogWriter(Protocol):
@@ -38,6 +39,7 @@ class CatalogWriter(Protocol):
     def site_for_institution(self, institution: str) -> str | None: ...
     def upsert_series(self, record: SeriesRecord, site: str | None, site_source: str) -> None: ...
     def forget(self, resource_type: str, orthanc_id: str) -> None: ...
+    def update_counts(self, orthanc_id: str, instances: int, size_bytes: int) -> None: ...
 
 
 class CatalogIndexer:
@@ -88,10 +90,18 @@ class CatalogIndexer:
         await self._index(list(dirty))
 
     async def refresh(self, series_instance_uids: Iterable[str]) -> None:
-        """Indexes these series now (the service stored them and is about to answer)."""
+        """Brings these series up to date now (the service stored them and is about to answer): a new series
+        is indexed in full, a known one gets its counts (its geometry follows when Orthanc finds it stable).
+        """
         ids = await self._log.series_ids(series_instance_uids)
         async with self._lock:
-            await self._index(ids)
+            new = []
+            for orthanc_id in ids:
+                if await asyncio.to_thread(self._catalog.series_geometry, orthanc_id) is None:
+                    new.append(orthanc_id)
+                elif counts := await self._log.series_counts(orthanc_id):
+                    await asyncio.to_thread(self._catalog.update_counts, orthanc_id, *counts)
+            await self._index(new)
 
     async def _index(self, series_ids: list[str]) -> None:
         limit = asyncio.Semaphore(8)
