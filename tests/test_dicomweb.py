@@ -318,3 +318,12 @@ def test_an_unreachable_or_refusing_dicom_server(site: Platform) -> None:
             answer = client.get("/dicom-web/studies", headers={"Authorization": f"Bearer {token}"})
         assert (answer.status_code, answer.json()["error"]["reason"]) == (status, reason)
         assert site.orthanc.url.split("//")[1] not in answer.text
+
+
+def test_urls_name_the_public_address_when_one_is_set(site: Platform) -> None:
+    """Behind a TLS proxy the gateway is reached at another address: DICOMweb URLs must carry that one."""
+    public = "https://pacs.example.org"
+    with TestClient(create_app(site.settings.model_copy(update={"public_url": public}))) as client:
+        found = client.get("/dicom-web/studies", headers={"Authorization": f"Bearer {bearer(site)}"}).json()
+    urls = [Dataset.from_json(item).RetrieveURL for item in found]
+    assert urls and all(url.startswith(f"{public}/dicom-web/studies/") for url in urls)

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         description="the DICOM server's DICOMweb root, served at /dicom-web/ (Orthanc: DicomWeb.Root must be "
         "/dicom-web/); QIDO-RS and WADO-RS are proxied there",
     )
+    public_url: str | None = Field(
+        None,
+        pattern="^https?://[^/]+/?$",
+        description="the gateway's address as clients reach it (e.g. behind a TLS proxy), for the URLs DICOMweb "
+        "answers carry; by default each request's own scheme and Host",
+    )
     orthanc_username: str = Field(min_length=1, description="the DICOM server user the DICOMweb proxy signs in as")
     orthanc_password: SecretStr = Field(description="that user's password")
 

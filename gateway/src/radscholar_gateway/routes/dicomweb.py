@@ -18,6 +18,7 @@ from typing import Annotated, Any, BinaryIO, cast
 import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.datastructures import URL
 
 from radscholar_core.errors import NotFound, Unavailable
 from radscholar_core.objectstore import ObjectStore
@@ -71,7 +72,7 @@ async def read(path: str, request: Request, upstream: DicomWebUpstream) -> Respo
         raise NotFound(f"'/dicom-web/{path}' is not a QIDO-RS or WADO-RS resource", reason="NOT_A_DICOMWEB_RESOURCE")
     query = request.url.query
     request.state.audit_details = {"transaction": transaction(resource), **({"query": query} if query else {})}
-    headers = {"Forwarded": forwarded(request.base_url)}
+    headers = {"Forwarded": forwarded(public_base(request))}
     if accept := request.headers.get("accept"):
         headers["Accept"] = accept
     outgoing = upstream.build_request("GET", f"{resource}?{query}" if query else resource, headers=headers)
@@ -148,6 +149,12 @@ async def store_study_instances(
     return await _store(request, store, study_instance_uid, into)
 
 
+def public_base(request: Request) -> URL:
+    """The gateway's address as the caller should use it: the configured public URL, else the request's."""
+    configured: str | None = request.app.state.settings.public_url
+    return URL(configured.rstrip("/") + "/") if configured else request.base_url
+
+
 async def _store(request: Request, store: DicomStore, study_instance_uid: str, into: Destination) -> Response:
     answer_as = answer_type(request.headers.get("accept"))
     if answer_as is None:
@@ -193,7 +200,7 @@ async def _store(request: Request, store: DicomStore, study_instance_uid: str, i
         )
         return JSONResponse(report.model_dump(), status_code=status)
     response = JSONResponse(
-        stow_response(parts, f"{request.base_url}dicom-web/", study_instance_uid),
+        stow_response(parts, f"{public_base(request)}dicom-web/", study_instance_uid),
         status_code=status,
         media_type="application/dicom+json",
     )
