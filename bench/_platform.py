@@ -1,4 +1,4 @@
-"""Real servers for the benchmarks: a strict-config Orthanc and the platform (five services + gateway).
+"""Real servers for the benchmarks: the platform (five services + gateway) on a scratch Orthanc.
 
 Copied from tests/conftest.py (benchmarks never import tests). Everything binds to 127.0.0.1 on free
 ports. `platform_process` runs the platform in a child Python process (``python -m bench._platform``)
@@ -34,9 +34,7 @@ from radscholar_gateway.app import create_app
 from radscholar_gateway.config import Settings as GatewaySettings
 from radscholar_labeling.config import Settings as LabelingSettings
 from radscholar_labeling.server import build_server as build_labeling
-from radscholar_localstack.config import ORTHANC_AET, ORTHANC_USERNAME, Ports, StackConfig
-from radscholar_localstack.credentials import ensure_secret
-from radscholar_localstack.orthanc_config import write_orthanc_config
+from radscholar_localstack.scratch_orthanc import Orthanc
 from radscholar_radiomics.config import Settings as RadiomicsSettings
 from radscholar_radiomics.server import build_server as build_radiomics
 from radscholar_stats.config import Settings as StatsSettings
@@ -49,61 +47,6 @@ T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ADMIN_USERNAME = "bench.admin"
 ADMIN_PASSWORD = "correct horse battery staple 42"
-
-
-@dataclass(frozen=True)
-class Orthanc:
-    url: str
-    username: str
-    password: str
-    dicom_port: int
-    aet: str = ORTHANC_AET
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, auth=(self.username, self.password), timeout=60, **kwargs)
-
-    def instance_count(self) -> int:
-        with self.client() as client:
-            answer = client.get("/statistics")
-            answer.raise_for_status()
-            return int(answer.json()["CountInstances"])
-
-
-@contextlib.contextmanager
-def running_orthanc(data_dir: Path) -> Iterator[Orthanc]:
-    """A real Orthanc with the local stack's strict generated configuration (fresh storage in `data_dir`)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    config = StackConfig(
-        data_dir=data_dir,
-        ports=Ports().with_overrides({"orthanc_http": free_port(), "orthanc_dicom": free_port()}),
-    )
-    password = ensure_secret(config.orthanc_password_file)
-    config_file = write_orthanc_config(config, password)
-    log = (data_dir / "orthanc.log").open("wb")
-    process = subprocess.Popen(
-        [str(config.orthanc_binary), str(config_file)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "TCP_NODELAY": "1"},
-    )
-    server = Orthanc(config.orthanc_url, ORTHANC_USERNAME, password, config.ports.orthanc_dicom)
-    try:
-        with server.client() as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if client.get("/system").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"Orthanc did not start: {(data_dir / 'orthanc.log').read_text()[-2000:]}")
-                time.sleep(0.2)
-        yield server
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 class BackgroundLoop:

@@ -41,7 +41,8 @@ from pynetdicom import AE, _config
 from pynetdicom.sop_class import CTImageStorage
 
 import radscholar_phantoms
-from bench._platform import REPO_ROOT, Orthanc, platform_process, running_orthanc
+from bench._platform import REPO_ROOT, platform_process
+from radscholar_localstack.scratch_orthanc import Orthanc, running_orthanc
 
 GATEWAY_RATIO_GOAL = 0.8
 CSTORE_GOAL = 150.0

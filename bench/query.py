@@ -30,7 +30,8 @@ import httpx
 import pydicom
 
 import radscholar_phantoms
-from bench._platform import REPO_ROOT, Orthanc, platform_process, running_orthanc
+from bench._platform import REPO_ROOT, platform_process
+from radscholar_localstack.scratch_orthanc import Orthanc, running_orthanc
 
 P95_GOAL_MS = 100.0
 WARM_UP = 5

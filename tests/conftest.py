@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
-import subprocess
 import threading
 import time
 import uuid
@@ -32,9 +30,7 @@ from radscholar_gateway.app import create_app
 from radscholar_gateway.config import Settings as GatewaySettings
 from radscholar_labeling.config import Settings as LabelingSettings
 from radscholar_labeling.server import build_server as build_labeling
-from radscholar_localstack.config import ORTHANC_USERNAME, Ports, StackConfig
-from radscholar_localstack.credentials import ensure_secret
-from radscholar_localstack.orthanc_config import write_orthanc_config
+from radscholar_localstack.scratch_orthanc import Orthanc, running_orthanc
 from radscholar_radiomics.config import Settings as RadiomicsSettings
 from radscholar_radiomics.server import build_server as build_radiomics
 from radscholar_stats.config import Settings as StatsSettings
@@ -43,53 +39,6 @@ from radscholar_training.config import Settings as TrainingSettings
 from radscholar_training.server import build_server as build_training
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Orthanc:
-    url: str
-    username: str
-    password: str
-    dicom_port: int
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, auth=(self.username, self.password), timeout=60)
-
-
-@contextlib.contextmanager
-def running_orthanc(data_dir: Path) -> Iterator[Orthanc]:
-    """A real Orthanc with the local stack's strict generated configuration."""
-    config = StackConfig(
-        data_dir=data_dir,
-        ports=Ports().with_overrides({"orthanc_http": free_port(), "orthanc_dicom": free_port()}),
-    )
-    password = ensure_secret(config.orthanc_password_file)
-    config_file = write_orthanc_config(config, password)
-    log = (data_dir / "orthanc.log").open("wb")
-    process = subprocess.Popen(
-        [str(config.orthanc_binary), str(config_file)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "TCP_NODELAY": "1"},
-    )
-    server = Orthanc(config.orthanc_url, ORTHANC_USERNAME, password, config.ports.orthanc_dicom)
-    try:
-        with server.client() as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if client.get("/system").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"Orthanc did not start: {(data_dir / 'orthanc.log').read_text()[-2000:]}")
-                time.sleep(0.2)
-        yield server
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,8 @@ from radscholar import cli as radscholar_cli
 from radscholar.cli import app
 from radscholar.uploads import journal_path
 from radscholar_gateway.app import create_app
-from tests.conftest import Platform, running_orthanc, running_platform, served
+from radscholar_localstack.scratch_orthanc import running_orthanc
+from tests.conftest import Platform, running_platform, served
 
 runner = CliRunner()
 PASSWORD = "amber-lighthouse-quarry-77"

@@ -282,3 +282,8 @@ def test_a_series_sent_in_parts_is_counted_after_each(sites: Platform, tmp_path:
         study = studies(sites, patient_id=case.patient_id)["studies"][0]
         assert study["instance_count"] == sent
         assert study["size_bytes"] == sum(f.stat().st_size for f in files[:sent])
+
+
+def test_an_overlong_project_id_is_refused(sites: Platform) -> None:
+    answer = sites.gateway.put(f"/api/v1/projects/{'p' * 65}/ingest-profile", json={"deidentify": True})
+    assert answer.status_code == 422 and answer.json()["error"]["reason"] == "INVALID_PROJECT_ID"

@@ -92,10 +92,13 @@ def _profile(project_id: str, profile: IngestProfile) -> pb.IngestProfile:
     )
 
 
-def _project_id(project_id: str) -> str:
-    if not project_id.strip():
+def _project_id(project_id: str, *, required: bool = True) -> str:
+    project_id = project_id.strip()
+    if required and not project_id:
         raise InvalidArgument("project_id is required", reason="MISSING_PROJECT_ID")
-    return project_id.strip()
+    if len(project_id) > 64:
+        raise InvalidArgument("project_id is at most 64 characters", reason="INVALID_PROJECT_ID")
+    return project_id
 
 
 class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
@@ -215,7 +218,7 @@ class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
         report = await self._uploads.ingest(
             [(f.object_key, f.file_name or f.object_key) for f in request.files],
             site=request.site_id.strip(),
-            project_id=request.project_id.strip(),
+            project_id=_project_id(request.project_id, required=False),
         )
         counts = report.counts
         return pb.IngestUploadResponse(
@@ -264,15 +267,16 @@ class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
         self, request: pb.CreateDeidentifiedCopyRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateDeidentifiedCopyResponse:
         options = request.options
+        project_id = _project_id(request.project_id)
         copy = await self._copies.create(
             request.study_instance_uid,
-            request.project_id,
+            project_id,
             retain_longitudinal_dates=options.retain_longitudinal_dates,
             retain_patient_characteristics=options.retain_patient_characteristics,
             clean_descriptors=options.clean_descriptors,
         )
         await self._read(self._catalog.attribute_like, request.study_instance_uid, [copy.study_instance_uid], "copy")
-        await self._read(self._catalog.add_to_project, [copy.study_instance_uid], request.project_id)
+        await self._read(self._catalog.add_to_project, [copy.study_instance_uid], project_id)
         await self._indexer.refresh(copy.series_instance_uids)
         return pb.CreateDeidentifiedCopyResponse(
             study_instance_uid=copy.study_instance_uid,

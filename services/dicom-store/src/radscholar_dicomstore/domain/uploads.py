@@ -106,7 +106,8 @@ class Ingestion:
         profile = await asyncio.to_thread(self._catalog.ingest_profile, project_id) if project_id else IngestProfile()
         policy = profile.policy(project_secret(self._master, project_id)) if project_id else None
         report = IngestReport()
-        studies: dict[str, asyncio.Future[None]] = {}  # study -> its attribution to the route's site
+        studies: set[str] = set()
+        attributions: dict[str, asyncio.Future[None]] = {}  # study -> its attribution to the route's site
         series: set[str] = set()
 
         async def prepare(checked: CheckedInstance) -> CheckedInstance | Rejection:
@@ -118,10 +119,13 @@ class Ingestion:
                     return deidentified
                 checked = deidentified
             uid = checked.study_instance_uid
-            if uid not in studies:  # attributed once, before any of its instances is stored
-                attribution = self._catalog.attribute if site else _nothing
-                studies[uid] = asyncio.ensure_future(asyncio.to_thread(attribution, [uid], site, "upload"))
-            await studies[uid]
+            if site and uid not in attributions:  # attributed once, before any of its instances is stored
+                attributions[uid] = asyncio.ensure_future(
+                    asyncio.to_thread(self._catalog.attribute, [uid], site, "upload")
+                )
+            if site:
+                await attributions[uid]
+            studies.add(uid)
             series.add(checked.series_instance_uid)
             return checked
 
@@ -147,7 +151,3 @@ class Ingestion:
             await asyncio.to_thread(self._catalog.add_to_project, sorted(studies), project_id)
         await self._indexed(sorted(series))  # answered only once queries find what was stored
         return report
-
-
-def _nothing(*_: object) -> None:
-    """No attribution to make (the upload named no site)."""
