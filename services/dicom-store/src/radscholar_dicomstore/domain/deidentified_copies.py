@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import io
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,7 +26,7 @@ from radscholar_dicomstore.domain.ingest import CheckedInstance, IngestStatus, R
 class StudySource(Protocol):
     async def study_instance_ids(self, study_instance_uid: str) -> list[str]: ...
     async def instance_file(self, instance_id: str) -> bytes: ...
-    async def store(self, instance: CheckedInstance) -> IngestStatus | Rejection: ...
+    async def store(self, instances: Sequence[CheckedInstance]) -> list[IngestStatus | Rejection]: ...
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ async def create_deidentified_copy(
         burned += report.burned_in_annotation
         if isinstance(checked, Rejection):  # the copy must be as storable as the original
             raise InvalidArgument(f"a de-identified instance is not storable: {checked.message}", reason=checked.reason)
-        outcome = await source.store(checked)
+        (outcome,) = await source.store([checked])
         if isinstance(outcome, Rejection):
             raise InvalidArgument(outcome.message, reason=outcome.reason)
         new_study, pseudonym = checked.study_instance_uid, report.pseudonym

@@ -1,7 +1,8 @@
 """Keeps the catalog in step with Orthanc by following its change log, whatever path the images came by.
 
-A series is indexed when it appears (NewSeries: its site is known from its first instance) and again
-when Orthanc finds it stable (StableSeries, StableAge seconds after its last instance), so C-STORE is
+A series is indexed when it appears (NewSeries: its site is known from its first instance; a series the
+catalog already holds, because an upload indexed it, only gets its counts) and again in full when Orthanc
+finds it stable (StableSeries, StableAge seconds after its last instance), so C-STORE is
 complete in the catalog within StableAge plus a poll interval. Uploads, STOW-RS and de-identified copies
 go through the service, which indexes the series it stored before answering, so a query right after an
 upload finds all of it. Reading the log costs nothing per instance, so indexing keeps up with any ingest.
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # Changes after which a series is read again (Orthanc 1.10 logs no NewChildInstance; later versions do).
 SERIES_CHANGES = frozenset({"NewSeries", "NewChildInstance", "StableSeries", "UpdatedAttachment", "UpdatedMetadata"})
+# Of those, the ones that only say the series grew: a series the catalog holds then needs only its counts.
+GROWTH_CHANGES = frozenset({"NewSeries", "NewChildInstance"})
 
 
 class ChangeLog(Protocol):
@@ -79,29 +82,32 @@ class CatalogIndexer:
             await asyncio.sleep(self._poll)
 
     async def _apply(self, changes: list[dict[str, Any]]) -> None:
-        dirty: dict[str, None] = {}  # series ids in first-seen order
+        dirty: dict[str, bool] = {}  # series id -> whether to read it in full, in first-seen order
         for change in changes:
             kind, resource, orthanc_id = change.get("ChangeType"), change.get("ResourceType"), change.get("ID", "")
             if kind == "Deleted" and resource in ("Series", "Study"):
                 dirty.pop(orthanc_id, None)
                 await asyncio.to_thread(self._catalog.forget, resource, orthanc_id)
             elif resource == "Series" and kind in SERIES_CHANGES:
-                dirty[orthanc_id] = None
-        await self._index(list(dirty))
+                dirty[orthanc_id] = dirty.get(orthanc_id, False) or kind not in GROWTH_CHANGES
+        await self._update(dirty)
 
     async def refresh(self, series_instance_uids: Iterable[str]) -> None:
-        """Brings these series up to date now (the service stored them and is about to answer): a new series
-        is indexed in full, a known one gets its counts (its geometry follows when Orthanc finds it stable).
-        """
+        """Brings these series up to date now (the service stored them and is about to answer)."""
         ids = await self._log.series_ids(series_instance_uids)
         async with self._lock:
-            new = []
-            for orthanc_id in ids:
-                if await asyncio.to_thread(self._catalog.series_geometry, orthanc_id) is None:
-                    new.append(orthanc_id)
-                elif counts := await self._log.series_counts(orthanc_id):
-                    await asyncio.to_thread(self._catalog.update_counts, orthanc_id, *counts)
-            await self._index(new)
+            await self._update(dict.fromkeys(ids, False))
+
+    async def _update(self, series: dict[str, bool]) -> None:
+        """A series the catalog holds that only grew gets its counts (its geometry follows when Orthanc finds it
+        stable); any other is read in full."""
+        full = []
+        for orthanc_id, whole in series.items():
+            if whole or await asyncio.to_thread(self._catalog.series_geometry, orthanc_id) is None:
+                full.append(orthanc_id)
+            elif counts := await self._log.series_counts(orthanc_id):
+                await asyncio.to_thread(self._catalog.update_counts, orthanc_id, *counts)
+        await self._index(full)
 
     async def _index(self, series_ids: list[str]) -> None:
         limit = asyncio.Semaphore(8)

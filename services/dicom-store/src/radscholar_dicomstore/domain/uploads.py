@@ -1,10 +1,11 @@
-"""Ingesting one uploaded file (a DICOM instance or a zip of them) into the store, file by file."""
+"""Ingesting uploaded files (DICOM instances or zips of them) into the store, checked one by one, stored in batches."""
 
 from __future__ import annotations
 
 import asyncio
 import zipfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -21,51 +22,72 @@ from radscholar_dicomstore.domain.ingest import (
     iter_zip_instances,
 )
 
-# Stores one checked instance: STORED, ALREADY_PRESENT, or a Rejection when the DICOM server refuses it.
-StoreInstance = Callable[[CheckedInstance], Awaitable[IngestStatus | Rejection]]
-# Turns a checked instance into the one to store (de-identification), or refuses it.
-Prepare = Callable[[CheckedInstance], Awaitable[CheckedInstance | Rejection]]
+# Stores checked instances: for each, STORED, ALREADY_PRESENT, or a Rejection when the DICOM server refuses it.
+StoreInstances = Callable[[Sequence[CheckedInstance]], Awaitable[list[IngestStatus | Rejection]]]
+Outcome = IngestStatus | Rejection
 
 
-async def ingest_file(
-    path: Path,
-    name: str,
-    store: StoreInstance,
-    *,
-    max_instance_bytes: int,
-    limits: ZipLimits,
-    prepare: Prepare | None = None,
-    report: IngestReport | None = None,
-) -> IngestReport:
-    """Checks (and prepares) and stores every instance in `path`; a bad file or entry is reported, never fatal."""
-    report = report if report is not None else IngestReport()
+def checked_instances(
+    path: Path, name: str, *, max_instance_bytes: int, limits: ZipLimits
+) -> Iterator[CheckedInstance | Rejection]:
+    """Every instance in `path`, checked: the file itself, or each entry of a zip archive in turn."""
+    if not zipfile.is_zipfile(path):
+        yield check_instance(path, name=name, max_bytes=max_instance_bytes)
+        return
+    with path.open("rb") as archive:
+        for entry in iter_zip_instances(archive, limits, archive_name=name):
+            if isinstance(entry, Rejection):
+                yield entry
+            else:
+                yield check_instance(entry.data, name=entry.name, max_bytes=max_instance_bytes)
 
-    async def _store(checked: CheckedInstance | Rejection) -> None:
-        if prepare is not None and not isinstance(checked, Rejection):
-            checked = await prepare(checked)
-        if isinstance(checked, Rejection):
-            report.add(checked)
-            return
-        outcome = await store(checked)
-        if isinstance(outcome, Rejection):
-            report.add(outcome)
-        else:
-            report.add(checked, already_present=outcome is IngestStatus.ALREADY_PRESENT)
 
-    if await asyncio.to_thread(zipfile.is_zipfile, path):
-        with path.open("rb") as archive:
-            entries = iter_zip_instances(archive, limits, archive_name=name)
-            while (entry := await asyncio.to_thread(next, entries, None)) is not None:
-                if isinstance(entry, Rejection):
-                    report.add(entry)
-                else:
-                    checked = await asyncio.to_thread(
-                        check_instance, entry.data, name=entry.name, max_bytes=max_instance_bytes
-                    )
-                    await _store(checked)
-        return report
-    await _store(await asyncio.to_thread(check_instance, path, name=name, max_bytes=max_instance_bytes))
-    return report
+class StoreBatches:
+    """Checked instances stored in batches of at most `count` instances and `size` bytes, `parallel` batches at
+    a time (the DICOM server stores a batch in one request). Each instance added gets the future of its outcome."""
+
+    def __init__(self, store: StoreInstances, *, count: int, size: int, parallel: int) -> None:
+        self._store = store
+        self._count, self._size = count, size
+        self._slots = asyncio.Semaphore(parallel)
+        self._pending: list[tuple[CheckedInstance, asyncio.Future[Outcome]]] = []
+        self._pending_bytes = 0
+        self._running: list[asyncio.Task[None]] = []
+        self._error: Exception | None = None  # the first batch that failed (the DICOM server unavailable)
+
+    async def add(self, instance: CheckedInstance) -> asyncio.Future[Outcome]:
+        """Waits only when `parallel` batches are already being stored."""
+        if self._pending and self._pending_bytes + instance.size > self._size:
+            await self._send()
+        outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._pending.append((instance, outcome))
+        self._pending_bytes += instance.size
+        if len(self._pending) >= self._count:
+            await self._send()
+        return outcome
+
+    async def finish(self) -> None:
+        """Stores what is left and waits for every batch; raises what made a batch fail."""
+        if self._pending:
+            await self._send()
+        await asyncio.gather(*self._running)
+        if self._error is not None:
+            raise self._error
+
+    async def _send(self) -> None:
+        batch, self._pending, self._pending_bytes = self._pending, [], 0
+        await self._slots.acquire()
+        self._running.append(asyncio.create_task(self._stored(batch)))
+
+    async def _stored(self, batch: list[tuple[CheckedInstance, asyncio.Future[Outcome]]]) -> None:
+        try:
+            outcomes = await self._store([instance for instance, _ in batch])
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                future.set_result(outcome)
+        except Exception as exc:  # raised by finish(); the batch's outcomes stay unknown
+            self._error = self._error or exc
+        finally:
+            self._slots.release()
 
 
 class IngestCatalog(Protocol):
@@ -82,14 +104,16 @@ class Ingestion:
 
     def __init__(
         self,
-        store: StoreInstance,
+        store: StoreInstances,
         catalog: IngestCatalog,
         indexed: Callable[[list[str]], Awaitable[None]],
         master_secret: bytes,
         *,
         max_instance_bytes: int,
         limits: ZipLimits,
-        parallel_files: int = 4,
+        batch_count: int = 32,
+        batch_bytes: int = 32 << 20,
+        parallel: int = 4,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -97,7 +121,8 @@ class Ingestion:
         self._master = master_secret
         self._max_instance_bytes = max_instance_bytes
         self._limits = limits
-        self._parallel_files = parallel_files  # files of one upload stored at once (Orthanc takes them in parallel)
+        self._batch_count, self._batch_bytes = batch_count, batch_bytes
+        self._parallel = parallel  # batches of one upload stored at once (Orthanc takes them in parallel)
 
     async def ingest(self, files: Sequence[tuple[Path, str]], *, site: str = "", project_id: str = "") -> IngestReport:
         """Every file (path, name) in order, into one report; what was stored is indexed once, at the end."""
@@ -129,24 +154,33 @@ class Ingestion:
             series.add(checked.series_instance_uid)
             return checked
 
-        parallel = asyncio.Semaphore(self._parallel_files)
-
-        async def one(path: Path, name: str) -> IngestReport:
-            async with parallel:
-                lines = IngestReport()
-                await ingest_file(
-                    path,
-                    name,
-                    self._store,
-                    max_instance_bytes=self._max_instance_bytes,
-                    limits=self._limits,
-                    prepare=prepare,
-                    report=lines,
+        batches = StoreBatches(self._store, count=self._batch_count, size=self._batch_bytes, parallel=self._parallel)
+        # In the order received: a rejection, or an instance (without its bytes) and the future of its outcome.
+        lines: list[Rejection | tuple[CheckedInstance, asyncio.Future[Outcome]]] = []
+        try:
+            for path, name in files:
+                instances = checked_instances(
+                    path, name, max_instance_bytes=self._max_instance_bytes, limits=self._limits
                 )
-                return lines
-
-        for lines in await asyncio.gather(*(one(path, name) for path, name in files)):
-            report.files += lines.files  # in the order the files came
+                while (checked := await asyncio.to_thread(next, instances, None)) is not None:
+                    if not isinstance(checked, Rejection):
+                        checked = await prepare(checked)
+                    if isinstance(checked, Rejection):
+                        lines.append(checked)
+                    else:
+                        lines.append((replace(checked, data=b""), await batches.add(checked)))
+        finally:
+            await batches.finish()  # nothing is left being stored behind an error
+        for line in lines:
+            if isinstance(line, Rejection):
+                report.add(line)
+                continue
+            checked, outcome = line
+            stored = outcome.result()
+            if isinstance(stored, Rejection):
+                report.add(stored)
+            else:
+                report.add(checked, already_present=stored is IngestStatus.ALREADY_PRESENT)
         if project_id and studies:
             await asyncio.to_thread(self._catalog.add_to_project, sorted(studies), project_id)
         await self._indexed(sorted(series))  # answered only once queries find what was stored

@@ -56,6 +56,7 @@ _LONG_LENGTH_VRS = frozenset(
 _READ_TAGS = [tag for _, tag in REQUIRED_UIDS] + [
     0x00080060,  # Modality
     0x00080080,  # InstitutionName
+    0x00100020,  # PatientID
     0x00280002,  # SamplesPerPixel
     0x00280004,  # PhotometricInterpretation
     0x00280008,  # NumberOfFrames
@@ -99,6 +100,7 @@ class CheckedInstance:
     transfer_syntax_uid: str
     data: bytes = field(repr=False)
     file_meta_added: bool = False
+    patient_id: str = ""
 
     @property
     def size(self) -> int:
@@ -242,6 +244,7 @@ def _check(data: bytes, name: str, max_bytes: int) -> CheckedInstance | Rejectio
         transfer_syntax_uid=transfer_syntax,
         data=stored,
         file_meta_added=not has_preamble,
+        patient_id=_text(dataset, "PatientID"),
     )
 
 
