@@ -271,10 +271,18 @@ async def upload(
     objects: ObjectStore = request.app.state.objects
     timeout = request.app.state.settings.upload_timeout_seconds
     keys: list[str] = []
-    try:
-        for file in files:  # staged one after the other as they arrive, then ingested (and indexed) at once
+
+    def stage() -> None:  # all in one worker thread: a file is small next to a thread hop
+        for file in files:
             keys.append(f"staging/uploads/{uuid.uuid4().hex}")
-            await asyncio.to_thread(objects.put, keys[-1], file.file)
+            objects.put(keys[-1], file.file)
+
+    def unstage() -> None:
+        for key in keys:
+            objects.delete(key)
+
+    try:
+        await asyncio.to_thread(stage)  # then ingested (and indexed) at once
         answer = await store.IngestUpload(
             pb.IngestUploadRequest(
                 files=[
@@ -287,8 +295,7 @@ async def upload(
             timeout=timeout,
         )
     finally:
-        for key in keys:
-            await asyncio.to_thread(objects.delete, key)
+        await asyncio.to_thread(unstage)
     report = UploadReport(
         files=[
             IngestedFile(
