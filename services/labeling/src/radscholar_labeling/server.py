@@ -5,6 +5,7 @@ from pathlib import Path
 from radscholar_core.db import create_engine_for, session_factory, upgrade_to_head
 from radscholar_core.grpc_server import Registration, Server
 from radscholar_labeling.adapters.project_repository import SqlProjectRepository
+from radscholar_labeling.adapters.work_repository import SqlWork
 from radscholar_labeling.api import LabelingServicer
 from radscholar_labeling.config import Settings
 from radscholar_proto.labeling.v1 import labeling_pb2, labeling_pb2_grpc
@@ -19,7 +20,7 @@ def build_server(settings: Settings) -> Server:
         [
             Registration(
                 labeling_pb2.DESCRIPTOR.services_by_name["LabelingService"].full_name,
-                LabelingServicer(SqlProjectRepository(sessions)),
+                LabelingServicer(SqlProjectRepository(sessions), SqlWork(sessions)),
                 labeling_pb2_grpc.add_LabelingServiceServicer_to_server,
             )
         ],

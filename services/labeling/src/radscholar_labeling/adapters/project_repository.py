@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime
@@ -12,10 +13,32 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from radscholar_core.errors import AlreadyExists, NotFound
 from radscholar_labeling.adapters.tables import ProjectRow
-from radscholar_labeling.domain.projects import Dimensionality, NewProject, Project, TaskType
+from radscholar_labeling.domain.projects import (
+    Dimensionality,
+    LabelClass,
+    LabelLevel,
+    LabelSchema,
+    NewProject,
+    Project,
+    TaskType,
+)
 
 
-def _project(row: ProjectRow) -> Project:
+def schema_json(schema: LabelSchema) -> str:
+    classes = [{"name": c.name, "color": c.color} for c in schema.classes]
+    return json.dumps({"classes": classes, "level": schema.level.value, "multi_label": schema.multi_label})
+
+
+def schema_of(text: str) -> LabelSchema:
+    data = json.loads(text)
+    return LabelSchema(
+        classes=tuple(LabelClass(c["name"], c["color"]) for c in data.get("classes", [])),
+        level=LabelLevel(data.get("level", "case")),
+        multi_label=bool(data.get("multi_label", False)),
+    )
+
+
+def project_of(row: ProjectRow) -> Project:
     return Project(
         id=row.id,
         name=row.name,
@@ -23,6 +46,8 @@ def _project(row: ProjectRow) -> Project:
         modality=row.modality,
         task_type=TaskType(row.task_type),
         dimensionality=Dimensionality(row.dimensionality),
+        label_schema=schema_of(row.label_schema),
+        sites=tuple(json.loads(row.sites)),
         created_at=row.created_at,
     )
 
@@ -39,6 +64,8 @@ class SqlProjectRepository:
             modality=project.modality,
             task_type=project.task_type.value,
             dimensionality=project.dimensionality.value,
+            label_schema=schema_json(project.label_schema),
+            sites=json.dumps(list(project.sites)),
             created_at=datetime.now(UTC),
         )
         try:
@@ -46,14 +73,14 @@ class SqlProjectRepository:
                 session.add(row)
         except IntegrityError:
             raise AlreadyExists(f"a project named '{project.name}' already exists", reason="PROJECT_EXISTS") from None
-        return _project(row)
+        return project_of(row)
 
     def get(self, project_id: str) -> Project:
         with self._sessions() as session:
             row = session.get(ProjectRow, project_id)
             if row is None:
                 raise NotFound(f"project '{project_id}' does not exist", reason="PROJECT_NOT_FOUND")
-            return _project(row)
+            return project_of(row)
 
     def list(self, offset: int, limit: int, among: Collection[str] | None = None) -> tuple[list[Project], int]:
         """Projects by name; `among` restricts them to these ids (None: all)."""
@@ -63,4 +90,4 @@ class SqlProjectRepository:
             rows = session.scalars(
                 select(ProjectRow).where(where).order_by(ProjectRow.name).offset(offset).limit(limit)
             )
-            return [_project(row) for row in rows], total
+            return [project_of(row) for row in rows], total

@@ -21,6 +21,55 @@ class Dimensionality(Enum):
     THREE_D = "3d"
 
 
+class LabelLevel(Enum):
+    CASE = "case"
+    SERIES = "series"
+    IMAGE = "image"
+    LESION = "lesion"
+
+
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+CLASS_NAME = re.compile(r"^\S(.{0,62}\S)?$")
+
+
+@dataclass(frozen=True)
+class LabelClass:
+    name: str
+    color: str
+
+
+@dataclass(frozen=True)
+class LabelSchema:
+    """The classes annotators choose from; a mask voxel holds its class's 1-based position."""
+
+    classes: tuple[LabelClass, ...] = ()
+    level: LabelLevel = LabelLevel.CASE
+    multi_label: bool = False
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.classes]
+        for label in self.classes:
+            if not CLASS_NAME.match(label.name):
+                raise InvalidArgument(
+                    f"class name '{label.name}' must be 1 to 64 characters without leading or trailing spaces",
+                    reason="INVALID_CLASS",
+                )
+            if not COLOR.match(label.color):
+                raise InvalidArgument(
+                    f"class '{label.name}' has colour '{label.color}'; use #rrggbb", reason="INVALID_CLASS"
+                )
+        if len(set(names)) != len(names):
+            raise InvalidArgument("class names must be unique", reason="INVALID_CLASS")
+
+    def index_of(self, name: str) -> int:
+        """The class's 1-based position; an unknown class is INVALID_ARGUMENT naming the known ones."""
+        for index, label in enumerate(self.classes, start=1):
+            if label.name == name:
+                return index
+        known = ", ".join(c.name for c in self.classes) or "none: the project has no classes"
+        raise InvalidArgument(f"class '{name}' is not in the project's schema ({known})", reason="UNKNOWN_CLASS")
+
+
 # DICOM modalities (PS3.3 C.7.3.1.1.1) that carry images a project can label.
 IMAGE_MODALITIES = frozenset({"CT", "MR", "PT", "NM", "US", "CR", "DX", "MG", "XA", "RF", "OT", "SM"})
 NAME = re.compile(r"^\S(.{0,198}\S)?$")
@@ -33,6 +82,8 @@ class NewProject:
     modality: str
     task_type: TaskType
     dimensionality: Dimensionality
+    label_schema: LabelSchema = LabelSchema()
+    sites: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not NAME.match(self.name):
@@ -49,7 +100,7 @@ class NewProject:
             raise InvalidArgument("description is longer than 10,000 characters", reason="INVALID_DESCRIPTION")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Project(NewProject):
     id: str
     created_at: datetime

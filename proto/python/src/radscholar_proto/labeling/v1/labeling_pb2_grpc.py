@@ -50,6 +50,66 @@ class LabelingServiceStub:
                 request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListProjectsRequest.SerializeToString,
                 response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListProjectsResponse.FromString,
                 _registered_method=True)
+        self.AddCases = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/AddCases',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.AddCasesRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.AddCasesResponse.FromString,
+                _registered_method=True)
+        self.ListTasks = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/ListTasks',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListTasksRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListTasksResponse.FromString,
+                _registered_method=True)
+        self.AssignTasks = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/AssignTasks',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.AssignTasksRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.AssignTasksResponse.FromString,
+                _registered_method=True)
+        self.NextTask = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/NextTask',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.NextTaskRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.NextTaskResponse.FromString,
+                _registered_method=True)
+        self.GetProgress = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/GetProgress',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetProgressRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetProgressResponse.FromString,
+                _registered_method=True)
+        self.SaveAnnotation = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/SaveAnnotation',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.SaveAnnotationRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.SaveAnnotationResponse.FromString,
+                _registered_method=True)
+        self.GetAnnotationHistory = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/GetAnnotationHistory',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetAnnotationHistoryRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetAnnotationHistoryResponse.FromString,
+                _registered_method=True)
+        self.ReviewTask = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/ReviewTask',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ReviewTaskRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ReviewTaskResponse.FromString,
+                _registered_method=True)
+        self.GetAgreement = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/GetAgreement',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetAgreementRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetAgreementResponse.FromString,
+                _registered_method=True)
+        self.FreezeDataset = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/FreezeDataset',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.FreezeDatasetRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.FreezeDatasetResponse.FromString,
+                _registered_method=True)
+        self.GetDataset = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/GetDataset',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetDatasetRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetDatasetResponse.FromString,
+                _registered_method=True)
+        self.ListDatasets = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/ListDatasets',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListDatasetsRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListDatasetsResponse.FromString,
+                _registered_method=True)
 
 
 class LabelingServiceServicer:
@@ -77,6 +137,90 @@ class LabelingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddCases(self, request, context):
+        """Adds studies of the DICOM store to a project as cases, each with one unassigned task.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTasks(self, request, context):
+        """Lists a project's tasks by filter; annotators see only their own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignTasks(self, request, context):
+        """Assigns the tasks of many cases to annotators at once, split among them or to each of them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NextTask(self, request, context):
+        """The caller's next task to label in a project, in case order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProgress(self, request, context):
+        """Task counts by status, per annotator and for the whole project.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SaveAnnotation(self, request, context):
+        """Saves a new version of the caller's annotation of a task (refused when based on a stale version).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAnnotationHistory(self, request, context):
+        """Every version of the annotation of a task, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReviewTask(self, request, context):
+        """A reviewer accepts or rejects a tagged task, or adjudicates a case between its annotators.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAgreement(self, request, context):
+        """Agreement between annotators of a project, with the cases they disagree on most.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FreezeDataset(self, request, context):
+        """Freezes the accepted labels of a project into an immutable dataset version with a split.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDataset(self, request, context):
+        """Reads a dataset version with its manifest.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDatasets(self, request, context):
+        """Lists a project's dataset versions, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LabelingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +238,66 @@ def add_LabelingServiceServicer_to_server(servicer, server):
                     servicer.ListProjects,
                     request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListProjectsRequest.FromString,
                     response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListProjectsResponse.SerializeToString,
+            ),
+            'AddCases': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddCases,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.AddCasesRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.AddCasesResponse.SerializeToString,
+            ),
+            'ListTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasks,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListTasksRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListTasksResponse.SerializeToString,
+            ),
+            'AssignTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignTasks,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.AssignTasksRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.AssignTasksResponse.SerializeToString,
+            ),
+            'NextTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.NextTask,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.NextTaskRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.NextTaskResponse.SerializeToString,
+            ),
+            'GetProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProgress,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetProgressRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetProgressResponse.SerializeToString,
+            ),
+            'SaveAnnotation': grpc.unary_unary_rpc_method_handler(
+                    servicer.SaveAnnotation,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.SaveAnnotationRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.SaveAnnotationResponse.SerializeToString,
+            ),
+            'GetAnnotationHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAnnotationHistory,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetAnnotationHistoryRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetAnnotationHistoryResponse.SerializeToString,
+            ),
+            'ReviewTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewTask,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ReviewTaskRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ReviewTaskResponse.SerializeToString,
+            ),
+            'GetAgreement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAgreement,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetAgreementRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetAgreementResponse.SerializeToString,
+            ),
+            'FreezeDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.FreezeDataset,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.FreezeDatasetRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.FreezeDatasetResponse.SerializeToString,
+            ),
+            'GetDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDataset,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetDatasetRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetDatasetResponse.SerializeToString,
+            ),
+            'ListDatasets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDatasets,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListDatasetsRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListDatasetsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +382,330 @@ class LabelingService:
             '/radscholar.labeling.v1.LabelingService/ListProjects',
             radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListProjectsRequest.SerializeToString,
             radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListProjectsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddCases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/AddCases',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.AddCasesRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.AddCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/ListTasks',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListTasksRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/AssignTasks',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.AssignTasksRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.AssignTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NextTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/NextTask',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.NextTaskRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.NextTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/GetProgress',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetProgressRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveAnnotation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/SaveAnnotation',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.SaveAnnotationRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.SaveAnnotationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAnnotationHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/GetAnnotationHistory',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetAnnotationHistoryRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetAnnotationHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/ReviewTask',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ReviewTaskRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ReviewTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAgreement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/GetAgreement',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetAgreementRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetAgreementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FreezeDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/FreezeDataset',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.FreezeDatasetRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.FreezeDatasetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/GetDataset',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetDatasetRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.GetDatasetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDatasets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/ListDatasets',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListDatasetsRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListDatasetsResponse.FromString,
             options,
             channel_credentials,
             insecure,
