@@ -26,7 +26,7 @@ from radscholar_gateway.deps import AccessControl
 from radscholar_gateway.dicomweb.upstream import open_upstream
 from radscholar_gateway.migrations import MIGRATIONS
 from radscholar_gateway.request_ids import RequestIdInterceptor, RequestIdMiddleware
-from radscholar_gateway.routes import accounts, dicom, health, projects, radiomics, sites, stats, training
+from radscholar_gateway.routes import accounts, dicom, health, labeling, projects, radiomics, sites, stats, training
 from radscholar_gateway.routes.dicomweb import router as dicomweb_router
 from radscholar_gateway.security.guard import AuditMiddleware, authorize
 from radscholar_gateway.security.hardening import RequestSizeLimit, SecurityHeaders
@@ -136,7 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
     app.add_middleware(SecurityHeaders)
     errors.install(app)
-    for module in (health, accounts, dicom, sites, projects, training, radiomics, stats):
+    for module in (health, accounts, dicom, sites, projects, labeling, training, radiomics, stats):
         app.include_router(module.router)
     app.include_router(dicomweb_router)  # DICOMweb keeps its standard place, outside /api/v1
     if missing := undeclared_routes(app):

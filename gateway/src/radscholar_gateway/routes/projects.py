@@ -20,12 +20,25 @@ TaskType = Literal["CLASSIFICATION", "DETECTION", "SEGMENTATION"]
 Dimensionality = Literal["2D", "3D"]
 
 
+class LabelClass(BaseModel):
+    name: str = Field(min_length=1, max_length=64, examples=["nodule"])
+    color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#ff8800"])
+
+
+class LabelSchema(BaseModel):
+    classes: list[LabelClass] = Field(default_factory=list, max_length=255)
+    level: Literal["case", "series", "image", "lesion"] = "case"
+    multi_label: bool = False
+
+
 class NewProject(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["Lung nodules, chest CT"])
     description: str = Field("", max_length=10_000)
     modality: str = Field(min_length=1, max_length=16, examples=["CT"])
     task_type: TaskType
     dimensionality: Dimensionality
+    label_schema: LabelSchema = Field(default_factory=LabelSchema)
+    sites: list[str] = Field(default_factory=list, description="sites whose studies it takes; empty: any")
 
 
 class Project(NewProject):
@@ -48,6 +61,12 @@ def _project(message: pb.Project) -> Project:
         task_type=pb.TaskType.Name(message.task_type).removeprefix("TASK_TYPE_"),  # type: ignore[arg-type]
         dimensionality=pb.Dimensionality.Name(message.dimensionality).removeprefix("DIMENSIONALITY_"),  # type: ignore[arg-type]
         created_at=message.created_at.ToDatetime(tzinfo=UTC),
+        label_schema=LabelSchema(
+            classes=[LabelClass(name=c.name, color=c.color) for c in message.label_schema.classes],
+            level=pb.LabelLevel.Name(message.label_schema.level).removeprefix("LABEL_LEVEL_").lower(),  # type: ignore[arg-type]
+            multi_label=message.label_schema.multi_label,
+        ),
+        sites=list(message.sites),
     )
 
 
@@ -62,6 +81,12 @@ async def create_project(
             modality=body.modality,
             task_type=f"TASK_TYPE_{body.task_type}",
             dimensionality=f"DIMENSIONALITY_{body.dimensionality}",
+            label_schema=pb.LabelSchema(
+                classes=[pb.LabelClass(name=c.name, color=c.color) for c in body.label_schema.classes],
+                level=f"LABEL_LEVEL_{body.label_schema.level.upper()}",
+                multi_label=body.label_schema.multi_label,
+            ),
+            sites=body.sites,
         )
     )
     request.state.audit_resource = f"project:{answer.project.id}"

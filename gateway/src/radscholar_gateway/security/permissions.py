@@ -141,6 +141,34 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/projects/{project_id}/members/{user_id}"): Rule(
         P.PROJECTS_MANAGE, "projects.members.remove", "project:{project_id}", project="project_id"
     ),
+    # labeling work (the labeling service checks project roles: leads and researchers manage, annotators label
+    # their own tasks, reviewers review)
+    ("POST", "/api/v1/projects/{project_id}/cases"): Rule(
+        P.PROJECTS_READ, "labeling.cases.add", "project:{project_id}", project="project_id"
+    ),
+    ("GET", "/api/v1/projects/{project_id}/tasks"): Rule(
+        P.PROJECTS_READ, "labeling.tasks.read", "project:{project_id}", project="project_id"
+    ),
+    ("POST", "/api/v1/projects/{project_id}/tasks/assignments"): Rule(
+        P.PROJECTS_READ, "labeling.tasks.assign", "project:{project_id}", project="project_id"
+    ),
+    ("GET", "/api/v1/projects/{project_id}/tasks/next"): Rule(
+        P.PROJECTS_READ, "labeling.tasks.read", "project:{project_id}", project="project_id"
+    ),
+    ("GET", "/api/v1/projects/{project_id}/progress"): Rule(P.PROJECTS_READ, None, project="project_id"),
+    ("PUT", "/api/v1/tasks/{task_id}/annotation"): Rule(P.PROJECTS_READ, "labeling.annotations.save", "task:{task_id}"),
+    ("GET", "/api/v1/tasks/{task_id}/annotation/versions"): Rule(
+        P.PROJECTS_READ, "labeling.annotations.read", "task:{task_id}"
+    ),
+    ("POST", "/api/v1/tasks/{task_id}/review"): Rule(P.PROJECTS_READ, "labeling.reviews.create", "task:{task_id}"),
+    ("GET", "/api/v1/projects/{project_id}/agreement"): Rule(
+        P.PROJECTS_READ, "labeling.agreement.read", "project:{project_id}", project="project_id"
+    ),
+    ("POST", "/api/v1/projects/{project_id}/datasets"): Rule(
+        P.PROJECTS_READ, "labeling.datasets.freeze", "project:{project_id}", project="project_id"
+    ),
+    ("GET", "/api/v1/projects/{project_id}/datasets"): Rule(P.PROJECTS_READ, None, project="project_id"),
+    ("GET", "/api/v1/datasets/{dataset_id}"): Rule(P.PROJECTS_READ, "labeling.datasets.read", "dataset:{dataset_id}"),
     # compute and science
     ("GET", "/api/v1/training/architectures"): Rule(P.TRAINING_READ),
     ("GET", "/api/v1/radiomics/presets"): Rule(P.RADIOMICS_USE),

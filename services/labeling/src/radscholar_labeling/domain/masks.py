@@ -164,14 +164,15 @@ def read_nifti(data: bytes, geometry: Geometry, labels: int) -> Mask:
     _check_labels(labels)
     raw = _gunzip(data) if data[:2] == b"\x1f\x8b" else data
     image: Any = None
+    problems = []
     for kind in (nib.Nifti1Image, nib.Nifti2Image):
         try:
             image = kind.from_bytes(raw)
             break
-        except Exception:  # nibabel raises many kinds; try the next format
-            continue
+        except Exception as error:  # nibabel raises many kinds; try the next format
+            problems.append(f"{kind.__name__}: {error}")
     if image is None:
-        raise InvalidArgument("not a NIfTI-1 or NIfTI-2 file", reason="INVALID_NIFTI")
+        raise InvalidArgument(f"not a NIfTI-1 or NIfTI-2 file ({'; '.join(problems)})", reason="INVALID_NIFTI")
     try:
         values = np.asanyarray(image.dataobj)
     except Exception as error:
@@ -190,10 +191,10 @@ def read_nifti(data: bytes, geometry: Geometry, labels: int) -> Mask:
         raise InvalidArgument(f"NIfTI voxels of type {values.dtype} are not labels", reason="INVALID_NIFTI")
     if values.dtype.kind == "f" and not (np.isfinite(values).all() and (values == np.round(values)).all()):
         raise InvalidArgument("the NIfTI has non-integer values; a mask holds class numbers", reason="INVALID_NIFTI")
-    _check_values(values, labels)
     axes, flips = _nifti_to_geometry_axes(
         _LPS_TO_RAS @ np.asarray(image.affine, dtype=np.float64), values.shape, geometry
     )
+    _check_values(values, labels)
     oriented = np.transpose(values, axes)  # (i, j, k) of the geometry
     for axis in np.flatnonzero(flips):
         oriented = np.flip(oriented, axis=int(axis))

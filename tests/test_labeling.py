@@ -1,0 +1,310 @@
+"""Labeling end to end, through the real gateway and services: a project from phantoms, double reading by two
+annotators (one with deliberate differences), review and adjudication, agreement against hand-computed values,
+and a frozen dataset version holding exactly the accepted labels with a patient-grouped split."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import radscholar_phantoms
+from tests.conftest import Platform
+
+CLASSES = [
+    {"name": "normal", "color": "#1f77b4"},
+    {"name": "benign", "color": "#2ca02c"},
+    {"name": "malignant", "color": "#d62728"},
+]
+NAMES = [c["name"] for c in CLASSES]
+
+
+def flipped(label: str) -> str:
+    """Another class than `label`: the deliberate difference of the second annotator."""
+    return NAMES[(NAMES.index(label) + 1) % len(NAMES)]
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> radscholar_phantoms.Manifest:
+    """Four small chest CT studies with lesions (labels, boxes and masks as ground truth), two sites."""
+    return radscholar_phantoms.generate("ct", 4, 2, 31, tmp_path_factory.mktemp("labeling"), shape=(24, 64, 64))
+
+
+def truth(cohort: radscholar_phantoms.Manifest, index: int) -> dict[str, Any]:
+    assert cohort.root is not None
+    entry = json.loads((cohort.root / "manifest.json").read_text())["cases"][index]
+    series = entry["series"][0]
+    lesions = json.loads((cohort.root / series["ground_truth"]).read_text())["lesions"]
+    return {
+        "study": entry["study_instance_uid"],
+        "series": series["series_instance_uid"],
+        "label": entry["label"],
+        "lesions": lesions,
+    }
+
+
+@pytest.fixture(scope="module")
+def project(platform: Platform, cohort: radscholar_phantoms.Manifest) -> Iterator[dict[str, Any]]:
+    assert cohort.root is not None
+    files = sorted(cohort.root.rglob("*.dcm"))
+    answer = platform.gateway.post(
+        "/api/v1/dicom/uploads", files=[("files", (f.name, f.read_bytes(), "application/dicom")) for f in files]
+    )
+    assert answer.status_code == 200 and answer.json()["rejected"] == 0, answer.text
+    created = platform.gateway.post(
+        "/api/v1/projects",
+        json={
+            "name": f"Nodules {cohort.root.name}",
+            "modality": "CT",
+            "task_type": "DETECTION",
+            "dimensionality": "3D",
+            "label_schema": {"classes": CLASSES, "level": "case"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    yield created.json()
+
+
+def as_user(platform: Platform, token: str) -> httpx.Client:
+    return platform.client(token)
+
+
+def boxes_of(case: dict[str, Any], shift: int = 0) -> list[dict[str, Any]]:
+    return [
+        {
+            "class_name": lesion["class"],
+            "series_instance_uid": case["series"],
+            "min": [lesion["bbox_voxel"]["min"][0] + shift, *lesion["bbox_voxel"]["min"][1:]],
+            "max": [lesion["bbox_voxel"]["max"][0] + shift, *lesion["bbox_voxel"]["max"][1:]],
+        }
+        for lesion in case["lesions"]
+    ]
+
+
+def test_double_reading_review_agreement_and_a_frozen_dataset(
+    platform: Platform, cohort: radscholar_phantoms.Manifest, project: dict[str, Any]
+) -> None:
+    pid = project["id"]
+    assert [c["name"] for c in project["label_schema"]["classes"]] == NAMES
+    cases = [truth(cohort, i) for i in range(4)]
+    (first, first_token), (second, second_token) = (platform.user(["annotator"], {pid: "annotator"}) for _ in range(2))
+    _, reviewer_token = platform.user(["reviewer"], {pid: "reviewer"})
+
+    # Cases: two by UID, then all four by a query (the two already there are reported, not added twice).
+    by_uid = platform.gateway.post(
+        f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": [c["study"] for c in cases[:2]]}
+    )
+    assert by_uid.status_code == 200, by_uid.text
+    assert len(by_uid.json()["added"]) == 2
+    uids = {c["study"] for c in cases}
+    by_query = platform.gateway.post(f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": sorted(uids)})
+    assert sorted(by_query.json()["already_present"]) == sorted(c["study"] for c in cases[:2])
+    added = by_uid.json()["added"] + by_query.json()["added"]
+    case_of = {c["study_instance_uid"]: c for c in added}
+    assert set(case_of) == uids
+    assert all(c["series"][0]["slices"] == 24 and c["series"][0]["rows"] == 64 for c in added)
+
+    # Double reading: every case to both annotators.
+    assigned = platform.gateway.post(
+        f"/api/v1/projects/{pid}/tasks/assignments", json={"annotator_ids": [first["id"], second["id"]], "mode": "each"}
+    )
+    assert assigned.status_code == 200, assigned.text
+    assert assigned.json() == {"assigned": 8, "per_annotator": {first["id"]: 4, second["id"]: 4}}
+    assert platform.gateway.get(f"/api/v1/projects/{pid}/progress").json()["project"]["counts"]["untagged"] == 8
+
+    task_ids: dict[tuple[str, str], str] = {}
+    for user, token, differs in ((first, first_token, False), (second, second_token, True)):
+        with as_user(platform, token) as client:
+            mine = client.get(f"/api/v1/projects/{pid}/tasks").json()
+            assert mine["total_size"] == 4 and {t["assignee_id"] for t in mine["tasks"]} == {user["id"]}
+            while (task := client.get(f"/api/v1/projects/{pid}/tasks/next").json()) is not None:
+                case = next(c for c in cases if c["study"] == task["case"]["study_instance_uid"])
+                label = case["label"]
+                if differs and case is cases[0]:
+                    label = flipped(label)
+                body = {
+                    "base_version": 0,
+                    "labels": [{"class_name": label}],
+                    "boxes": boxes_of(case, shift=2 if differs and case is cases[1] else 0),
+                    "submit": True,
+                }
+                saved = client.put(f"/api/v1/tasks/{task['id']}/annotation", json=body)
+                assert saved.status_code == 200, saved.text
+                assert saved.json()["version"] == 1 and saved.json()["author_id"] == user["id"]
+                task_ids[(user["id"], case["study"])] = task["id"]
+
+    # A stale save is refused and nothing changes.
+    some_task = task_ids[(first["id"], cases[2]["study"])]
+    with as_user(platform, first_token) as client:
+        stale = client.put(
+            f"/api/v1/tasks/{some_task}/annotation", json={"base_version": 0, "labels": [{"class_name": "benign"}]}
+        )
+        assert stale.status_code == 409 and stale.json()["error"]["reason"] == "STALE_VERSION"
+        assert len(client.get(f"/api/v1/tasks/{some_task}/annotation/versions").json()["versions"]) == 1
+
+    # Agreement. Classes: the annotators agree on 3 of 4 cases. With the truth labels t and the flipped first
+    # case, Cohen's kappa = (p_o - p_e) / (1 - p_e) with p_o = 3/4 and p_e from the two annotators' margins.
+    labels_first = [c["label"] for c in cases]
+    labels_second = [flipped(c["label"]) if c is cases[0] else c["label"] for c in cases]
+    p_e = sum((labels_first.count(k) / 4) * (labels_second.count(k) / 4) for k in NAMES)
+    expected_kappa = (0.75 - p_e) / (1 - p_e)
+    # Boxes: identical on the other cases; on the second each box is shifted 2 voxels along x, so its IoU is
+    # (w - 2) / (w + 2) for a box w voxels wide (the other extents are equal).
+    widths = [lesion["bbox_voxel"]["max"][0] - lesion["bbox_voxel"]["min"][0] for lesion in cases[1]["lesions"]]
+    shifted_iou = sum((w - 2) / (w + 2) for w in widths) / len(widths)
+    agreement = platform.gateway.get(f"/api/v1/projects/{pid}/agreement").json()
+    assert agreement["cases_compared"] == 4 and agreement["kappa_method"] == "cohen"
+    assert agreement["class_kappa"] == pytest.approx(expected_kappa, abs=1e-12)
+    boxed = sum(1 for c in cases if c["lesions"])  # cases without lesions have no boxes to compare
+    assert agreement["mean_box_iou"] == pytest.approx((boxed - 1 + shifted_iou) / boxed, abs=1e-12)
+    worst = {(d["case_id"], d["kind"]): d["score"] for d in agreement["disagreements"]}
+    assert worst[(case_of[cases[0]["study"]]["id"], "class")] == 0
+    assert worst[(case_of[cases[1]["study"]]["id"], "boxes")] == pytest.approx(shifted_iou, abs=1e-12)
+
+    # Review: nobody reviews their own work; the first annotator's cases 2-4 are accepted, case 1 adjudicated.
+    with as_user(platform, first_token) as client:
+        own = client.post(f"/api/v1/tasks/{some_task}/review", json={"decision": "accept"})
+        assert own.status_code == 403
+    with as_user(platform, reviewer_token) as client:
+        for case in cases[1:]:
+            accepted = client.post(
+                f"/api/v1/tasks/{task_ids[(first['id'], case['study'])]}/review", json={"decision": "accept"}
+            )
+            assert accepted.status_code == 200 and accepted.json()["task"]["status"] == "reviewed", accepted.text
+        unexplained = client.post(
+            f"/api/v1/tasks/{task_ids[(second['id'], cases[1]['study'])]}/review", json={"decision": "reject"}
+        )
+        assert unexplained.status_code == 422 and unexplained.json()["error"]["reason"] == "COMMENT_REQUIRED"
+        adjudicated = client.post(
+            f"/api/v1/tasks/{task_ids[(first['id'], cases[0]['study'])]}/review",
+            json={"decision": "adjudicate", "comment": "the margin is spiculated"},
+        )
+        assert adjudicated.status_code == 200, adjudicated.text
+        assert [(t["assignee_id"], t["status"]) for t in adjudicated.json()["others"]] == [(second["id"], "rejected")]
+    with as_user(platform, second_token) as client:  # the rejected task comes back first, with the comment
+        again = client.get(f"/api/v1/projects/{pid}/tasks/next").json()
+        assert again["status"] == "rejected" and again["review_comment"] == "the margin is spiculated"
+
+    # The frozen dataset lists exactly the accepted labels, grouped by patient, and freezing again changes nothing.
+    frozen = platform.gateway.post(
+        f"/api/v1/projects/{pid}/datasets", json={"split": {"train": 0.5, "validation": 0.25, "test": 0.25, "seed": 7}}
+    )
+    assert frozen.status_code == 201, frozen.text
+    dataset = frozen.json()["dataset"]
+    manifest = dataset["manifest"]
+    items = {item["study_instance_uid"]: item for item in manifest["items"]}
+    assert set(items) == uids
+    for case in cases:
+        item = items[case["study"]]
+        assert item["label_class"] == case["label"]
+        assert item["annotation_version"] == 1
+    accepted_tasks = {task_ids[(first["id"], c["study"])] for c in cases}
+    history_ids = set()
+    with as_user(platform, first_token) as client:
+        for task_id in accepted_tasks:
+            history_ids.add(client.get(f"/api/v1/tasks/{task_id}/annotation/versions").json()["versions"][0]["id"])
+    assert {item["annotation_id"] for item in items.values()} == history_ids
+    splits = manifest["splits"]
+    patients: dict[str, set[str]] = {}
+    for item in manifest["items"]:
+        patients.setdefault(item["patient_id"], set()).add(splits[item["case_id"]])
+    assert all(len(s) == 1 for s in patients.values())
+    assert sum(dataset["split_counts"].values()) == 4
+    assert dataset["content_hash"].startswith("sha256:")
+    again = platform.gateway.post(
+        f"/api/v1/projects/{pid}/datasets", json={"split": {"train": 0.5, "validation": 0.25, "test": 0.25, "seed": 7}}
+    )
+    assert again.json()["already_existed"] is True and again.json()["dataset"]["id"] == dataset["id"]
+    listed = platform.gateway.get(f"/api/v1/projects/{pid}/datasets").json()["datasets"]
+    assert [d["id"] for d in listed] == [dataset["id"]]
+    assert platform.gateway.get(f"/api/v1/datasets/{dataset['id']}").json()["content_hash"] == dataset["content_hash"]
+
+
+def test_bad_annotations_are_refused_and_change_nothing(
+    platform: Platform, cohort: radscholar_phantoms.Manifest, project: dict[str, Any]
+) -> None:
+    pid = project["id"]
+    annotator, token = platform.user(["annotator"], {pid: "annotator"})
+    case = truth(cohort, 3)
+    other = truth(cohort, 2)
+    added = platform.gateway.post(f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": [case["study"]]})
+    assert added.status_code == 200, added.text
+    case_id = next(
+        t["case"]["id"]
+        for t in platform.gateway.get(f"/api/v1/projects/{pid}/tasks", params={"page_size": 1000}).json()["tasks"]
+        if t["case"]["study_instance_uid"] == case["study"]
+    )
+    assign = platform.gateway.post(
+        f"/api/v1/projects/{pid}/tasks/assignments",
+        json={"annotator_ids": [annotator["id"]], "mode": "each", "cases": {"case_ids": [case_id]}},
+    )
+    assert assign.json()["assigned"] == 1, assign.text
+    with as_user(platform, token) as client:
+        task = client.get(f"/api/v1/projects/{pid}/tasks/next").json()
+        url = f"/api/v1/tasks/{task['id']}/annotation"
+        box = boxes_of(case)[0]
+        refusals = {
+            "BOX_OUTSIDE_IMAGE": {"boxes": [{**box, "max": [65, *box["max"][1:]]}]},
+            "INVALID_BOX": {"boxes": [{**box, "min": box["min"][:2], "max": box["max"][:2]}]},
+            "UNKNOWN_CLASS": {"labels": [{"class_name": "granuloma"}]},
+            "SERIES_NOT_IN_CASE": {"boxes": [{**box, "series_instance_uid": other["series"]}]},
+            "SEVERAL_CLASSES": {"labels": [{"class_name": "benign"}, {"class_name": "malignant"}]},
+            "INVALID_SOURCE": {"labels": [{"class_name": "benign"}], "source": "a robot"},
+        }
+        for reason, body in refusals.items():
+            answer = client.put(url, json={"base_version": 0, **body})
+            assert answer.status_code == 422, (reason, answer.text)
+            assert answer.json()["error"]["reason"] == reason, answer.text
+        assert client.get(f"{url}/versions").json()["versions"] == []
+        draft = client.put(
+            url, json={"base_version": 0, "labels": [{"class_name": "benign"}], "source": "model:unet/3"}
+        )
+        assert draft.status_code == 200 and draft.json()["source"] == "model:unet/3"
+        assert client.get(f"/api/v1/tasks/{task['id']}/annotation/versions").json()["versions"][0]["submitted"] is False
+    with as_user(platform, token) as client:  # annotators cannot add cases or assign work
+        refused = client.post(f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": [other["study"]]})
+        assert refused.status_code == 403, refused.text
+    _, second_token = platform.user(["annotator"], {pid: "annotator"})
+    with as_user(platform, second_token) as client:  # nor label someone else's task
+        foreign = client.put(f"/api/v1/tasks/{task['id']}/annotation", json={"base_version": 1, "labels": []})
+        assert foreign.status_code == 403 and foreign.json()["error"]["reason"] == "NOT_YOUR_TASK"
+    unknown = platform.gateway.post(f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": ["1.2.3.4.5"]})
+    assert unknown.status_code == 422 and unknown.json()["error"]["reason"] == "STUDY_NOT_FOUND"
+
+
+def test_assignment_splits_evenly(platform: Platform, cohort: radscholar_phantoms.Manifest) -> None:
+    created = platform.gateway.post(
+        "/api/v1/projects",
+        json={
+            "name": f"Split {Path(str(cohort.root)).name}",
+            "modality": "CT",
+            "task_type": "CLASSIFICATION",
+            "dimensionality": "3D",
+            "label_schema": {"classes": CLASSES},
+        },
+    )
+    pid = created.json()["id"]
+    platform.gateway.post(
+        f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": [truth(cohort, i)["study"] for i in range(4)]}
+    )
+    users = [platform.user(["annotator"], {pid: "annotator"})[0] for _ in range(3)]
+    answer = platform.gateway.post(
+        f"/api/v1/projects/{pid}/tasks/assignments", json={"annotator_ids": [u["id"] for u in users], "mode": "split"}
+    )
+    assert answer.json()["assigned"] == 4
+    assert sorted(answer.json()["per_annotator"].values()) == [1, 1, 2]
+    again = platform.gateway.post(
+        f"/api/v1/projects/{pid}/tasks/assignments", json={"annotator_ids": [u["id"] for u in users], "mode": "split"}
+    )
+    assert again.json()["assigned"] == 0  # every case already has one of them
+    progress = platform.gateway.get(f"/api/v1/projects/{pid}/progress").json()
+    assert progress["cases"] == 4 and progress["project"]["total"] == 4 and "-" not in progress["per_annotator"]
+    outsider = platform.user(["annotator"])[0]
+    refused = platform.gateway.post(
+        f"/api/v1/projects/{pid}/tasks/assignments", json={"annotator_ids": [outsider["id"]]}
+    )
+    assert refused.status_code == 422 and refused.json()["error"]["reason"] == "NOT_AN_ANNOTATOR"
