@@ -142,7 +142,13 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpo
     trusted = IdentityKeys(public_keys={key_id_of(public_pem): public_pem})
     builders = {
         "labeling": lambda: build_labeling(
-            LabelingSettings(port=0, identity=trusted, database_url=f"sqlite:///{data_dir}/labeling.db")
+            LabelingSettings(
+                port=0,
+                identity=trusted,
+                database_url=f"sqlite:///{data_dir}/labeling.db",
+                dicomstore_address=addresses["dicomstore_address"],
+                object_store=objects,
+            )
         ),
         "training": lambda: build_training(TrainingSettings(port=0, identity=trusted)),
         "radiomics": lambda: build_radiomics(RadiomicsSettings(port=0, identity=trusted)),
@@ -154,10 +160,10 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpo
         server = build()
         return server, await server.start("127.0.0.1", 0)
 
-    servers = {name: background.run(start(build)) for name, build in builders.items()}
-    addresses = {f"{name}_address": f"127.0.0.1:{port}" for name, (_, port) in servers.items()}
     dicomstore = dicomstore_process(orthanc, public_pem, objects.root, data_dir)
-    addresses["dicomstore_address"] = dicomstore.__enter__()
+    addresses = {"dicomstore_address": dicomstore.__enter__()}  # first: the labeling service calls it
+    servers = {name: background.run(start(build)) for name, build in builders.items()}
+    addresses |= {f"{name}_address": f"127.0.0.1:{port}" for name, (_, port) in servers.items()}
     settings = GatewaySettings(
         **addresses,  # type: ignore[arg-type]
         database_url=f"sqlite:///{data_dir}/gateway.db",

@@ -158,7 +158,13 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
             )
         ),
         "labeling": lambda: build_labeling(
-            LabelingSettings(port=0, identity=trusted, database_url=f"sqlite:///{data_dir}/labeling.db")
+            LabelingSettings(
+                port=0,
+                identity=trusted,
+                database_url=f"sqlite:///{data_dir}/labeling.db",
+                dicomstore_address=addresses["dicomstore_address"],
+                object_store=objects,
+            )
         ),
         "training": lambda: build_training(TrainingSettings(port=0, identity=trusted)),
         "radiomics": lambda: build_radiomics(RadiomicsSettings(port=0, identity=trusted)),
@@ -170,8 +176,11 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
         server = build()
         return server, await server.start("127.0.0.1", 0)
 
-    servers = {name: background.run(start(build)) for name, build in builders.items()}
-    addresses = {f"{name}_address": f"127.0.0.1:{port}" for name, (_, port) in servers.items()}
+    servers: dict[str, tuple[Server, int]] = {}
+    addresses: dict[str, str] = {}
+    for name, build in builders.items():  # in order: the labeling service calls the DICOM store
+        servers[name] = background.run(start(build))
+        addresses[f"{name}_address"] = f"127.0.0.1:{servers[name][1]}"
     settings = GatewaySettings(
         **addresses,  # type: ignore[arg-type]
         database_url=f"sqlite:///{data_dir}/gateway.db",

@@ -4,12 +4,18 @@ and a frozen dataset version holding exactly the accepted labels with a patient-
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import highdicom
 import httpx
+import nibabel as nib
+import numpy as np
+import pydicom
 import pytest
 
 import radscholar_phantoms
@@ -71,6 +77,78 @@ def project(platform: Platform, cohort: radscholar_phantoms.Manifest) -> Iterato
 
 def as_user(platform: Platform, token: str) -> httpx.Client:
     return platform.client(token)
+
+
+def lesion_mask(cohort: radscholar_phantoms.Manifest, case: dict[str, Any]) -> np.ndarray:
+    """The phantom's ground-truth label map [k, j, i]: each lesion's id."""
+    assert cohort.root is not None
+    entry = next(
+        c
+        for c in json.loads((cohort.root / "manifest.json").read_text())["cases"]
+        if c["study_instance_uid"] == case["study"]
+    )
+    image = nib.load(cohort.root / entry["series"][0]["mask"])
+    return np.transpose(np.asarray(image.dataobj), (2, 1, 0)).astype(np.uint8)
+
+
+def class_mask(cohort: radscholar_phantoms.Manifest, case: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The ground truth as the project's label map (each lesion's class position) and the NIfTI's affine."""
+    assert cohort.root is not None
+    entry = next(
+        c
+        for c in json.loads((cohort.root / "manifest.json").read_text())["cases"]
+        if c["study_instance_uid"] == case["study"]
+    )
+    affine = nib.load(cohort.root / entry["series"][0]["mask"]).affine
+    lesions = lesion_mask(cohort, case)
+    classes = np.zeros_like(lesions)
+    for lesion in case["lesions"]:
+        classes[lesions == lesion["lesion_id"]] = NAMES.index(lesion["class"]) + 1
+    return classes, affine
+
+
+def rle_of(mask: np.ndarray) -> list[dict[str, Any]]:
+    """Run-length slices as a browser sends them: per slice and class, runs alternating from background."""
+    slices = []
+    for k, plane in enumerate(mask):
+        for label in sorted({int(v) for v in np.unique(plane) if v}):
+            flat = (plane == label).ravel().astype(np.int8)
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], flat, [0]])))
+            runs, position = [], 0
+            for start, end in zip(edges[::2], edges[1::2], strict=True):
+                runs += [int(start - position), int(end - start)]
+                position = end
+            runs.append(int(flat.size - position))
+            slices.append({"index": k, "label": label, "counts": runs})
+    return slices
+
+
+def assert_seg_holds(
+    platform: Platform,
+    cohort: radscholar_phantoms.Manifest,
+    case: dict[str, Any],
+    stored: dict[str, Any],
+    mask: np.ndarray,
+) -> None:
+    assert cohort.root is not None
+    source = {}
+    for path in cohort.root.rglob("*.dcm"):
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+        if header.SeriesInstanceUID == case["series"]:
+            source[int(header.InstanceNumber) - 1] = header.SOPInstanceUID  # slice k is InstanceNumber k + 1
+    with platform.orthanc.client() as orthanc:
+        found = orthanc.post("/tools/lookup", content=stored["seg_sop_instance_uid"]).json()
+        assert len(found) == 1 and found[0]["Type"] == "Instance"
+        data = orthanc.get(f"/instances/{found[0]['ID']}/file").content
+    plain = pydicom.dcmread(io.BytesIO(data))
+    assert plain.Modality == "SEG" and plain.SeriesInstanceUID == stored["seg_series_instance_uid"]
+    assert plain.ReferencedSeriesSequence[0].SeriesInstanceUID == case["series"]
+    seg = highdicom.seg.segread(io.BytesIO(data))
+    uids = [source[k] for k in range(len(source))]
+    read = seg.get_pixels_by_source_instance(
+        source_sop_instance_uids=uids, combine_segments=True, skip_overlap_checks=True
+    )
+    assert np.array_equal(read, mask)
 
 
 def boxes_of(case: dict[str, Any], shift: int = 0) -> list[dict[str, Any]]:
@@ -137,6 +215,55 @@ def test_double_reading_review_agreement_and_a_frozen_dataset(
                 assert saved.json()["version"] == 1 and saved.json()["author_id"] == user["id"]
                 task_ids[(user["id"], case["study"])] = task["id"]
 
+    # Masks on the second case: the first annotator uploads the ground truth as NIfTI, the second sends RLE
+    # slices without one lesion. Both are kept as NIfTI and as DICOM SEG in the DICOM store.
+    masked = cases[1]
+    truth_mask, affine = class_mask(cohort, masked)
+    missing = masked["lesions"][0]
+    partial = truth_mask.copy()
+    partial[lesion_mask(cohort, masked) == missing["lesion_id"]] = 0
+    with as_user(platform, first_token) as client:
+        task_id = task_ids[(first["id"], masked["study"])]
+        nifti = io.BytesIO()
+        image = nib.Nifti1Image(np.transpose(truth_mask, (2, 1, 0)).astype(np.uint8), affine)
+        nifti.write(gzip.compress(image.to_bytes()))
+        upload = client.post(
+            f"/api/v1/tasks/{task_id}/mask-uploads",
+            content=nifti.getvalue(),
+            headers={"Content-Type": "application/gzip"},
+        )
+        assert upload.status_code == 201, upload.text
+        saved = client.put(
+            f"/api/v1/tasks/{task_id}/annotation",
+            json={
+                "base_version": 1,
+                "labels": [{"class_name": masked["label"]}],
+                "boxes": boxes_of(masked),
+                "masks": [{"series_instance_uid": masked["series"], "upload_id": upload.json()["upload_id"]}],
+                "submit": True,
+            },
+        )
+        assert saved.status_code == 200, saved.text
+        stored_mask = saved.json()["masks"][0]
+        for lesion_class in {lesion["class"] for lesion in masked["lesions"]}:
+            expected = int((truth_mask == NAMES.index(lesion_class) + 1).sum())
+            assert stored_mask["voxels"][lesion_class] == expected
+    with as_user(platform, second_token) as client:
+        task_id = task_ids[(second["id"], masked["study"])]
+        saved = client.put(
+            f"/api/v1/tasks/{task_id}/annotation",
+            json={
+                "base_version": 1,
+                "labels": [{"class_name": masked["label"]}],
+                "boxes": boxes_of(masked, shift=2),
+                "masks": [{"series_instance_uid": masked["series"], "rle": rle_of(partial)}],
+                "submit": True,
+            },
+        )
+        assert saved.status_code == 200, saved.text
+    # The SEG is in the DICOM store, references the source series and holds the uploaded mask voxel for voxel.
+    assert_seg_holds(platform, cohort, masked, stored_mask, truth_mask)
+
     # A stale save is refused and nothing changes.
     some_task = task_ids[(first["id"], cases[2]["study"])]
     with as_user(platform, first_token) as client:
@@ -161,6 +288,12 @@ def test_double_reading_review_agreement_and_a_frozen_dataset(
     assert agreement["class_kappa"] == pytest.approx(expected_kappa, abs=1e-12)
     boxed = sum(1 for c in cases if c["lesions"])  # cases without lesions have no boxes to compare
     assert agreement["mean_box_iou"] == pytest.approx((boxed - 1 + shifted_iou) / boxed, abs=1e-12)
+    # Masks: Dice per class present in either mask, averaged; only the class of the missing lesion differs.
+    dices = []
+    for label in sorted({int(v) for v in np.unique(truth_mask) if v}):
+        a, b = int((truth_mask == label).sum()), int((partial == label).sum())
+        dices.append(2 * b / (a + b))  # the second mask is a subset of the first
+    assert agreement["mean_mask_dice"] == pytest.approx(sum(dices) / len(dices), abs=1e-12)
     worst = {(d["case_id"], d["kind"]): d["score"] for d in agreement["disagreements"]}
     assert worst[(case_of[cases[0]["study"]]["id"], "class")] == 0
     assert worst[(case_of[cases[1]["study"]]["id"], "boxes")] == pytest.approx(shifted_iou, abs=1e-12)
@@ -201,7 +334,7 @@ def test_double_reading_review_agreement_and_a_frozen_dataset(
     for case in cases:
         item = items[case["study"]]
         assert item["label_class"] == case["label"]
-        assert item["annotation_version"] == 1
+        assert item["annotation_version"] == (2 if case is masked else 1)
     accepted_tasks = {task_ids[(first["id"], c["study"])] for c in cases}
     history_ids = set()
     with as_user(platform, first_token) as client:
@@ -257,6 +390,23 @@ def test_bad_annotations_are_refused_and_change_nothing(
         }
         for reason, body in refusals.items():
             answer = client.put(url, json={"base_version": 0, **body})
+            assert answer.status_code == 422, (reason, answer.text)
+            assert answer.json()["error"]["reason"] == reason, answer.text
+        wrong = nib.Nifti1Image(np.zeros((10, 10, 10), np.uint8), np.eye(4))
+        upload = client.post(
+            f"/api/v1/tasks/{task['id']}/mask-uploads",
+            content=wrong.to_bytes(),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert upload.status_code == 201, upload.text
+        series = case["series"]
+        mask_refusals = {
+            "MASK_GEOMETRY_MISMATCH": {"series_instance_uid": series, "upload_id": upload.json()["upload_id"]},
+            "INVALID_RLE": {"series_instance_uid": series, "rle": [{"index": 0, "label": 1, "counts": [5, 5]}]},
+            "UNKNOWN_LABEL": {"series_instance_uid": series, "rle": [{"index": 0, "label": 9, "counts": [64 * 64]}]},
+        }
+        for reason, mask in mask_refusals.items():
+            answer = client.put(url, json={"base_version": 0, "masks": [mask]})
             assert answer.status_code == 422, (reason, answer.text)
             assert answer.json()["error"]["reason"] == reason, answer.text
         assert client.get(f"{url}/versions").json()["versions"] == []

@@ -35,7 +35,7 @@ from rich.progress import (
 )
 from rich.table import Column, Table
 
-from radscholar.client import ApiError, BatchResult, Client, ResultList, StudyFilter
+from radscholar.client import ApiError, BatchResult, CaseQuery, Client, ResultList, StudyFilter
 from radscholar.credentials import CredentialStore
 from radscholar.uploads import Journal, JournalError, LocalFile, MiB, UploadSummary, journal_path, plan_batches, walk
 
@@ -49,7 +49,19 @@ app.add_typer(phantoms, name="phantoms")
 app.add_typer(users, name="users")
 app.add_typer(keys, name="keys")
 app.add_typer(audit, name="audit")
+projects = typer.Typer(help="Labeling projects: label schema, members, progress.", no_args_is_help=True)
+cases = typer.Typer(help="Studies added to a project as cases to label.", no_args_is_help=True)
+tasks = typer.Typer(help="The labeling worklist: tasks, assignment, progress.", no_args_is_help=True)
+labels = typer.Typer(help="Annotations of tasks: their versions, and review.", no_args_is_help=True)
+datasets = typer.Typer(
+    help="Dataset versions: accepted labels frozen with a patient-grouped split.", no_args_is_help=True
+)
 app.add_typer(sites, name="sites")
+app.add_typer(projects, name="projects")
+app.add_typer(cases, name="cases")
+app.add_typer(tasks, name="tasks")
+app.add_typer(labels, name="labels")
+app.add_typer(datasets, name="datasets")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -1136,3 +1148,709 @@ def sites_remove_modality(site_id: SiteId, ae_title: AeTitle, url: Url = None) -
     with signed_in(url) as client:
         client.unregister_modality(site_id, ae_title)
     console.print(f"site {escape(site_id)} no longer accepts images from AE title {escape(ae_title)}", highlight=False)
+
+
+# -- labeling projects ---------------------------------------------------------------------------
+
+ProjectId = Annotated[str, typer.Argument(help="the project's id (see `radscholar projects list`)")]
+TaskId = Annotated[str, typer.Argument(help="the task's id (see `radscholar tasks list`)")]
+DatasetId = Annotated[str, typer.Argument(help="the dataset version's id (see `radscholar datasets list`)")]
+ManifestOut = Annotated[Path | None, typer.Option("--out", dir_okay=False, help="write the manifest to this JSON file")]
+
+CLASS_SPEC = re.compile(r"(?P<name>[^=]+?)\s*(?:=\s*(?P<color>#[0-9a-fA-F]{6}))?")
+# Colours of classes given without one, in order (matplotlib's tab10).
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+STATUS_COLOURS = {"untagged": "dim", "in_progress": "yellow", "tagged": "cyan", "reviewed": "green", "rejected": "red"}
+
+
+class TaskType(StrEnum):
+    classification = "classification"
+    detection = "detection"
+    segmentation = "segmentation"
+
+
+class Dimensionality(StrEnum):
+    two = "2d"
+    three = "3d"
+
+
+class LabelLevel(StrEnum):
+    case = "case"
+    series = "series"
+    image = "image"
+    lesion = "lesion"
+
+
+class ProjectRole(StrEnum):
+    lead = "lead"
+    researcher = "researcher"
+    annotator = "annotator"
+    reviewer = "reviewer"
+    viewer = "viewer"
+
+
+class TaskStatus(StrEnum):
+    untagged = "untagged"
+    in_progress = "in_progress"
+    tagged = "tagged"
+    reviewed = "reviewed"
+    rejected = "rejected"
+
+
+class Stratify(StrEnum):
+    none = "none"
+    label_class = "class"
+    site = "site"
+    column = "column"
+
+
+def parse_classes(specs: Sequence[str]) -> list[tuple[str, str]]:
+    """NAME=#rrggbb (or NAME alone: a colour from the palette) per --class; wrong syntax is exit code 2."""
+    classes: list[tuple[str, str]] = []
+    for spec in specs:
+        match = CLASS_SPEC.fullmatch(spec.strip())
+        if match is None or not match["name"].strip():
+            raise typer.BadParameter(f"'{spec}' is not NAME=#rrggbb, e.g. benign=#2ca02c", param_hint="--class")
+        name = match["name"].strip()
+        if name in (known for known, _ in classes):
+            raise typer.BadParameter(f"class '{name}' is given twice", param_hint="--class")
+        classes.append((name, match["color"] or PALETTE[len(classes) % len(PALETTE)]))
+    return classes
+
+
+def status_text(status: str) -> str:
+    return f"[{STATUS_COLOURS.get(status, 'white')}]{escape(status)}[/]"
+
+
+def swatch(color: str) -> str:
+    """A colour as a small block of itself and its code."""
+    return f"[on {color}]  [/] {color}" if re.fullmatch(r"#[0-9a-fA-F]{6}", color) else escape(color)
+
+
+def find_member(client: Client, project_id: str, ref: str) -> dict[str, Any]:
+    """The project's member with this username or user id."""
+    for member in client.members(project_id):
+        if ref in (member["username"], member["user_id"]):
+            return member
+    raise ApiError(
+        404,
+        "NOT_FOUND",
+        "NOT_A_MEMBER",
+        f"no member of project '{project_id}' with username or id '{ref}' "
+        f"(add one with: radscholar projects add-member {project_id} USER --role annotator)",
+        {},
+    )
+
+
+def member_names(client: Client, project_id: str) -> dict[str, str]:
+    """user id -> username of the project's members."""
+    return {member["user_id"]: member["username"] for member in client.members(project_id)}
+
+
+def user_id_of(client: Client, ref: str) -> str:
+    """The id of the user with this username or id; without the right to list users (admins have it), ``ref``
+    is taken for an id as it is."""
+    try:
+        return str(find_user(client, ref)["id"])
+    except ApiError as exc:
+        if exc.status != 403:
+            raise
+        return ref
+
+
+def show_project(project: dict[str, Any]) -> None:
+    schema = project.get("label_schema") or {}
+    console.print(f"[bold]project {escape(project['id'])}[/bold]", highlight=False)
+    table = Table(show_header=False, box=None)
+    table.add_row("name", escape(project.get("name") or ""))
+    table.add_row("description", escape(project.get("description") or "-"))
+    table.add_row("modality", escape(project.get("modality") or "-"))
+    table.add_row("task", escape(str(project.get("task_type") or "-")).lower())
+    table.add_row("dimensionality", escape(str(project.get("dimensionality") or "-")))
+    table.add_row("label level", escape(schema.get("level") or "case"))
+    table.add_row("multi-label", "yes" if schema.get("multi_label") else "no")
+    table.add_row("sites", escape(", ".join(project.get("sites") or []) or "any"))
+    table.add_row("created", when(project.get("created_at")))
+    console.print(table)
+    classes = schema.get("classes") or []
+    if classes:
+        listed = listing(f"classes ({len(classes)})", "class", fixed("colour"))
+        for label_class in classes:
+            listed.add_row(escape(label_class["name"]), swatch(label_class.get("color") or ""))
+        console.print(listed)
+    else:
+        console.print("no classes in the label schema")
+
+
+def progress_table(progress: dict[str, Any], names: dict[str, str]) -> Table:
+    """Tasks by status: a row per annotator, then the project's."""
+    statuses = list(TaskStatus)
+    table = listing(
+        f"progress ({progress.get('cases', 0)} cases)", "annotator", *(fixed(s.value) for s in statuses), fixed("total")
+    )
+    rows = sorted((progress.get("per_annotator") or {}).items(), key=lambda item: names.get(item[0], item[0]))
+    for user_id, counts in rows:
+        label = "(unassigned)" if user_id in ("", "-") else names.get(user_id, user_id)
+        table.add_row(escape(label), *(str(counts["counts"].get(s.value, 0)) for s in statuses), str(counts["total"]))
+    project = progress.get("project") or {"counts": {}, "total": 0}
+    table.add_row(
+        "[bold]all[/bold]",
+        *(f"[bold]{project['counts'].get(s.value, 0)}[/bold]" for s in statuses),
+        f"[bold]{project['total']}[/bold]",
+    )
+    return table
+
+
+@projects.command("create")
+def projects_create(
+    name: Annotated[str, typer.Argument(help="the project's name, unique")],
+    modality: Annotated[str, typer.Option("--modality", "-m", help="CT, MR, DX, MG, ...")],
+    task: Annotated[TaskType, typer.Option("--task", case_sensitive=False, help="what is labeled")],
+    dim: Annotated[Dimensionality, typer.Option("--dim", case_sensitive=False, help="2d or 3d images")],
+    label_class: Annotated[
+        list[str] | None,
+        typer.Option("--class", "-c", help="a label class as NAME=#rrggbb, e.g. benign=#2ca02c (repeat)"),
+    ] = None,
+    level: Annotated[LabelLevel, typer.Option(case_sensitive=False, help="what a label belongs to")] = LabelLevel.case,
+    multi_label: Annotated[bool, typer.Option("--multi-label", help="a case may have several classes")] = False,
+    site: Annotated[
+        list[str] | None, typer.Option("--site", help="take studies of this site only (repeat; default: any)")
+    ] = None,
+    description: Annotated[str, typer.Option("--description", help="what the project is for")] = "",
+    url: Url = None,
+) -> None:
+    """Create a labeling project with its label schema; you become its lead."""
+    classes = parse_classes(label_class or [])
+    with signed_in(url) as client:
+        project = client.create_project(
+            name,
+            modality,
+            task.value.upper(),
+            dim.value.upper(),
+            description,
+            classes=classes,
+            level=level.value,
+            multi_label=multi_label,
+            sites=site or (),
+        )
+    console.print(f"created project [bold]{escape(project['name'])}[/bold] (id {escape(project['id'])})")
+    show_project(project)
+
+
+@projects.command("list")
+def projects_list(url: Url = None) -> None:
+    """The projects you belong to (admins: all), by name."""
+    with signed_in(url) as client:
+        found = client.projects()
+    if not found:
+        console.print("no projects yet: create one with radscholar projects create NAME ...")
+        return
+    table = listing(
+        f"projects ({len(found)})", "id", "name", fixed("modality"), fixed("task"), fixed("dim"), "classes", "created"
+    )
+    for project in found:
+        classes = (project.get("label_schema") or {}).get("classes") or []
+        table.add_row(
+            escape(project["id"]),
+            escape(project.get("name") or ""),
+            escape(project.get("modality") or "-"),
+            escape(str(project.get("task_type") or "-").lower()),
+            escape(str(project.get("dimensionality") or "-")),
+            escape(", ".join(c["name"] for c in classes) or "-"),
+            when(project.get("created_at")),
+        )
+    console.print(table)
+
+
+@projects.command("show")
+def projects_show(project_id: ProjectId, url: Url = None) -> None:
+    """One project: its label schema, members and labeling progress."""
+    with signed_in(url) as client:
+        project = client.project(project_id)
+        members = client.members(project_id)
+        progress = client.progress(project_id)
+    show_project(project)
+    table = listing(f"members ({len(members)})", "username", fixed("role"), "id")
+    for member in sorted(members, key=lambda m: (m["role"], m["username"])):
+        table.add_row(escape(member["username"]), escape(member["role"]), escape(member["user_id"]))
+    console.print(table)
+    console.print(progress_table(progress, {m["user_id"]: m["username"] for m in members}))
+
+
+@projects.command("add-member")
+def projects_add_member(
+    project_id: ProjectId,
+    user: UserRef,
+    role: Annotated[ProjectRole, typer.Option("--role", "-r", case_sensitive=False, help="their role in the project")],
+    url: Url = None,
+) -> None:
+    """Add a user to a project, or change their role in it (the project's lead or an admin)."""
+    with signed_in(url) as client:
+        member = client.set_member(project_id, user_id_of(client, user), role.value)
+    console.print(
+        f"[bold]{escape(member['username'])}[/bold] is {escape(member['role'])} of project {escape(project_id)}",
+        highlight=False,
+    )
+
+
+@projects.command("remove-member")
+def projects_remove_member(project_id: ProjectId, user: UserRef, url: Url = None) -> None:
+    """Take a user out of a project."""
+    with signed_in(url) as client:
+        member = find_member(client, project_id, user)
+        client.remove_member(project_id, member["user_id"])
+    console.print(
+        f"{escape(member['username'])} is no member of project {escape(project_id)} any more", highlight=False
+    )
+
+
+# -- cases ---------------------------------------------------------------------------------------
+
+
+@cases.command("add")
+def cases_add(
+    project_id: ProjectId,
+    study: Annotated[
+        list[str] | None, typer.Option("--study", help="a study's instance UID (repeat; see `radscholar studies`)")
+    ] = None,
+    modality: ModalityFilter = None,
+    site: SiteFilter = None,
+    date_from: FromFilter = None,
+    date_to: ToFilter = None,
+    description: DescriptionFilter = None,
+    body_part: BodyPartFilter = None,
+    patient_id: PatientIdFilter = None,
+    url: Url = None,
+) -> None:
+    """Add studies to a project as cases, each with a task to label: by UID, or every study matching the filters."""
+    query = CaseQuery(
+        modality=modality,
+        site=site,
+        study_date_from=parse_day(date_from, "--from"),
+        study_date_to=parse_day(date_to, "--to"),
+        description=description,
+        body_part=body_part,
+        patient_id=patient_id,
+    )
+    filtering = any(query.values())
+    if bool(study) == filtering:
+        raise typer.BadParameter(
+            "give either --study UIDs or filters (--modality, --site, --from, --to, ...), not both"
+            if study
+            else "give --study UIDs or filters (--modality, --site, --from, --to, ...) of the studies to add",
+            param_hint="--study",
+        )
+    with signed_in(url) as client:
+        if study:
+            answer = client.add_cases(project_id, study_instance_uids=study)
+        else:
+            answer = client.add_cases(project_id, query=query)
+    added, present = answer["added"], answer["already_present"]
+    console.print(
+        f"added {plural(len(added), 'case')} to project {escape(project_id)}"
+        + (f"; {len(present)} already there" if present else ""),
+        highlight=False,
+    )
+    if not added:
+        return
+    table = listing(
+        f"cases added ({len(added)})",
+        fixed("case id"),
+        "patient id",
+        fixed("date"),
+        "site",
+        fixed("series"),
+        "study uid",
+    )
+    for case in added:
+        table.add_row(
+            escape(case["id"]),
+            escape(case.get("patient_id") or "-"),
+            escape(case.get("study_date") or "-"),
+            escape(case.get("site") or "-"),
+            str(len(case.get("series") or [])),
+            escape(case.get("study_instance_uid") or ""),
+        )
+    console.print(table)
+
+
+# -- tasks ---------------------------------------------------------------------------------------
+
+
+def show_task(task: dict[str, Any], names: dict[str, str]) -> None:
+    case = task.get("case") or {}
+    console.print(f"[bold]task {escape(task['id'])}[/bold]", highlight=False)
+    table = Table(show_header=False, box=None)
+    table.add_row("status", status_text(task.get("status") or ""))
+    assignee = task.get("assignee_id") or ""
+    table.add_row("assignee", escape(names.get(assignee, assignee) or "-"))
+    table.add_row("version", str(task.get("annotation_version", 0)))
+    if task.get("review_comment"):
+        table.add_row("review", escape(task["review_comment"]))
+    table.add_row("case", escape(case.get("id") or "-"))
+    table.add_row("patient id", escape(case.get("patient_id") or "-"))
+    table.add_row("study date", escape(case.get("study_date") or "-"))
+    table.add_row("site", escape(case.get("site") or "-"))
+    table.add_row("study uid", escape(case.get("study_instance_uid") or "-"))
+    for series in case.get("series") or []:
+        size = "x".join(str(series.get(k) or 0) for k in ("columns", "rows", "slices"))
+        table.add_row(
+            "series", f"{escape(series.get('modality') or '-')} {size} {escape(series['series_instance_uid'])}"
+        )
+    table.add_row("updated", when(task.get("updated_at")))
+    console.print(table)
+
+
+@tasks.command("list")
+def tasks_list(
+    project_id: ProjectId,
+    status: Annotated[
+        list[TaskStatus] | None, typer.Option("--status", case_sensitive=False, help="tasks with this status (repeat)")
+    ] = None,
+    site: SiteFilter = None,
+    date_from: FromFilter = None,
+    date_to: ToFilter = None,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", help="a member's username or id; '-' for unassigned tasks")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many tasks")] = 50,
+    url: Url = None,
+) -> None:
+    """The project's worklist (annotators: their own tasks), filtered."""
+    day_from, day_to = parse_day(date_from, "--from"), parse_day(date_to, "--to")
+    with signed_in(url) as client:
+        names = member_names(client, project_id)
+        assignee_id = assignee if assignee in (None, "-") else find_member(client, project_id, assignee)["user_id"]
+        found = client.tasks(
+            project_id,
+            site=site,
+            study_date_from=day_from,
+            study_date_to=day_to,
+            status=[s.value for s in status or []],
+            assignee_id=assignee_id,
+            limit=limit,
+        )
+    if not found:
+        console.print("no tasks match")
+        return
+    table = listing(
+        found_title("tasks", found),
+        fixed("task id"),
+        fixed("status"),
+        "assignee",
+        "patient id",
+        fixed("date"),
+        "site",
+        fixed("version"),
+        "study uid",
+    )
+    for task in found:
+        case = task.get("case") or {}
+        assigned = task.get("assignee_id") or ""
+        table.add_row(
+            escape(task["id"]),
+            status_text(task.get("status") or ""),
+            escape(names.get(assigned, assigned) or "-"),
+            escape(case.get("patient_id") or "-"),
+            escape(case.get("study_date") or "-"),
+            escape(case.get("site") or "-"),
+            str(task.get("annotation_version", 0)),
+            escape(case.get("study_instance_uid") or ""),
+        )
+    console.print(table)
+    print_more(found)
+
+
+@tasks.command("assign")
+def tasks_assign(
+    project_id: ProjectId,
+    annotator: Annotated[
+        list[str], typer.Option("--annotator", "-a", help="a member's username or id, who annotates (repeat)")
+    ],
+    each: Annotated[
+        bool, typer.Option("--each", help="every case to every annotator (double reading); default: split evenly")
+    ] = False,
+    site: SiteFilter = None,
+    date_from: FromFilter = None,
+    date_to: ToFilter = None,
+    url: Url = None,
+) -> None:
+    """Assign the project's cases (of a site, in a date range, or all) to annotators."""
+    day_from, day_to = parse_day(date_from, "--from"), parse_day(date_to, "--to")
+    with signed_in(url) as client:
+        members = [find_member(client, project_id, ref) for ref in annotator]
+        answer = client.assign_tasks(
+            project_id,
+            dict.fromkeys(m["user_id"] for m in members),
+            mode="each" if each else "split",
+            site=site,
+            study_date_from=day_from,
+            study_date_to=day_to,
+        )
+    console.print(f"assigned {plural(answer['assigned'], 'task')} in project {escape(project_id)}", highlight=False)
+    names = {m["user_id"]: m["username"] for m in members}
+    table = listing("per annotator", "annotator", fixed("assigned"))
+    for user_id, count in sorted(answer.get("per_annotator", {}).items(), key=lambda item: names.get(item[0], item[0])):
+        table.add_row(escape(names.get(user_id, user_id)), str(count))
+    console.print(table)
+
+
+@tasks.command("next")
+def tasks_next(project_id: ProjectId, url: Url = None) -> None:
+    """Your next task to label: rejected ones first, then drafts, then new ones."""
+    with signed_in(url) as client:
+        task = client.next_task(project_id)
+        names = member_names(client, project_id) if task is not None else {}
+    if task is None:
+        console.print(f"no task left for you to label in project {escape(project_id)}", highlight=False)
+        return
+    show_task(task, names)
+
+
+@tasks.command("progress")
+def tasks_progress(project_id: ProjectId, url: Url = None) -> None:
+    """Tasks by status, per annotator and in all."""
+    with signed_in(url) as client:
+        progress = client.progress(project_id)
+        names = member_names(client, project_id)
+    console.print(progress_table(progress, names))
+
+
+# -- labels --------------------------------------------------------------------------------------
+
+
+def label_names(annotation: dict[str, Any]) -> str:
+    return ", ".join(label["class_name"] for label in annotation.get("labels") or []) or "-"
+
+
+@labels.command("history")
+def labels_history(task_id: TaskId, url: Url = None) -> None:
+    """Every saved version of a task's annotation, oldest first."""
+    with signed_in(url) as client:
+        versions = client.annotation_versions(task_id)
+    if not versions:
+        console.print(f"task {escape(task_id)} has no annotation yet", highlight=False)
+        return
+    table = listing(
+        f"annotation of task {escape(task_id)} ({plural(len(versions), 'version')})",
+        fixed("version"),
+        "saved",
+        "author",
+        "source",
+        fixed("submitted"),
+        "labels",
+        fixed("boxes"),
+        "comment",
+    )
+    for annotation in versions:
+        table.add_row(
+            str(annotation.get("version", "")),
+            when(annotation.get("saved_at"), seconds=True),
+            escape(annotation.get("author_id") or "-"),
+            escape(annotation.get("source") or "-"),
+            "[green]yes[/green]" if annotation.get("submitted") else "draft",
+            escape(label_names(annotation)),
+            str(len(annotation.get("boxes") or [])),
+            escape(annotation.get("comment") or ""),
+        )
+    console.print(table)
+
+
+@labels.command("review")
+def labels_review(
+    task_id: TaskId,
+    accept: Annotated[bool, typer.Option("--accept", help="the annotation is right")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="send it back to its annotator (needs --comment)")] = False,
+    adjudicate: Annotated[
+        bool, typer.Option("--adjudicate", help="this annotation wins; the case's other readings are rejected")
+    ] = False,
+    comment: Annotated[str, typer.Option("--comment", help="why; shown to the annotator")] = "",
+    url: Url = None,
+) -> None:
+    """Review a submitted task: accept, reject with a comment, or adjudicate between readers."""
+    chosen = [name for name, flag in (("accept", accept), ("reject", reject), ("adjudicate", adjudicate)) if flag]
+    if len(chosen) != 1:
+        raise typer.BadParameter("give one of --accept, --reject or --adjudicate", param_hint="--accept")
+    if reject and not comment.strip():
+        raise typer.BadParameter("a rejection needs --comment saying what to change", param_hint="--comment")
+    with signed_in(url) as client:
+        reviewed = client.review_task(task_id, chosen[0], comment)
+        others = reviewed.get("others") or []
+        names = member_names(client, reviewed["task"]["project_id"]) if others else {}
+    task = reviewed["task"]
+    console.print(f"task {escape(task['id'])}: {status_text(task['status'])}", highlight=False)
+    for other in others:
+        assignee = other.get("assignee_id") or "-"
+        console.print(
+            f"task {escape(other['id'])} of {escape(names.get(assignee, assignee))}: {status_text(other['status'])}",
+            highlight=False,
+        )
+
+
+# -- agreement -----------------------------------------------------------------------------------
+
+
+FULL_AGREEMENT = 1 - 1e-9  # a case's score from here up is no disagreement
+
+
+def measure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@app.command("agreement")
+def agreement_show(
+    project_id: ProjectId,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="at most this many disagreements, largest first")] = 20,
+    url: Url = None,
+) -> None:
+    """Agreement between a project's annotators (class kappa, mean box IoU and Dice), and where they differ most."""
+    with signed_in(url) as client:
+        found = client.agreement(project_id, limit)
+        names = member_names(client, project_id)
+    kappa = f"class kappa ({found['kappa_method']})" if found.get("kappa_method") else "class kappa"
+    console.print(f"[bold]agreement in project {escape(project_id)}[/bold]", highlight=False)
+    table = Table(show_header=False, box=None)
+    table.add_row("cases compared", str(found.get("cases_compared", 0)))
+    table.add_row(escape(kappa), measure(found.get("class_kappa")))
+    table.add_row("mean box IoU", measure(found.get("mean_box_iou")))
+    table.add_row("mean mask Dice", measure(found.get("mean_mask_dice")))
+    console.print(table)
+    disagreements = [case for case in found.get("disagreements") or [] if case.get("score", 0) < FULL_AGREEMENT]
+    if not disagreements:
+        console.print("no disagreements")
+        return
+    listed = listing(f"disagreements ({len(disagreements)})", fixed("case id"), fixed("kind"), fixed("score"), "detail")
+    for case in disagreements:
+        detail = case.get("detail") or ""
+        for user_id, username in names.items():  # the readers are named by user id
+            detail = detail.replace(user_id, username)
+        listed.add_row(
+            escape(case["case_id"]), escape(case.get("kind") or ""), measure(case.get("score")), escape(detail)
+        )
+    console.print(listed)
+
+
+# -- datasets ------------------------------------------------------------------------------------
+
+
+def split_counts(dataset: dict[str, Any]) -> str:
+    counts = dataset.get("split_counts") or {}
+    return " / ".join(str(counts.get(name, 0)) for name in ("train", "validation", "test"))
+
+
+def show_dataset(dataset: dict[str, Any], names: dict[str, str]) -> None:
+    console.print(f"[bold]dataset {escape(dataset['id'])}[/bold]", highlight=False)
+    table = Table(show_header=False, box=None)
+    table.add_row("project", escape(dataset.get("project_id") or "-"))
+    table.add_row("content hash", escape(dataset.get("content_hash") or "-"))
+    table.add_row("created", when(dataset.get("created_at")))
+    creator = dataset.get("created_by") or "-"
+    table.add_row("created by", escape(names.get(creator, creator)))
+    manifest = dataset.get("manifest") or {}
+    spec = manifest.get("spec") or {}
+    if spec:
+        stratify = spec.get("stratify") or "none"
+        table.add_row(
+            "split",
+            f"train {spec.get('train')}, validation {spec.get('validation')}, test {spec.get('test')}; "
+            f"stratified by {escape(stratify if stratify != 'column' else 'column ' + spec.get('column', ''))}; "
+            f"seed {spec.get('seed')}",
+        )
+    console.print(table)
+    items = manifest.get("items") or []
+    splits = manifest.get("splits") or {}
+    classes = sorted({item.get("label_class") or "" for item in items} - {""})
+    table = listing("cases by split", "split", fixed("cases"), fixed("patients"), *(fixed(c) for c in classes))
+    for name in ("train", "validation", "test"):
+        mine = [item for item in items if splits.get(item["case_id"]) == name]
+        count = len(mine) if items else (dataset.get("split_counts") or {}).get(name, 0)
+        row = [name, str(count), str(len({item["patient_id"] for item in mine})) if items else "-"]
+        row += [str(sum(1 for item in mine if item.get("label_class") == c)) for c in classes]
+        table.add_row(*row)
+    console.print(table)
+
+
+def write_manifest(dataset: dict[str, Any], out: Path | None) -> None:
+    if out is None:
+        return
+    out.write_text(json.dumps(dataset.get("manifest") or {}, indent=2) + "\n", encoding="utf-8")
+    console.print(f"manifest written to {out}", highlight=False)
+
+
+@contextmanager
+def split_checked() -> Iterator[None]:
+    """Split fractions or a stratification the gateway refuses are wrong usage (exit code 2)."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.reason != "INVALID_SPLIT":
+            raise
+        raise typer.BadParameter(exc.message, param_hint="--train/--validation/--test/--stratify") from None
+
+
+@datasets.command("freeze")
+def datasets_freeze(
+    project_id: ProjectId,
+    train: Annotated[float, typer.Option(min=0, max=1, help="fraction of cases for training")] = 0.7,
+    validation: Annotated[float, typer.Option(min=0, max=1, help="fraction of cases for validation")] = 0.15,
+    test: Annotated[float, typer.Option(min=0, max=1, help="fraction of cases for testing")] = 0.15,
+    stratify: Annotated[
+        Stratify, typer.Option(case_sensitive=False, help="keep the splits alike in class, site or --column")
+    ] = Stratify.none,
+    column: Annotated[str, typer.Option(help="the column to stratify by (with --stratify column)")] = "",
+    seed: Annotated[int, typer.Option(min=0, help="shuffle seed; the same seed gives the same split")] = 0,
+    out: ManifestOut = None,
+    url: Url = None,
+) -> None:
+    """Freeze the project's accepted labels into an immutable dataset version, split by patient."""
+    with signed_in(url) as client, split_checked():
+        dataset, existed = client.freeze_dataset(
+            project_id, train=train, validation=validation, test=test, stratify=stratify.value, column=column, seed=seed
+        )
+        names = member_names(client, project_id)
+    if existed:
+        console.print(f"the same dataset version exists already: {escape(dataset['id'])}", highlight=False)
+    else:
+        console.print(f"froze dataset version [bold]{escape(dataset['id'])}[/bold]")
+    show_dataset(dataset, names)
+    write_manifest(dataset, out)
+
+
+@datasets.command("list")
+def datasets_list(project_id: ProjectId, url: Url = None) -> None:
+    """The project's dataset versions, newest first."""
+    with signed_in(url) as client:
+        found = client.datasets(project_id)
+        names = member_names(client, project_id) if found else {}
+    if not found:
+        console.print(
+            f"no dataset versions of project {escape(project_id)} yet: radscholar datasets freeze", highlight=False
+        )
+        return
+    table = listing(
+        f"dataset versions ({len(found)})",
+        fixed("id"),
+        "created",
+        "created by",
+        fixed("train / val / test"),
+        "content hash",
+    )
+    for dataset in found:
+        table.add_row(
+            escape(dataset["id"]),
+            when(dataset.get("created_at")),
+            escape(names.get(dataset.get("created_by") or "", dataset.get("created_by") or "-")),
+            split_counts(dataset),
+            escape(dataset.get("content_hash") or ""),
+        )
+    console.print(table)
+
+
+@datasets.command("show")
+def datasets_show(dataset_id: DatasetId, out: ManifestOut = None, url: Url = None) -> None:
+    """One dataset version: its split by class, and its manifest (to a file with --out)."""
+    with signed_in(url) as client:
+        dataset = client.dataset(dataset_id)
+        names = member_names(client, dataset["project_id"])
+    show_dataset(dataset, names)
+    write_manifest(dataset, out)

@@ -106,6 +106,18 @@ class StudyFilter(TypedDict, total=False):
     project_id: str | None
 
 
+class CaseQuery(TypedDict, total=False):
+    """Studies of the DICOM store to add as cases, filtered as :class:`StudyFilter` filters them."""
+
+    modality: str | None
+    site: str | None
+    study_date_from: date | str | None
+    study_date_to: date | str | None
+    description: str | None
+    body_part: str | None
+    patient_id: str | None
+
+
 class ApiError(Exception):
     """An error answer of the gateway, with its machine-readable reason."""
 
@@ -614,20 +626,62 @@ class Client:
     # -- projects --------------------------------------------------------------------------------
 
     def create_project(
-        self, name: str, modality: str, task_type: str, dimensionality: str, description: str = ""
+        self,
+        name: str,
+        modality: str,
+        task_type: str,
+        dimensionality: str,
+        description: str = "",
+        *,
+        classes: Iterable[tuple[str, str]] = (),
+        level: str = "case",
+        multi_label: bool = False,
+        sites: Iterable[str] = (),
     ) -> dict[str, Any]:
+        """Creates a labeling project, you as its lead; the project {id, name, description, modality, task_type,
+        dimensionality, label_schema: {classes: [{name, color}], level, multi_label}, sites, created_at} comes back.
+
+        ``task_type`` is CLASSIFICATION, DETECTION or SEGMENTATION; ``dimensionality`` 2D or 3D; ``classes``
+        (name, "#rrggbb") pairs; ``level`` what a label belongs to: case, series, image or lesion; ``sites`` the
+        sites whose studies it takes (none: any). ApiError PROJECT_EXISTS (409) for a name already taken.
+        """
         body = {
             "name": name,
             "modality": modality,
             "task_type": task_type,
             "dimensionality": dimensionality,
             "description": description,
+            "label_schema": {
+                "classes": [{"name": class_name, "color": color} for class_name, color in classes],
+                "level": level,
+                "multi_label": multi_label,
+            },
+            "sites": list(sites),
         }
         return self._request("POST", "/api/v1/projects", json=body)  # type: ignore[no-any-return]
 
     def projects(self) -> list[dict[str, Any]]:
-        """Every project, following the pages."""
+        """Every project you belong to (admins: all), by name, following the pages."""
         return self._pages("/api/v1/projects", "projects", {})
+
+    def project(self, project_id: str) -> dict[str, Any]:
+        """One project (see :meth:`create_project`); ApiError PROJECT_NOT_FOUND (404) for one that does not exist."""
+        return self._request("GET", f"/api/v1/projects/{_segment(project_id)}")  # type: ignore[no-any-return]
+
+    def members(self, project_id: str) -> list[dict[str, Any]]:
+        """Who belongs to the project: {user_id, username, role}."""
+        path = f"/api/v1/projects/{_segment(project_id)}/members"
+        return self._request("GET", path)["members"]  # type: ignore[no-any-return]
+
+    def set_member(self, project_id: str, user_id: str, role: str) -> dict[str, Any]:
+        """Adds a user to the project, or changes their role: lead, researcher, annotator, reviewer or viewer.
+        The member {user_id, username, role} comes back."""
+        path = f"/api/v1/projects/{_segment(project_id)}/members/{_segment(user_id)}"
+        return self._request("PUT", path, json={"role": role})  # type: ignore[no-any-return]
+
+    def remove_member(self, project_id: str, user_id: str) -> None:
+        """Takes a user out of the project."""
+        self._request("DELETE", f"/api/v1/projects/{_segment(project_id)}/members/{_segment(user_id)}")
 
     def ingest_profile(self, project_id: str) -> dict[str, Any]:
         """What the project asks of uploads into it: {deidentify, retain_longitudinal_dates,
@@ -655,6 +709,198 @@ class Client:
         }
         path = f"/api/v1/projects/{_segment(project_id)}/ingest-profile"
         return self._request("PUT", path, json=body)  # type: ignore[no-any-return]
+
+    # -- labeling --------------------------------------------------------------------------------
+
+    def add_cases(
+        self,
+        project_id: str,
+        *,
+        study_instance_uids: Iterable[str] | None = None,
+        query: CaseQuery | None = None,
+    ) -> dict[str, Any]:
+        """Adds studies of the DICOM store to the project as cases, each with an unassigned task: the studies
+        named, or every study matching ``query`` (give one of the two).
+
+        Returns {added: [case], already_present: [study_instance_uid]}; a case is {id, project_id,
+        study_instance_uid, patient_id, site, study_date, description, series: [{series_instance_uid, modality,
+        rows, columns, slices}]}. ApiError STUDY_NOT_FOUND (422) names a study the store does not have.
+        """
+        if (study_instance_uids is None) == (query is None):
+            raise ValueError("give either study_instance_uids or query")
+        body: dict[str, Any]
+        if query is not None:
+            where: dict[str, Any] = {**query}
+            for end in ("study_date_from", "study_date_to"):
+                where[end] = _day(where.get(end))
+            body = {"query": {name: value for name, value in where.items() if value}}
+        else:
+            body = {"study_instance_uids": list(study_instance_uids or ())}
+        path = f"/api/v1/projects/{_segment(project_id)}/cases"
+        return self._request("POST", path, json=body)  # type: ignore[no-any-return]
+
+    def tasks(
+        self,
+        project_id: str,
+        *,
+        site: str | None = None,
+        study_date_from: date | str | None = None,
+        study_date_to: date | str | None = None,
+        status: str | Iterable[str] | None = None,
+        assignee_id: str | None = None,
+        limit: int | None = None,
+    ) -> ResultList[dict[str, Any]]:
+        """The project's tasks (annotators see their own): all of them, or the first ``limit``.
+
+        ``status`` is one or more of untagged, in_progress, tagged, reviewed, rejected; ``assignee_id`` a user
+        id, or "-" for unassigned tasks. Each task is {id, project_id, case, assignee_id, status,
+        annotation_version, review_comment, updated_at}. The list's ``total_size`` counts every match.
+        """
+        statuses = [status] if isinstance(status, str) else list(status or ())
+        params = {
+            "site": site,
+            "study_date_from": _day(study_date_from),
+            "study_date_to": _day(study_date_to),
+            "status": statuses,
+            "assignee_id": assignee_id,
+        }
+        path = f"/api/v1/projects/{_segment(project_id)}/tasks"
+        return self._pages(path, "tasks", {k: v for k, v in params.items() if v}, limit)
+
+    def assign_tasks(
+        self,
+        project_id: str,
+        annotator_ids: Iterable[str],
+        *,
+        mode: str = "split",
+        site: str | None = None,
+        study_date_from: date | str | None = None,
+        study_date_to: date | str | None = None,
+        case_ids: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """Assigns the project's cases (those of ``site``, in the date range, among ``case_ids``: each given
+        narrows; none given: every case) to members who annotate. ``mode`` "split" gives each case to one of
+        them, evenly; "each" to all of them (double reading). Returns {assigned, per_annotator: {user_id: n}};
+        ApiError NOT_AN_ANNOTATOR (422) for a user who is no annotating member of the project."""
+        cases = {
+            "site": site or "",
+            "study_date_from": _day(study_date_from) or "",
+            "study_date_to": _day(study_date_to) or "",
+            "case_ids": list(case_ids),
+        }
+        body = {"cases": cases, "annotator_ids": list(annotator_ids), "mode": mode}
+        path = f"/api/v1/projects/{_segment(project_id)}/tasks/assignments"
+        return self._request("POST", path, json=body)  # type: ignore[no-any-return]
+
+    def next_task(self, project_id: str) -> dict[str, Any] | None:
+        """Your next task to label (rejected ones first, then drafts, then new ones); None when none is left."""
+        path = f"/api/v1/projects/{_segment(project_id)}/tasks/next"
+        return self._request("GET", path)  # type: ignore[no-any-return]
+
+    def progress(self, project_id: str) -> dict[str, Any]:
+        """Task counts by status: {cases, project: {counts: {status: n}, total}, per_annotator: {user_id:
+        {counts, total}}}."""
+        return self._request("GET", f"/api/v1/projects/{_segment(project_id)}/progress")  # type: ignore[no-any-return]
+
+    def save_annotation(
+        self,
+        task_id: str,
+        *,
+        base_version: int,
+        labels: Iterable[str | dict[str, Any]] = (),
+        boxes: Iterable[dict[str, Any]] = (),
+        comment: str = "",
+        submit: bool = False,
+        source: str = "person",
+    ) -> dict[str, Any]:
+        """Saves a new version of your annotation of a task: a draft, or submitted for review with ``submit``.
+
+        ``base_version`` is the version the edit started from (0 for the first); ApiError STALE_VERSION (409)
+        when another was saved since. ``labels`` are class names (of the case) or {class_name,
+        series_instance_uid, sop_instance_uid}; ``boxes`` {class_name, series_instance_uid, sop_instance_uid,
+        min, max}, corners in voxels (column, row[, slice]). ``source`` is "person" or "model:<name>/<version>"
+        for a pre-label. The annotation {id, task_id, case_id, version, author_id, source, labels, boxes,
+        comment, submitted, saved_at} comes back.
+        """
+        body = {
+            "base_version": base_version,
+            "labels": [{"class_name": label} if isinstance(label, str) else label for label in labels],
+            "boxes": list(boxes),
+            "comment": comment,
+            "submit": submit,
+            "source": source,
+        }
+        path = f"/api/v1/tasks/{_segment(task_id)}/annotation"
+        return self._request("PUT", path, json=body)  # type: ignore[no-any-return]
+
+    def annotation_versions(self, task_id: str) -> list[dict[str, Any]]:
+        """Every saved version of a task's annotation, oldest first (see :meth:`save_annotation`)."""
+        path = f"/api/v1/tasks/{_segment(task_id)}/annotation/versions"
+        return self._request("GET", path)["versions"]  # type: ignore[no-any-return]
+
+    def review_task(self, task_id: str, decision: str, comment: str = "") -> dict[str, Any]:
+        """Reviews a submitted task: ``decision`` accept, reject (a comment is required) or adjudicate (this
+        task's annotation wins; the other readers' tasks of the case are rejected with the comment).
+
+        Returns {task, others}: the task reviewed and the other tasks of the case that changed.
+        """
+        body = {"decision": decision, "comment": comment}
+        path = f"/api/v1/tasks/{_segment(task_id)}/review"
+        return self._request("POST", path, json=body)  # type: ignore[no-any-return]
+
+    def agreement(self, project_id: str, limit: int = 20) -> dict[str, Any]:
+        """Agreement between the project's annotators: {cases_compared, class_kappa, kappa_method, mean_box_iou,
+        mean_mask_dice, disagreements: [{case_id, kind, score, detail}]} with the ``limit`` largest
+        disagreements; a measure that cannot be computed is None."""
+        path = f"/api/v1/projects/{_segment(project_id)}/agreement"
+        return self._request("GET", path, params={"limit": limit})  # type: ignore[no-any-return]
+
+    def freeze_dataset(
+        self,
+        project_id: str,
+        *,
+        train: float = 0.7,
+        validation: float = 0.15,
+        test: float = 0.15,
+        stratify: str = "none",
+        column: str = "",
+        seed: int = 0,
+        columns: dict[str, dict[str, str]] | None = None,
+        deidentification_profile: str = "",
+    ) -> tuple[dict[str, Any], bool]:
+        """Freezes the project's accepted labels into an immutable dataset version, split by patient into train,
+        validation and test (fractions summing to 1), stratified by none, class, site or ``column`` (one of the
+        extra per-case ``columns``: {case_id: {column: value}}).
+
+        Returns the dataset {id, project_id, content_hash, created_at, created_by, split_counts, manifest} and
+        whether an identical version already existed (it is then that one). ApiError NOTHING_ACCEPTED (422)
+        when no label is accepted yet, INVALID_SPLIT (422) for fractions or a stratification that do not fit.
+        """
+        body = {
+            "split": {
+                "train": train,
+                "validation": validation,
+                "test": test,
+                "stratify": stratify,
+                "column": column,
+                "seed": seed,
+            },
+            "columns": columns or {},
+            "deidentification_profile": deidentification_profile,
+        }
+        frozen = self._request("POST", f"/api/v1/projects/{_segment(project_id)}/datasets", json=body)
+        return frozen["dataset"], bool(frozen["already_existed"])
+
+    def datasets(self, project_id: str) -> list[dict[str, Any]]:
+        """The project's dataset versions, newest first (without their manifests)."""
+        path = f"/api/v1/projects/{_segment(project_id)}/datasets"
+        return self._request("GET", path)["datasets"]  # type: ignore[no-any-return]
+
+    def dataset(self, dataset_id: str) -> dict[str, Any]:
+        """One dataset version (see :meth:`freeze_dataset`) with its ``manifest``: {format, project_id, spec,
+        items: [{case_id, patient_id, study_instance_uid, series_instance_uids, site, label_class, annotation_id,
+        annotation_version, columns}], splits: {case_id: split}, lineage}."""
+        return self._request("GET", f"/api/v1/datasets/{_segment(dataset_id)}")  # type: ignore[no-any-return]
 
 
 def _iso(moment: datetime | str) -> str:

@@ -9,6 +9,7 @@ import pytest
 from radscholar_core.db import current_revision, head_revision
 from radscholar_core.errors import InvalidArgument
 from radscholar_core.grpc_server import serving
+from radscholar_core.objectstore import ObjectStoreSettings
 from radscholar_core.status import error_info
 from radscholar_core.testing import gateway_keys, person, postgres_available, temporary_postgres_database
 from radscholar_labeling.config import Settings
@@ -34,12 +35,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-async def labeling(database_url: str) -> AsyncIterator[labeling_pb2_grpc.LabelingServiceStub]:
+async def labeling(database_url: str, tmp_path: Path) -> AsyncIterator[labeling_pb2_grpc.LabelingServiceStub]:
     async with serving(
-        build_server(Settings(port=0, identity=KEYS.keys, database_url=database_url)),
+        build_server(settings(database_url, tmp_path)),
         interceptors=KEYS.interceptors(ADMIN),
     ) as channel:
         yield labeling_pb2_grpc.LabelingServiceStub(channel)
+
+
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """These tests store no masks: the DICOM store is never called (its channel connects lazily)."""
+    return Settings(
+        port=0,
+        identity=KEYS.keys,
+        database_url=database_url,
+        dicomstore_address="127.0.0.1:9",
+        object_store=ObjectStoreSettings(root=tmp_path / "objects"),
+    )
 
 
 def _new(name: str) -> pb.CreateProjectRequest:
@@ -117,7 +129,7 @@ def test_project_rules() -> None:
 
 
 async def test_members_see_their_projects_only_and_strangers_are_refused(tmp_path: Path) -> None:
-    server = build_server(Settings(port=0, identity=KEYS.keys, database_url=f"sqlite:///{tmp_path}/l.db"))
+    server = build_server(settings(f"sqlite:///{tmp_path}/l.db", tmp_path))
     port = await server.start("127.0.0.1", 0)
     address = f"127.0.0.1:{port}"
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -12,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
 from radscholar_core.errors import InvalidArgument
+from radscholar_core.objectstore import ObjectStore
 from radscholar_gateway.convert import page_request
 from radscholar_gateway.deps import Access, DicomStore, Labeling
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as store_pb
@@ -20,6 +23,7 @@ from radscholar_proto.labeling.v1 import labeling_pb2 as pb
 router = APIRouter(prefix="/api/v1", tags=["labeling"])
 
 TaskStatus = Literal["untagged", "in_progress", "tagged", "reviewed", "rejected"]
+UPLOAD_ID = re.compile(r"^[0-9a-f]{32}\.(seg|nii|nii\.gz)$")
 MAX_CASES_PER_CALL = 10_000
 ASSIGNABLE_ROLES = frozenset({"annotator", "lead", "researcher", "reviewer"})
 
@@ -341,10 +345,45 @@ class Box(BaseModel):
     max: list[float] = Field(min_length=2, max_length=3, description="upper corner")
 
 
+class RleSlice(BaseModel):
+    index: int = Field(ge=0, description="slice index k (0-based)")
+    label: int = Field(ge=1, le=255, description="class position (1-based) of the foreground runs")
+    counts: list[int] = Field(description="run lengths in row-major order, background first")
+
+
+class MaskEdit(BaseModel):
+    """One series' mask: an uploaded NIfTI or DICOM SEG (`upload_id`), RLE slices, or `remove`."""
+
+    series_instance_uid: str
+    upload_id: str = Field("", pattern=UPLOAD_ID.pattern, description="from POST /tasks/{task_id}/mask-uploads")
+    rle: list[RleSlice] = Field(default_factory=list, max_length=100_000)
+    remove: bool = False
+
+    @model_validator(mode="after")
+    def _one_way(self) -> MaskEdit:
+        if sum([bool(self.upload_id), bool(self.rle), self.remove]) != 1:
+            raise ValueError("give exactly one of upload_id, rle or remove")
+        return self
+
+
+class MaskUpload(BaseModel):
+    upload_id: str
+    size_bytes: int
+
+
+class Mask(BaseModel):
+    series_instance_uid: str
+    nifti_object_key: str
+    seg_series_instance_uid: str
+    seg_sop_instance_uid: str
+    voxels: dict[str, int]
+
+
 class AnnotationEdit(BaseModel):
     base_version: int = Field(ge=0, description="the version this edit started from; 0 for the first save")
     labels: list[ClassLabel] = Field(default_factory=list, max_length=10_000)
     boxes: list[Box] = Field(default_factory=list, max_length=10_000)
+    masks: list[MaskEdit] = Field(default_factory=list, max_length=100, description="series not named keep theirs")
     comment: str = Field("", max_length=10_000)
     submit: bool = Field(False, description="submit for review (else a draft)")
     source: str = Field("person", description="'person', or 'model:<name>/<version>' for a pre-label")
@@ -362,6 +401,7 @@ class Annotation(BaseModel):
     comment: str
     submitted: bool
     saved_at: datetime
+    masks: list[Mask]
 
 
 class AnnotationHistory(BaseModel):
@@ -405,7 +445,49 @@ def _annotation(message: pb.Annotation) -> Annotation:
         comment=message.comment,
         submitted=message.submitted,
         saved_at=message.saved_at.ToDatetime(tzinfo=UTC),
+        masks=[
+            Mask(
+                series_instance_uid=m.series_instance_uid,
+                nifti_object_key=m.nifti_object_key,
+                seg_series_instance_uid=m.seg_series_instance_uid,
+                seg_sop_instance_uid=m.seg_sop_instance_uid,
+                voxels=dict(m.voxels),
+            )
+            for m in message.masks
+        ],
     )
+
+
+def _mask_input(task_id: str, edit: MaskEdit) -> pb.MaskInput:
+    given = pb.MaskInput(series_instance_uid=edit.series_instance_uid)
+    if edit.upload_id:
+        key = f"staging/masks/{task_id}/{edit.upload_id}"
+        if edit.upload_id.endswith(".seg"):
+            given.seg_object_key = key
+        else:
+            given.nifti_object_key = key
+    given.rle.extend(pb.RleSlice(index=r.index, label=r.label, counts=r.counts) for r in edit.rle)
+    return given
+
+
+@router.post(
+    "/tasks/{task_id}/mask-uploads",
+    status_code=201,
+    summary="Upload a mask (NIfTI .nii/.nii.gz, or DICOM SEG as application/dicom) to name in the next save",
+)
+async def upload_mask(task_id: str, request: Request, labeling: Labeling) -> MaskUpload:
+    await labeling.GetAnnotationHistory(pb.GetAnnotationHistoryRequest(task_id=task_id))  # 404 / 403 first
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    suffix = {"application/dicom": "seg", "application/gzip": "nii.gz", "application/x-gzip": "nii.gz"}.get(kind, "nii")
+    upload_id = f"{uuid.uuid4().hex}.{suffix}"
+    objects: ObjectStore = request.app.state.objects
+    body = b"".join([chunk async for chunk in request.stream()])
+    if not body:
+        raise InvalidArgument("the mask upload is empty", reason="EMPTY_UPLOAD")
+    if suffix == "nii" and body[:2] == b"\x1f\x8b":
+        upload_id = upload_id.removesuffix(".nii") + ".nii.gz"
+    await asyncio.to_thread(objects.put, f"staging/masks/{task_id}/{upload_id}", body)
+    return MaskUpload(upload_id=upload_id, size_bytes=len(body))
 
 
 @router.put(
@@ -419,6 +501,7 @@ async def save_annotation(task_id: str, body: AnnotationEdit, labeling: Labeling
             base_version=body.base_version,
             labels=[pb.ClassLabel(**label.model_dump()) for label in body.labels],
             boxes=[pb.Box(**box.model_dump()) for box in body.boxes],
+            masks=[_mask_input(task_id, m) for m in body.masks],
             comment=body.comment,
             submit=body.submit,
             source=body.source,

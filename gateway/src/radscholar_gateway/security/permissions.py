@@ -157,6 +157,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/projects/{project_id}/progress"): Rule(P.PROJECTS_READ, None, project="project_id"),
     ("PUT", "/api/v1/tasks/{task_id}/annotation"): Rule(P.PROJECTS_READ, "labeling.annotations.save", "task:{task_id}"),
+    ("POST", "/api/v1/tasks/{task_id}/mask-uploads"): Rule(P.PROJECTS_READ, "labeling.masks.upload", "task:{task_id}"),
     ("GET", "/api/v1/tasks/{task_id}/annotation/versions"): Rule(
         P.PROJECTS_READ, "labeling.annotations.read", "task:{task_id}"
     ),

@@ -341,13 +341,17 @@ def current_identity() -> Identity:
     return identity
 
 
+_current_token: contextvars.ContextVar[str | None] = contextvars.ContextVar("identity_token", default=None)
+
+
 @contextlib.contextmanager
-def _serving_as(identity: Identity) -> Iterator[None]:
-    token = _current.set(identity)
+def _serving_as(identity: Identity, signed: str) -> Iterator[None]:
+    token, relayed = _current.set(identity), _current_token.set(signed)
     try:
         yield
     finally:
         _current.reset(token)
+        _current_token.reset(relayed)
 
 
 class IdentityInterceptor(grpc.aio.ServerInterceptor):
@@ -357,14 +361,14 @@ class IdentityInterceptor(grpc.aio.ServerInterceptor):
         self.verifier = verifier
         self.open_methods = open_methods
 
-    async def _verify(self, context: grpc.aio.ServicerContext, method: str) -> Identity:
+    async def _verify(self, context: grpc.aio.ServicerContext, method: str) -> tuple[Identity, str]:
         metadata = context.invocation_metadata() or ()
         tokens = [str(v) for k, v in metadata if k == IDENTITY_HEADER]
         request = next((str(v) for k, v in metadata if k == REQUEST_ID_HEADER), None)
         try:
             if len(tokens) > 1:
                 raise _refuse("IDENTITY_MALFORMED", f"the call carries {len(tokens)} {IDENTITY_HEADER}")
-            return self.verifier.verify(tokens[0] if tokens else None)
+            return self.verifier.verify(tokens[0] if tokens else None), tokens[0]
         except Unauthenticated as exc:
             with bound(request=request):
                 log.info("rpc refused", extra={"method": method, "code": exc.code, "reason": exc.reason})
@@ -384,16 +388,14 @@ class IdentityInterceptor(grpc.aio.ServerInterceptor):
 
         def unary(behaviour: Any) -> Any:
             async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                identity = await self._verify(context, method)
-                with _serving_as(identity):
+                with _serving_as(*await self._verify(context, method)):
                     return await behaviour(request, context)
 
             return call
 
         def streaming(behaviour: Any) -> Any:
             async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                identity = await self._verify(context, method)
-                with _serving_as(identity):
+                with _serving_as(*await self._verify(context, method)):
                     async for message in behaviour(request, context):
                         yield message
 
@@ -474,3 +476,23 @@ def signed_identity_interceptors(
     """
     kinds = (_SignUnaryUnary, _SignUnaryStream, _SignStreamUnary, _SignStreamStream)
     return [kind(signer, identity_provider) for kind in kinds]
+
+
+# --- a service calling another for its caller: the gateway's token, relayed ----------------------------
+
+
+class _RelayUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        signed = _current_token.get()
+        if signed is None:
+            raise _refuse("IDENTITY_MISSING", "a call to another service is made outside a verified call")
+        kept = ((k, v) for k, v in (client_call_details.metadata or ()) if k != IDENTITY_HEADER)
+        metadata = grpc.aio.Metadata(*kept)
+        metadata.add(IDENTITY_HEADER, signed)
+        return await continuation(client_call_details._replace(metadata=metadata), request)
+
+
+def relayed_identity_interceptors() -> list[grpc.aio.ClientInterceptor]:
+    """Client interceptors for a service calling another on behalf of the call it is serving: the gateway's
+    signed token for that caller is passed on, so the other service checks the same person (unary calls)."""
+    return [_RelayUnaryUnary()]

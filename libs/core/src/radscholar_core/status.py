@@ -11,6 +11,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from radscholar_core import errors
 from radscholar_core.errors import DomainError
 
 DOMAIN = "radscholar"
@@ -35,3 +36,20 @@ def error_info(error: grpc.aio.AioRpcError | grpc.RpcError) -> error_details_pb2
             detail.Unpack(info)
             return info
     return None
+
+
+def from_rpc_error(error: grpc.aio.AioRpcError) -> DomainError:
+    """A failed call to another service as the domain error it carried (a service relaying it to its caller)."""
+    kinds: list[type[errors.DomainError]] = [
+        errors.InvalidArgument,
+        errors.NotFound,
+        errors.AlreadyExists,
+        errors.FailedPrecondition,
+    ]
+    kinds += [errors.PermissionDenied, errors.Unauthenticated, errors.ResourceExhausted, errors.Unavailable]
+    kind = next((k for k in kinds if k.code == error.code().name), None)
+    info = error_info(error)
+    if kind is None:  # an upstream failure is this service's failure to serve: unavailable, not internal
+        return errors.Unavailable(f"a service this call needs failed: {error.details()}", reason="UPSTREAM_FAILED")
+    reason, details = (info.reason, dict(info.metadata)) if info else (None, None)
+    return kind(error.details() or "", reason=reason, details=details)

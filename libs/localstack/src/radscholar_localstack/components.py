@@ -196,7 +196,9 @@ def service_env(config: StackConfig, service: str, secrets: StackSecrets) -> dic
     if service in ("dicomstore", "labeling", "training", "radiomics"):
         database = config.service_data_dir(service) / f"{service}.db"
         env[f"{prefix}DATABASE_URL"] = f"sqlite:///{database}"
-    if service in ("dicomstore", "training", "radiomics", "stats"):
+    if service == "labeling":  # masks go to the DICOM store as SEG, started before it
+        env[f"{prefix}DICOMSTORE_ADDRESS"] = f"{LOOPBACK}:{config.ports.dicomstore}"
+    if service in ("dicomstore", "labeling", "training", "radiomics", "stats"):
         env[f"{prefix}OBJECT_STORE__BACKEND"] = "filesystem"
         env[f"{prefix}OBJECT_STORE__ROOT"] = str(config.objects_dir)
     if service == "training":

@@ -255,6 +255,12 @@ class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
             cached=volume.cached,
         )
 
+    async def ExportSeriesHeaders(
+        self, request: pb.ExportSeriesHeadersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportSeriesHeadersResponse:
+        key, instances = await self._pixels.export_headers(request.series_instance_uid)
+        return pb.ExportSeriesHeadersResponse(object_key=key, instances=instances)
+
     async def RenderSeriesImage(
         self, request: pb.RenderSeriesImageRequest, context: grpc.aio.ServicerContext
     ) -> pb.RenderSeriesImageResponse:

@@ -14,13 +14,16 @@ from datetime import UTC, datetime
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from radscholar_core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from radscholar_core.errors import Conflict, FailedPrecondition, InvalidArgument, PermissionDenied
 from radscholar_core.identity import current_identity
+from radscholar_core.objectstore import ObjectStore
 from radscholar_core.paging import Page
 from radscholar_labeling.adapters.tables import DatasetRow
 from radscholar_labeling.adapters.work_repository import SqlWork
 from radscholar_labeling.domain import agreement
 from radscholar_labeling.domain.datasets import DatasetItem, SplitSpec, Stratify, build_manifest
+from radscholar_labeling.domain.mask_store import MaskInput, MaskStore
+from radscholar_labeling.domain.masks import RleSlice
 from radscholar_labeling.domain.projects import (
     Dimensionality,
     LabelClass,
@@ -177,6 +180,16 @@ def annotation_to_proto(version: AnnotationVersion) -> pb.Annotation:
         comment=content.comment,
         saved_at=_timestamp(version.saved_at),
         submitted=version.submitted,
+        masks=[
+            pb.Mask(
+                series_instance_uid=m.series_instance_uid,
+                nifti_object_key=m.nifti_object_key,
+                seg_series_instance_uid=m.seg_series_instance_uid,
+                seg_sop_instance_uid=m.seg_sop_instance_uid,
+                voxels=dict(m.voxels),
+            )
+            for m in content.masks
+        ],
     )
 
 
@@ -308,9 +321,11 @@ def dataset_to_proto(row: DatasetRow, *, with_manifest: bool = True) -> pb.Datas
 
 
 class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
-    def __init__(self, projects: ProjectRepository, work: SqlWork) -> None:
+    def __init__(self, projects: ProjectRepository, work: SqlWork, masks: MaskStore, objects: ObjectStore) -> None:
         self._projects = projects
         self._work = work
+        self._masks = masks
+        self._objects = objects
 
     async def CreateProject(
         self, request: pb.CreateProjectRequest, context: grpc.aio.ServicerContext
@@ -435,16 +450,51 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
             comment=request.comment,
         )
         check_content(content, project, task.case)
-        version = await asyncio.to_thread(
-            self._work.save_annotation,
-            task.id,
-            caller,
-            request.base_version,
-            content,
-            submit=request.submit,
-            source=check_source(request.source),
-        )
+        source = check_source(request.source)
+        if request.base_version != task.annotation_version:  # refused before any mask is written
+            raise Conflict(
+                f"this edit started from version {request.base_version}, but version {task.annotation_version} "
+                "was saved since; reload it and apply your changes again",
+                reason="STALE_VERSION",
+            )
+        staged = [key for m in request.masks for key in (m.nifti_object_key, m.seg_object_key) if key]
+        for key in staged:
+            if not key.startswith(f"staging/masks/{task.id}/"):
+                raise InvalidArgument(f"'{key}' is not a mask uploaded for this task", reason="INVALID_MASK_UPLOAD")
+        try:
+            if request.masks:
+                history = await asyncio.to_thread(self._work.history, task.id)
+                previous = history[-1].content.masks if history else ()
+                inputs = [await self._mask_input(m) for m in request.masks]
+                masks = await self._masks.save(project, task.case, task.id, inputs, previous)
+                content = dataclasses.replace(content, masks=masks)
+            elif task.annotation_version:
+                history = await asyncio.to_thread(self._work.history, task.id)
+                content = dataclasses.replace(content, masks=history[-1].content.masks)  # kept as they were
+            version = await asyncio.to_thread(
+                self._work.save_annotation,
+                task.id,
+                caller,
+                request.base_version,
+                content,
+                submit=request.submit,
+                source=source,
+            )
+        finally:
+            for key in staged:
+                await asyncio.to_thread(self._objects.delete, key)
         return pb.SaveAnnotationResponse(annotation=annotation_to_proto(version))
+
+    async def _mask_input(self, given: pb.MaskInput) -> MaskInput:
+        async def read(key: str) -> bytes | None:
+            return await asyncio.to_thread(self._objects.get, key) if key else None
+
+        return MaskInput(
+            series_instance_uid=given.series_instance_uid,
+            nifti=await read(given.nifti_object_key),
+            seg=await read(given.seg_object_key),
+            rle=tuple(RleSlice(s.index, s.label, list(s.counts)) for s in given.rle),
+        )
 
     async def GetAnnotationHistory(
         self, request: pb.GetAnnotationHistoryRequest, context: grpc.aio.ServicerContext
@@ -475,7 +525,27 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
             raise InvalidArgument("limit must not be negative", reason="INVALID_LIMIT")
         submitted = (TaskStatus.TAGGED, TaskStatus.REVIEWED)
         latest = await asyncio.to_thread(self._work.latest_annotations, request.project_id, submitted)
-        return _agreement(latest, request.limit)
+        project = await asyncio.to_thread(self._projects.get, request.project_id)
+        answer = _agreement(latest, request.limit)
+        by_case: dict[str, dict[str, AnnotationVersion]] = defaultdict(dict)
+        for task, version in latest:
+            if version.content.masks:
+                by_case[task.case.id][task.assignee_id] = version
+        scores = []
+        for case_id, readers in by_case.items():
+            if len(readers) == 2:
+                masks = {reader: version.content.masks for reader, version in readers.items()}
+                scores += await self._masks.case_agreement(case_id, masks, project)
+        if scores:
+            answer.mean_mask_dice = sum(s.score for s in scores) / len(scores)
+            shown = [
+                *answer.disagreements,
+                *(pb.CaseAgreement(case_id=s.case_id, kind=s.kind, score=s.score, detail=s.detail) for s in scores),
+            ]
+            shown.sort(key=lambda c: (c.score, c.case_id))
+            del answer.disagreements[:]
+            answer.disagreements.extend(shown[: request.limit or 20])
+        return answer
 
     async def FreezeDataset(
         self, request: pb.FreezeDatasetRequest, context: grpc.aio.ServicerContext

@@ -3,6 +3,7 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from radscholar_core.objectstore import ObjectStoreSettings
 from radscholar_core.settings import Port, ServiceSettings
 
 
@@ -13,3 +14,5 @@ class Settings(ServiceSettings):
     database_url: str = Field(
         description="SQLAlchemy URL: sqlite:///var/labeling/labeling.db or postgresql+psycopg://..."
     )
+    dicomstore_address: str = Field(description="host:port of the DICOM store (masks are stored there as DICOM SEG)")
+    object_store: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings)

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import re
+import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Protocol
@@ -85,6 +86,27 @@ class SeriesPixels:
         await asyncio.to_thread(self._objects.put, sidecar, json.dumps(asdict(exported)).encode(), "application/json")
         return exported
 
+    async def export_headers(self, series_instance_uid: str) -> tuple[str, int]:
+        """A zip of the series' instances without their pixel data (Part 10, one file per instance), for services
+        that write objects referencing the series (DICOM SEG); its object key and the number of instances."""
+        ids, fingerprint = await self._instances(series_instance_uid)
+        key = f"cache/headers/{series_instance_uid}/{fingerprint}.zip"
+        if not await asyncio.to_thread(self._objects.exists, key):
+            limit = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+            async def fetch(instance_id: str) -> bytes:
+                async with limit:
+                    data = await self._source.instance_file(instance_id)
+                return await asyncio.to_thread(_without_pixels, data)
+
+            headers = await asyncio.gather(*(fetch(i) for i in ids))
+            archive = io.BytesIO()
+            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+                for instance_id, header in zip(ids, headers, strict=True):
+                    out.writestr(f"{instance_id}.dcm", header)
+            await asyncio.to_thread(self._objects.put, key, archive.getvalue(), "application/zip")
+        return key, len(ids)
+
     async def render(self, series_instance_uid: str, view: str, index: int, window: str, size: int) -> tuple[str, bool]:
         """The object key of the PNG, and whether it was cached."""
         if view not in VIEWS:
@@ -129,3 +151,10 @@ class SeriesPixels:
 
         datasets = await asyncio.gather(*(fetch(i) for i in instance_ids))
         return await asyncio.to_thread(volume_from_instances, datasets, apply_rescale=apply_rescale)
+
+
+def _without_pixels(data: bytes) -> bytes:
+    dataset = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+    out = io.BytesIO()
+    dataset.save_as(out, enforce_file_format=True)
+    return out.getvalue()

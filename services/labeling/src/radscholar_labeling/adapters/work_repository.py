@@ -32,6 +32,7 @@ from radscholar_labeling.domain.work import (
     Case,
     CaseSeries,
     ClassLabel,
+    MaskRef,
     NewCase,
     ReviewDecision,
     Task,
@@ -79,6 +80,7 @@ def _content(text: str) -> AnnotationContent:
         labels=tuple(ClassLabel(**label) for label in data["labels"]),
         boxes=tuple(Box(**{**box, "min": tuple(box["min"]), "max": tuple(box["max"])}) for box in data["boxes"]),
         comment=data["comment"],
+        masks=tuple(MaskRef(**mask) for mask in data.get("masks", [])),
     )
 
 

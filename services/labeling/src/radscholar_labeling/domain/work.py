@@ -140,10 +140,22 @@ class Box:
 
 
 @dataclass(frozen=True)
+class MaskRef:
+    """A stored mask: the NIfTI label map in the object store, the DICOM SEG in the DICOM store."""
+
+    series_instance_uid: str
+    nifti_object_key: str
+    seg_series_instance_uid: str
+    seg_sop_instance_uid: str
+    voxels: Mapping[str, int]  # class name -> voxels
+
+
+@dataclass(frozen=True)
 class AnnotationContent:
     labels: tuple[ClassLabel, ...] = ()
     boxes: tuple[Box, ...] = ()
     comment: str = ""
+    masks: tuple[MaskRef, ...] = ()
 
 
 @dataclass(frozen=True)

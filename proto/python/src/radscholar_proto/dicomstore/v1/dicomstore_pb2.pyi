@@ -490,3 +490,17 @@ class CreateDeidentifiedCopyResponse(_message.Message):
     removed: _containers.RepeatedScalarFieldContainer[str]
     burned_in_annotation: int
     def __init__(self, study_instance_uid: _Optional[str] = ..., pseudonym: _Optional[str] = ..., instances: _Optional[int] = ..., actions: _Optional[_Mapping[str, int]] = ..., removed: _Optional[_Iterable[str]] = ..., burned_in_annotation: _Optional[int] = ...) -> None: ...
+
+class ExportSeriesHeadersRequest(_message.Message):
+    __slots__ = ("series_instance_uid",)
+    SERIES_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    series_instance_uid: str
+    def __init__(self, series_instance_uid: _Optional[str] = ...) -> None: ...
+
+class ExportSeriesHeadersResponse(_message.Message):
+    __slots__ = ("object_key", "instances")
+    OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    object_key: str
+    instances: int
+    def __init__(self, object_key: _Optional[str] = ..., instances: _Optional[int] = ...) -> None: ...

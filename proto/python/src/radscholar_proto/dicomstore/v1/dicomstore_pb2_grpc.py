@@ -105,6 +105,11 @@ class DicomStoreServiceStub:
                 request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesVolumeRequest.SerializeToString,
                 response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesVolumeResponse.FromString,
                 _registered_method=True)
+        self.ExportSeriesHeaders = channel.unary_unary(
+                '/radscholar.dicomstore.v1.DicomStoreService/ExportSeriesHeaders',
+                request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesHeadersRequest.SerializeToString,
+                response_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesHeadersResponse.FromString,
+                _registered_method=True)
         self.RenderSeriesImage = channel.unary_unary(
                 '/radscholar.dicomstore.v1.DicomStoreService/RenderSeriesImage',
                 request_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.RenderSeriesImageRequest.SerializeToString,
@@ -221,6 +226,14 @@ class DicomStoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportSeriesHeaders(self, request, context):
+        """Writes the headers of a series' instances (no pixel data) as a zip to the object store, for services that
+        write objects referencing the series (DICOM SEG masks).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RenderSeriesImage(self, request, context):
         """Renders one slice of a series (or its thumbnail) as PNG into the object store; cached.
         """
@@ -308,6 +321,11 @@ def add_DicomStoreServiceServicer_to_server(servicer, server):
                     servicer.ExportSeriesVolume,
                     request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesVolumeRequest.FromString,
                     response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesVolumeResponse.SerializeToString,
+            ),
+            'ExportSeriesHeaders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportSeriesHeaders,
+                    request_deserializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesHeadersRequest.FromString,
+                    response_serializer=radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesHeadersResponse.SerializeToString,
             ),
             'RenderSeriesImage': grpc.unary_unary_rpc_method_handler(
                     servicer.RenderSeriesImage,
@@ -699,6 +717,33 @@ class DicomStoreService:
             '/radscholar.dicomstore.v1.DicomStoreService/ExportSeriesVolume',
             radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesVolumeRequest.SerializeToString,
             radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesVolumeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportSeriesHeaders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.dicomstore.v1.DicomStoreService/ExportSeriesHeaders',
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesHeadersRequest.SerializeToString,
+            radscholar_dot_dicomstore_dot_v1_dot_dicomstore__pb2.ExportSeriesHeadersResponse.FromString,
             options,
             channel_credentials,
             insecure,

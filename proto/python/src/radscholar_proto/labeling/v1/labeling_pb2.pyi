@@ -375,7 +375,7 @@ class Box(_message.Message):
     def __init__(self, class_name: _Optional[str] = ..., series_instance_uid: _Optional[str] = ..., sop_instance_uid: _Optional[str] = ..., min: _Optional[_Iterable[float]] = ..., max: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Annotation(_message.Message):
-    __slots__ = ("id", "task_id", "case_id", "version", "author_id", "source", "labels", "boxes", "comment", "saved_at", "submitted")
+    __slots__ = ("id", "task_id", "case_id", "version", "author_id", "source", "labels", "boxes", "comment", "saved_at", "submitted", "masks")
     ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -387,6 +387,7 @@ class Annotation(_message.Message):
     COMMENT_FIELD_NUMBER: _ClassVar[int]
     SAVED_AT_FIELD_NUMBER: _ClassVar[int]
     SUBMITTED_FIELD_NUMBER: _ClassVar[int]
+    MASKS_FIELD_NUMBER: _ClassVar[int]
     id: str
     task_id: str
     case_id: str
@@ -398,10 +399,54 @@ class Annotation(_message.Message):
     comment: str
     saved_at: _timestamp_pb2.Timestamp
     submitted: bool
-    def __init__(self, id: _Optional[str] = ..., task_id: _Optional[str] = ..., case_id: _Optional[str] = ..., version: _Optional[int] = ..., author_id: _Optional[str] = ..., source: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[ClassLabel, _Mapping]]] = ..., boxes: _Optional[_Iterable[_Union[Box, _Mapping]]] = ..., comment: _Optional[str] = ..., saved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., submitted: _Optional[bool] = ...) -> None: ...
+    masks: _containers.RepeatedCompositeFieldContainer[Mask]
+    def __init__(self, id: _Optional[str] = ..., task_id: _Optional[str] = ..., case_id: _Optional[str] = ..., version: _Optional[int] = ..., author_id: _Optional[str] = ..., source: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[ClassLabel, _Mapping]]] = ..., boxes: _Optional[_Iterable[_Union[Box, _Mapping]]] = ..., comment: _Optional[str] = ..., saved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., submitted: _Optional[bool] = ..., masks: _Optional[_Iterable[_Union[Mask, _Mapping]]] = ...) -> None: ...
+
+class RleSlice(_message.Message):
+    __slots__ = ("index", "label", "counts")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    label: int
+    counts: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, index: _Optional[int] = ..., label: _Optional[int] = ..., counts: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class MaskInput(_message.Message):
+    __slots__ = ("series_instance_uid", "nifti_object_key", "seg_object_key", "rle")
+    SERIES_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    NIFTI_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    SEG_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    RLE_FIELD_NUMBER: _ClassVar[int]
+    series_instance_uid: str
+    nifti_object_key: str
+    seg_object_key: str
+    rle: _containers.RepeatedCompositeFieldContainer[RleSlice]
+    def __init__(self, series_instance_uid: _Optional[str] = ..., nifti_object_key: _Optional[str] = ..., seg_object_key: _Optional[str] = ..., rle: _Optional[_Iterable[_Union[RleSlice, _Mapping]]] = ...) -> None: ...
+
+class Mask(_message.Message):
+    __slots__ = ("series_instance_uid", "nifti_object_key", "seg_series_instance_uid", "seg_sop_instance_uid", "voxels")
+    class VoxelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    SERIES_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    NIFTI_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    SEG_SERIES_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    SEG_SOP_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    VOXELS_FIELD_NUMBER: _ClassVar[int]
+    series_instance_uid: str
+    nifti_object_key: str
+    seg_series_instance_uid: str
+    seg_sop_instance_uid: str
+    voxels: _containers.ScalarMap[str, int]
+    def __init__(self, series_instance_uid: _Optional[str] = ..., nifti_object_key: _Optional[str] = ..., seg_series_instance_uid: _Optional[str] = ..., seg_sop_instance_uid: _Optional[str] = ..., voxels: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class SaveAnnotationRequest(_message.Message):
-    __slots__ = ("task_id", "base_version", "labels", "boxes", "comment", "submit", "source")
+    __slots__ = ("task_id", "base_version", "labels", "boxes", "comment", "submit", "source", "masks")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     BASE_VERSION_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
@@ -409,6 +454,7 @@ class SaveAnnotationRequest(_message.Message):
     COMMENT_FIELD_NUMBER: _ClassVar[int]
     SUBMIT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MASKS_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     base_version: int
     labels: _containers.RepeatedCompositeFieldContainer[ClassLabel]
@@ -416,7 +462,8 @@ class SaveAnnotationRequest(_message.Message):
     comment: str
     submit: bool
     source: str
-    def __init__(self, task_id: _Optional[str] = ..., base_version: _Optional[int] = ..., labels: _Optional[_Iterable[_Union[ClassLabel, _Mapping]]] = ..., boxes: _Optional[_Iterable[_Union[Box, _Mapping]]] = ..., comment: _Optional[str] = ..., submit: _Optional[bool] = ..., source: _Optional[str] = ...) -> None: ...
+    masks: _containers.RepeatedCompositeFieldContainer[MaskInput]
+    def __init__(self, task_id: _Optional[str] = ..., base_version: _Optional[int] = ..., labels: _Optional[_Iterable[_Union[ClassLabel, _Mapping]]] = ..., boxes: _Optional[_Iterable[_Union[Box, _Mapping]]] = ..., comment: _Optional[str] = ..., submit: _Optional[bool] = ..., source: _Optional[str] = ..., masks: _Optional[_Iterable[_Union[MaskInput, _Mapping]]] = ...) -> None: ...
 
 class SaveAnnotationResponse(_message.Message):
     __slots__ = ("annotation",)

@@ -1,0 +1,63 @@
+"""The DICOM store (over gRPC, for the caller being served) and the object store, as masks need them."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+import zipfile
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import grpc
+import pydicom
+from pydicom.dataset import Dataset
+
+from radscholar_core.errors import FailedPrecondition
+from radscholar_core.objectstore import ObjectStore
+from radscholar_core.status import from_rpc_error
+from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as pb
+from radscholar_proto.dicomstore.v1.dicomstore_pb2_grpc import DicomStoreServiceStub
+
+T = TypeVar("T")
+
+
+async def _relayed(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except grpc.aio.AioRpcError as exc:
+        raise from_rpc_error(exc) from None
+
+
+class DicomStoreImages:
+    def __init__(self, store: DicomStoreServiceStub, objects: ObjectStore) -> None:
+        self._store = store
+        self._objects = objects
+
+    async def headers(self, series_instance_uid: str) -> list[Dataset]:
+        """The series' instances without pixel data."""
+        answer = await _relayed(
+            self._store.ExportSeriesHeaders(pb.ExportSeriesHeadersRequest(series_instance_uid=series_instance_uid))
+        )
+        data = await asyncio.to_thread(self._objects.get, answer.object_key)
+        return await asyncio.to_thread(_datasets, data)
+
+    async def store(self, dicom: bytes, name: str) -> None:
+        """Stores one DICOM file (a SEG) through the store's ingest checks."""
+        key = f"staging/labels/{uuid.uuid4().hex}"
+        await asyncio.to_thread(self._objects.put, key, dicom, "application/dicom")
+        try:
+            answer = await _relayed(
+                self._store.IngestUpload(pb.IngestUploadRequest(files=[pb.StagedFile(object_key=key, file_name=name)]))
+            )
+        finally:
+            await asyncio.to_thread(self._objects.delete, key)
+        if answer.rejected:
+            raise FailedPrecondition(
+                f"the DICOM store refused the mask: {answer.files[0].message}", reason="SEG_REFUSED"
+            )
+
+
+def _datasets(archive: bytes) -> list[Dataset]:
+    with zipfile.ZipFile(io.BytesIO(archive)) as files:
+        return [pydicom.dcmread(io.BytesIO(files.read(name))) for name in files.namelist()]
