@@ -213,6 +213,12 @@ def test_double_reading_review_agreement_and_a_frozen_dataset(
                 saved = client.put(f"/api/v1/tasks/{task['id']}/annotation", json=body)
                 assert saved.status_code == 200, saved.text
                 assert saved.json()["version"] == 1 and saved.json()["author_id"] == user["id"]
+                if (
+                    not differs
+                ):  # voxel corners come back with their patient coordinates: the phantom's own (to its 4 decimals)
+                    for box, lesion in zip(saved.json()["boxes"], case["lesions"], strict=True):
+                        assert box["min_mm"] == pytest.approx(lesion["bbox_mm"]["min"], abs=1e-3)
+                        assert box["max_mm"] == pytest.approx(lesion["bbox_mm"]["max"], abs=1e-3)
                 task_ids[(user["id"], case["study"])] = task["id"]
 
     # Masks on the second case: the first annotator uploads the ground truth as NIfTI, the second sends RLE
@@ -335,6 +341,8 @@ def test_double_reading_review_agreement_and_a_frozen_dataset(
         item = items[case["study"]]
         assert item["label_class"] == case["label"]
         assert item["annotation_version"] == (2 if case is masked else 1)
+        assert list(item["masks"]) == ([masked["series"]] if case is masked else [])
+    assert manifest["lineage"]["deidentification_profile"] == "none"
     accepted_tasks = {task_ids[(first["id"], c["study"])] for c in cases}
     history_ids = set()
     with as_user(platform, first_token) as client:
@@ -410,17 +418,36 @@ def test_bad_annotations_are_refused_and_change_nothing(
             assert answer.status_code == 422, (reason, answer.text)
             assert answer.json()["error"]["reason"] == reason, answer.text
         assert client.get(f"{url}/versions").json()["versions"] == []
+        lesion = case["lesions"][0]
+        in_mm = {
+            "class_name": lesion["class"],
+            "series_instance_uid": case["series"],
+            **{f"{end}_mm": lesion["bbox_mm"][end] for end in ("min", "max")},
+        }
+        inconsistent = {
+            **in_mm,
+            "min": lesion["bbox_voxel"]["min"],
+            "max": [v + 1 for v in lesion["bbox_voxel"]["max"]],
+        }
+        refused = client.put(url, json={"base_version": 0, "boxes": [inconsistent]})
+        assert refused.status_code == 422 and refused.json()["error"]["reason"] == "BOX_INCONSISTENT", refused.text
+        from_mm = client.put(url, json={"base_version": 0, "boxes": [in_mm]})  # a draft; its voxels follow from mm
+        assert from_mm.status_code == 200, from_mm.text
+        assert from_mm.json()["boxes"][0]["min"] == pytest.approx(lesion["bbox_voxel"]["min"], abs=1e-3)
+        assert from_mm.json()["boxes"][0]["max"] == pytest.approx(lesion["bbox_voxel"]["max"], abs=1e-3)
         draft = client.put(
-            url, json={"base_version": 0, "labels": [{"class_name": "benign"}], "source": "model:unet/3"}
+            url, json={"base_version": 1, "labels": [{"class_name": "benign"}], "source": "model:unet/3"}
         )
         assert draft.status_code == 200 and draft.json()["source"] == "model:unet/3"
-        assert client.get(f"/api/v1/tasks/{task['id']}/annotation/versions").json()["versions"][0]["submitted"] is False
+        versions = client.get(f"{url}/versions").json()["versions"]
+        assert [v["version"] for v in versions] == [1, 2] and not versions[1]["submitted"]
+        assert versions[0]["boxes"] and not versions[1]["boxes"]  # history is never lost
     with as_user(platform, token) as client:  # annotators cannot add cases or assign work
         refused = client.post(f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": [other["study"]]})
         assert refused.status_code == 403, refused.text
     _, second_token = platform.user(["annotator"], {pid: "annotator"})
     with as_user(platform, second_token) as client:  # nor label someone else's task
-        foreign = client.put(f"/api/v1/tasks/{task['id']}/annotation", json={"base_version": 1, "labels": []})
+        foreign = client.put(f"/api/v1/tasks/{task['id']}/annotation", json={"base_version": 2, "labels": []})
         assert foreign.status_code == 403 and foreign.json()["error"]["reason"] == "NOT_YOUR_TASK"
     unknown = platform.gateway.post(f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": ["1.2.3.4.5"]})
     assert unknown.status_code == 422 and unknown.json()["error"]["reason"] == "STUDY_NOT_FOUND"

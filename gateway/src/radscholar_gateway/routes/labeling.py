@@ -341,8 +341,18 @@ class Box(BaseModel):
     class_name: str
     series_instance_uid: str
     sop_instance_uid: str = Field("", description="the image of a 2D box on a series of slices")
-    min: list[float] = Field(min_length=2, max_length=3, description="lower corner (column, row[, slice]), voxel edges")
-    max: list[float] = Field(min_length=2, max_length=3, description="upper corner")
+    min: list[float] = Field(
+        default_factory=list, max_length=3, description="lower corner (column, row[, slice]), voxel edges"
+    )
+    max: list[float] = Field(default_factory=list, max_length=3, description="upper corner")
+    min_mm: list[float] = Field(
+        default_factory=list,
+        max_length=3,
+        description="3D: lower corner in patient coordinates (LPS, mm); alone, it sets the voxels",
+    )
+    max_mm: list[float] = Field(
+        default_factory=list, max_length=3, description="3D: upper corner in patient coordinates"
+    )
 
 
 class RleSlice(BaseModel):
@@ -439,6 +449,8 @@ def _annotation(message: pb.Annotation) -> Annotation:
                 sop_instance_uid=b.sop_instance_uid,
                 min=list(b.min),
                 max=list(b.max),
+                min_mm=list(b.min_mm),
+                max_mm=list(b.max_mm),
             )
             for b in message.boxes
         ],

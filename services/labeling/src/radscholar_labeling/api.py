@@ -23,7 +23,7 @@ from radscholar_labeling.adapters.work_repository import SqlWork
 from radscholar_labeling.domain import agreement
 from radscholar_labeling.domain.datasets import DatasetItem, SplitSpec, Stratify, build_manifest
 from radscholar_labeling.domain.mask_store import MaskInput, MaskStore
-from radscholar_labeling.domain.masks import RleSlice
+from radscholar_labeling.domain.masks import Geometry, RleSlice, geometry_of
 from radscholar_labeling.domain.projects import (
     Dimensionality,
     LabelClass,
@@ -49,6 +49,7 @@ from radscholar_labeling.domain.work import (
     TaskStatus,
     check_content,
     check_source,
+    placed,
 )
 from radscholar_labeling.ports import ProjectRepository
 from radscholar_proto.common.v1 import paging_pb2
@@ -174,6 +175,8 @@ def annotation_to_proto(version: AnnotationVersion) -> pb.Annotation:
                 sop_instance_uid=b.sop_instance_uid,
                 min=list(b.min),
                 max=list(b.max),
+                min_mm=list(b.min_mm),
+                max_mm=list(b.max_mm),
             )
             for b in content.boxes
         ],
@@ -303,6 +306,7 @@ def _dataset_items(
             annotation_id=version.annotation_id,
             annotation_version=version.version,
             columns=columns.get(task.case.id, {}),
+            masks={m.series_instance_uid: m.nifti_object_key for m in version.content.masks},
         )
         for task, version in chosen.values()
     ]
@@ -444,11 +448,21 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
         content = AnnotationContent(
             labels=tuple(ClassLabel(x.class_name, x.series_instance_uid, x.sop_instance_uid) for x in request.labels),
             boxes=tuple(
-                Box(b.class_name, b.series_instance_uid, b.sop_instance_uid, tuple(b.min), tuple(b.max))
+                Box(
+                    b.class_name,
+                    b.series_instance_uid,
+                    b.sop_instance_uid,
+                    tuple(b.min),
+                    tuple(b.max),
+                    tuple(b.min_mm),
+                    tuple(b.max_mm),
+                )
                 for b in request.boxes
             ),
             comment=request.comment,
         )
+        if project.dimensionality is Dimensionality.THREE_D and content.boxes:
+            content = dataclasses.replace(content, boxes=await self._placed(content.boxes, task.case))
         check_content(content, project, task.case)
         source = check_source(request.source)
         if request.base_version != task.annotation_version:  # refused before any mask is written
@@ -484,6 +498,16 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
             for key in staged:
                 await asyncio.to_thread(self._objects.delete, key)
         return pb.SaveAnnotationResponse(annotation=annotation_to_proto(version))
+
+    async def _placed(self, boxes: tuple[Box, ...], case: Case) -> tuple[Box, ...]:
+        """3D boxes with their corners in voxels and in mm (the series' geometry from the DICOM store)."""
+        geometries: dict[str, Geometry] = {}
+        for box in boxes:
+            uid = box.series_instance_uid
+            if uid not in geometries:
+                case.series_of(uid)
+                geometries[uid] = geometry_of(await self._masks.images.headers(uid))
+        return tuple(placed(box, geometries[box.series_instance_uid], i) for i, box in enumerate(boxes))
 
     async def _mask_input(self, given: pb.MaskInput) -> MaskInput:
         async def read(key: str) -> bytes | None:
@@ -571,7 +595,8 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
         items = _dataset_items(accepted, columns)
         lineage = {
             "project_id": request.project_id,
-            "deidentification_profile": request.deidentification_profile or "none",
+            "deidentification_profile": request.deidentification_profile
+            or await self._masks.images.deidentification_profile(request.project_id),
             "labeling_service": "radscholar-labeling/v1",
         }
         manifest = build_manifest(request.project_id, items, spec, lineage, datetime.now(UTC).isoformat())

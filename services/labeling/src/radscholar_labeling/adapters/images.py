@@ -42,6 +42,16 @@ class DicomStoreImages:
         data = await asyncio.to_thread(self._objects.get, answer.object_key)
         return await asyncio.to_thread(_datasets, data)
 
+    async def deidentification_profile(self, project_id: str) -> str:
+        """How the project's images are de-identified on ingest, in words: "none" or the PS3.15 profile and options."""
+        profile = await _relayed(self._store.GetIngestProfile(pb.GetIngestProfileRequest(project_id=project_id)))
+        if not profile.deidentify:
+            return "none"
+        options = profile.options
+        names = ("retain_longitudinal_dates", "retain_patient_characteristics", "clean_descriptors")
+        chosen = [name for name in names if getattr(options, name)]
+        return "+".join(["ps3.15-annex-e-basic", *chosen])
+
     async def store(self, dicom: bytes, name: str) -> None:
         """Stores one DICOM file (a SEG) through the store's ingest checks."""
         key = f"staging/labels/{uuid.uuid4().hex}"

@@ -78,7 +78,10 @@ def _content(text: str) -> AnnotationContent:
     data = json.loads(text)
     return AnnotationContent(
         labels=tuple(ClassLabel(**label) for label in data["labels"]),
-        boxes=tuple(Box(**{**box, "min": tuple(box["min"]), "max": tuple(box["max"])}) for box in data["boxes"]),
+        boxes=tuple(
+            Box(**{**box, **{k: tuple(box.get(k, ())) for k in ("min", "max", "min_mm", "max_mm")}})
+            for box in data["boxes"]
+        ),
         comment=data["comment"],
         masks=tuple(MaskRef(**mask) for mask in data.get("masks", [])),
     )

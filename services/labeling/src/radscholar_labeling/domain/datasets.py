@@ -78,6 +78,7 @@ class DatasetItem:
     annotation_id: str
     annotation_version: int
     columns: Mapping[str, str] = field(default_factory=dict)  # extra per-case values, for Stratify.COLUMN
+    masks: Mapping[str, str] = field(default_factory=dict)  # series UID -> object key of its NIfTI label map
 
 
 def split(items: Sequence[DatasetItem], spec: SplitSpec) -> dict[str, str]:
@@ -217,6 +218,7 @@ class Manifest:
                     "annotation_id": item.annotation_id,
                     "annotation_version": item.annotation_version,
                     "columns": dict(item.columns),
+                    "masks": dict(item.masks),
                 }
                 for item in self.items
             ],
@@ -265,6 +267,7 @@ def manifest_from_json(data: bytes, created_at: str) -> Manifest:
                 annotation_id=str(entry["annotation_id"]),
                 annotation_version=int(entry["annotation_version"]),
                 columns={str(k): str(v) for k, v in entry["columns"].items()},
+                masks={str(k): str(v) for k, v in entry.get("masks", {}).items()},
             )
             for entry in document["items"]
         )

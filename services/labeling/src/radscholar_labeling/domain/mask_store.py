@@ -35,6 +35,7 @@ class SeriesImages(Protocol):
 
     async def headers(self, series_instance_uid: str) -> list[Dataset]: ...
     async def store(self, dicom: bytes, name: str) -> None: ...
+    async def deidentification_profile(self, project_id: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def _rgb(color: str) -> tuple[int, int, int]:
 
 class MaskStore:
     def __init__(self, images: SeriesImages, objects: ObjectStore) -> None:
-        self._images = images
+        self.images = images
         self._objects = objects
 
     async def save(
@@ -75,7 +76,7 @@ class MaskStore:
             if not any(sources):
                 masks.pop(given.series_instance_uid, None)
                 continue
-            headers = await self._images.headers(given.series_instance_uid)
+            headers = await self.images.headers(given.series_instance_uid)
             decoded.append(
                 (given.series_instance_uid, headers, await asyncio.to_thread(_decode, given, headers, project))
             )
@@ -94,7 +95,7 @@ class MaskStore:
         )
         key = f"labels/{project.id}/{task_id}/{uuid.uuid4().hex}.nii.gz"
         await asyncio.to_thread(self._objects.put, key, nifti, "application/gzip")
-        await self._images.store(seg, f"{task_id}.seg.dcm")
+        await self.images.store(seg, f"{task_id}.seg.dcm")
         written = pydicom.dcmread(pydicom.filebase.DicomBytesIO(seg), stop_before_pixels=True)
         counts = np.bincount(mask.ravel(), minlength=len(classes) + 1)
         return MaskRef(
@@ -107,7 +108,7 @@ class MaskStore:
 
     async def load(self, ref: MaskRef, project: Project) -> Mask:
         data = await asyncio.to_thread(self._objects.get, ref.nifti_object_key)
-        headers = await self._images.headers(ref.series_instance_uid)
+        headers = await self.images.headers(ref.series_instance_uid)
         return await asyncio.to_thread(read_nifti, data, geometry_of(headers), len(project.label_schema.classes))
 
     async def case_agreement(

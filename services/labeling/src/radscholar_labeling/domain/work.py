@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 
+import numpy as np
+
 from radscholar_core.errors import FailedPrecondition, InvalidArgument
+from radscholar_labeling.domain.masks import Geometry
 from radscholar_labeling.domain.projects import Dimensionality, LabelLevel, Project
 
 
@@ -130,13 +133,61 @@ class ClassLabel:
 
 @dataclass(frozen=True)
 class Box:
-    """Corners in voxel coordinates (column, row[, slice]) on voxel edges: a box of voxel (0, 0) is (0, 0)-(1, 1)."""
+    """Corners in voxel coordinates (column, row[, slice]) on voxel edges: a box of voxel (0, 0) is (0, 0)-(1, 1).
+
+    A 3D box also has its corners in patient coordinates (LPS, mm), computed from the voxel corners: the
+    voxel centre (i, j, k) lies at origin + D (i, j, k) * spacing, so an edge coordinate c maps as c - 0.5.
+    """
 
     class_name: str
     series_instance_uid: str
     sop_instance_uid: str
     min: tuple[float, ...]
     max: tuple[float, ...]
+    min_mm: tuple[float, ...] = ()
+    max_mm: tuple[float, ...] = ()
+
+
+def edges_to_mm(corner: Sequence[float], geometry: Geometry) -> tuple[float, ...]:
+    return tuple(float(v) for v in geometry.index_to_physical(np.asarray(corner, dtype=np.float64) - 0.5))
+
+
+def mm_to_edges(corner: Sequence[float], geometry: Geometry) -> tuple[float, ...]:
+    offset = (np.asarray(corner, dtype=np.float64) - np.asarray(geometry.origin)) @ geometry.direction_matrix
+    return tuple(float(v) for v in offset / np.asarray(geometry.spacing) + 0.5)
+
+
+def placed(box: Box, geometry: Geometry, index: int) -> Box:
+    """A 3D box with both corner kinds: mm from voxels, or voxels from mm (given alone); both given must agree."""
+    if not box.min and not box.max:
+        if len(box.min_mm) != 3 or len(box.max_mm) != 3:
+            raise InvalidArgument(
+                f"box {index + 1}: give its corners in voxels, or 3 values each in mm", reason="INVALID_BOX"
+            )
+        low, high = mm_to_edges(box.min_mm, geometry), mm_to_edges(box.max_mm, geometry)
+        edges = (
+            tuple(min(a, b) for a, b in zip(low, high, strict=True)),
+            tuple(max(a, b) for a, b in zip(low, high, strict=True)),
+        )
+        return replace(
+            box,
+            min=edges[0],
+            max=edges[1],
+            min_mm=edges_to_mm(edges[0], geometry),
+            max_mm=edges_to_mm(edges[1], geometry),
+        )
+    if len(box.min) != 3 or len(box.max) != 3:
+        return box  # refused by check_content with the reason
+    low, high = edges_to_mm(box.min, geometry), edges_to_mm(box.max, geometry)
+    tolerance = 1e-3 * min(geometry.spacing)
+    for given, computed in ((box.min_mm, low), (box.max_mm, high)):
+        if given and (len(given) != 3 or max(abs(a - b) for a, b in zip(given, computed, strict=True)) > tolerance):
+            raise InvalidArgument(
+                f"box {index + 1}: its mm corners do not match its voxel corners on this series "
+                f"(expected {[round(v, 3) for v in computed]})",
+                reason="BOX_INCONSISTENT",
+            )
+    return replace(box, min_mm=low, max_mm=high)
 
 
 @dataclass(frozen=True)

@@ -361,18 +361,22 @@ class ClassLabel(_message.Message):
     def __init__(self, class_name: _Optional[str] = ..., series_instance_uid: _Optional[str] = ..., sop_instance_uid: _Optional[str] = ...) -> None: ...
 
 class Box(_message.Message):
-    __slots__ = ("class_name", "series_instance_uid", "sop_instance_uid", "min", "max")
+    __slots__ = ("class_name", "series_instance_uid", "sop_instance_uid", "min", "max", "min_mm", "max_mm")
     CLASS_NAME_FIELD_NUMBER: _ClassVar[int]
     SERIES_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
     SOP_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
     MIN_FIELD_NUMBER: _ClassVar[int]
     MAX_FIELD_NUMBER: _ClassVar[int]
+    MIN_MM_FIELD_NUMBER: _ClassVar[int]
+    MAX_MM_FIELD_NUMBER: _ClassVar[int]
     class_name: str
     series_instance_uid: str
     sop_instance_uid: str
     min: _containers.RepeatedScalarFieldContainer[float]
     max: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, class_name: _Optional[str] = ..., series_instance_uid: _Optional[str] = ..., sop_instance_uid: _Optional[str] = ..., min: _Optional[_Iterable[float]] = ..., max: _Optional[_Iterable[float]] = ...) -> None: ...
+    min_mm: _containers.RepeatedScalarFieldContainer[float]
+    max_mm: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, class_name: _Optional[str] = ..., series_instance_uid: _Optional[str] = ..., sop_instance_uid: _Optional[str] = ..., min: _Optional[_Iterable[float]] = ..., max: _Optional[_Iterable[float]] = ..., min_mm: _Optional[_Iterable[float]] = ..., max_mm: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class Annotation(_message.Message):
     __slots__ = ("id", "task_id", "case_id", "version", "author_id", "source", "labels", "boxes", "comment", "saved_at", "submitted", "masks")
