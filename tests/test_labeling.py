@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -485,3 +486,191 @@ def test_assignment_splits_evenly(platform: Platform, cohort: radscholar_phantom
         f"/api/v1/projects/{pid}/tasks/assignments", json={"annotator_ids": [outsider["id"]]}
     )
     assert refused.status_code == 422 and refused.json()["error"]["reason"] == "NOT_AN_ANNOTATOR"
+
+
+def rtstruct_square(source: list[pydicom.Dataset], roi: str, k: int, corner: tuple[int, int], size: int) -> bytes:
+    """A minimal RT Structure Set with one square contour on slice k, its corners between voxel centres."""
+    first = sorted(source, key=lambda ds: int(ds.InstanceNumber))[k]
+    spacing = [float(v) for v in first.PixelSpacing]  # (row, column) spacing
+    origin = [float(v) for v in first.ImagePositionPatient]
+    (i0, j0), half = corner, 0.5
+    points = [
+        (origin[0] + (i - half) * spacing[1], origin[1] + (j - half) * spacing[0], origin[2])
+        for i, j in ((i0, j0), (i0 + size, j0), (i0 + size, j0 + size), (i0, j0 + size))
+    ]
+    structure = pydicom.Dataset()
+    structure.file_meta = pydicom.dataset.FileMetaDataset()
+    structure.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.481.3"
+    structure.SOPInstanceUID = structure.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    structure.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    structure.SOPClassUID, structure.Modality = "1.2.840.10008.5.1.4.1.1.481.3", "RTSTRUCT"
+    structure.PatientID, structure.StudyInstanceUID = first.PatientID, first.StudyInstanceUID
+    structure.SeriesInstanceUID = pydicom.uid.generate_uid()
+
+    def item(**values: Any) -> pydicom.Dataset:
+        entry = pydicom.Dataset()
+        for name, value in values.items():
+            setattr(entry, name, value)
+        return entry
+
+    images = [item(ReferencedSOPClassUID=ds.SOPClassUID, ReferencedSOPInstanceUID=ds.SOPInstanceUID) for ds in source]
+    series = item(SeriesInstanceUID=first.SeriesInstanceUID, ContourImageSequence=images)
+    study = item(
+        ReferencedSOPClassUID="1.2.840.10008.3.1.2.3.1",
+        ReferencedSOPInstanceUID=first.StudyInstanceUID,
+        RTReferencedSeriesSequence=[series],
+    )
+    frame = first.FrameOfReferenceUID
+    structure.ReferencedFrameOfReferenceSequence = [item(FrameOfReferenceUID=frame, RTReferencedStudySequence=[study])]
+    structure.StructureSetROISequence = [item(ROINumber=1, ReferencedFrameOfReferenceUID=frame, ROIName=roi)]
+    contour = item(
+        ContourGeometricType="CLOSED_PLANAR",
+        NumberOfContourPoints=4,
+        ContourData=[f"{v:.4f}" for point in points for v in point],
+    )
+    structure.ROIContourSequence = [item(ReferencedROINumber=1, ContourSequence=[contour])]
+    out = io.BytesIO()
+    structure.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def test_labels_import_and_export(platform: Platform, cohort: radscholar_phantoms.Manifest) -> None:
+    assert cohort.root is not None
+    created = platform.gateway.post(
+        "/api/v1/projects",
+        json={
+            "name": f"Exchange {cohort.root.name}",
+            "modality": "CT",
+            "task_type": "SEGMENTATION",
+            "dimensionality": "3D",
+            "label_schema": {"classes": CLASSES},
+        },
+    )
+    pid = created.json()["id"]
+    cases = [truth(cohort, i) for i in range(4)]
+    platform.gateway.post(f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": [c["study"] for c in cases]})
+    annotator, token = platform.user(["annotator"], {pid: "annotator"})
+    _, reviewer_token = platform.user(["reviewer"], {pid: "reviewer"})
+    imports = f"/api/v1/projects/{pid}/labels/imports"
+
+    # Bad files are refused whole: nothing is saved.
+    unknown = platform.gateway.post(
+        imports,
+        params={"format": "csv", "annotator_id": annotator["id"]},
+        content=b"study_instance_uid,class\n1.2.3,benign\n",
+    )
+    assert unknown.status_code == 422 and unknown.json()["error"]["reason"] == "CASE_NOT_IN_PROJECT", unknown.text
+    rows = "".join(f"{c['study']},{c['label']}\n" for c in cases[:3]) + f"{cases[3]['study']},granuloma\n"
+    bad_class = platform.gateway.post(
+        imports,
+        params={"format": "csv", "annotator_id": annotator["id"]},
+        content=f"study_instance_uid,class\n{rows}".encode(),
+    )
+    assert bad_class.status_code == 422 and bad_class.json()["error"]["reason"] == "UNKNOWN_CLASS"
+    assert "row 5" in bad_class.json()["error"]["message"]
+    assert (
+        platform.gateway.get(f"/api/v1/projects/{pid}/tasks", params={"assignee_id": annotator["id"]}).json()[
+            "total_size"
+        ]
+        == 0
+    )
+
+    # Classes from CSV, then boxes from JSON (in mm only), as model pre-labels in the annotator's tasks.
+    csv = "study_instance_uid;class\n" + "".join(f"{c['study']};{c['label']}\n" for c in cases)
+    classes = platform.gateway.post(
+        imports,
+        params={"format": "csv", "annotator_id": annotator["id"], "source": "model:triage/1"},
+        content=("\ufeff" + csv).encode(),
+    )
+    assert classes.status_code == 200 and classes.json() == {"cases": 4, "labels": 4, "boxes": 0}, classes.text
+    boxes = {
+        "boxes": [
+            {
+                "study_instance_uid": c["study"],
+                "series_instance_uid": c["series"],
+                "class": lesion["class"],
+                "min": lesion["bbox_voxel"]["min"],
+                "max": lesion["bbox_voxel"]["max"],
+            }
+            for c in cases
+            for lesion in c["lesions"]
+        ]
+    }
+    imported = platform.gateway.post(
+        imports, params={"format": "json", "annotator_id": annotator["id"], "submit": True}, content=json.dumps(boxes)
+    )
+    assert imported.status_code == 200 and imported.json()["boxes"] == len(boxes["boxes"]), imported.text
+    tasks = platform.gateway.get(f"/api/v1/projects/{pid}/tasks", params={"assignee_id": annotator["id"]}).json()
+    task_of = {t["case"]["study_instance_uid"]: t["id"] for t in tasks["tasks"]}
+    status_of = {t["case"]["study_instance_uid"]: t["status"] for t in tasks["tasks"]}
+    accepted = [c for c in cases if c["lesions"]]  # the JSON names only cases with lesions: only they are submitted
+    assert status_of == {c["study"]: "tagged" if c in accepted else "in_progress" for c in cases}
+    with as_user(platform, token) as client:
+        history = client.get(f"/api/v1/tasks/{task_of[cases[1]['study']]}/annotation/versions").json()["versions"]
+        assert [v["source"] for v in history] == ["model:triage/1", "person"]
+        assert history[1]["labels"] == history[0]["labels"] and len(history[1]["boxes"]) == len(cases[1]["lesions"])
+
+        # An RTSTRUCT whose ROI is named like a class becomes the mask of the series.
+        source = [
+            pydicom.dcmread(p, stop_before_pixels=True)
+            for p in cohort.root.rglob("*.dcm")
+            if pydicom.dcmread(p, stop_before_pixels=True).SeriesInstanceUID == cases[1]["series"]
+        ]
+        structure = rtstruct_square(source, "Malignant", 5, (10, 12), 4)
+        upload = client.post(
+            f"/api/v1/tasks/{task_of[cases[1]['study']]}/mask-uploads",
+            content=structure,
+            headers={"Content-Type": "application/dicom"},
+        )
+        saved = client.put(
+            f"/api/v1/tasks/{task_of[cases[1]['study']]}/annotation",
+            json={
+                "base_version": 2,
+                "labels": history[1]["labels"],
+                "boxes": history[1]["boxes"],
+                "masks": [{"series_instance_uid": cases[1]["series"], "upload_id": upload.json()["upload_id"]}],
+                "submit": True,
+            },
+        )
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["masks"][0]["voxels"] == {"malignant": 16}  # 4 x 4 voxel centres inside the square
+    with as_user(platform, reviewer_token) as client:
+        for case in accepted:
+            review = client.post(f"/api/v1/tasks/{task_of[case['study']]}/review", json={"decision": "accept"})
+            assert review.status_code == 200, review.text
+
+    # Exports of the accepted labels.
+    def export(fmt: str) -> httpx.Response:
+        answer = platform.gateway.get(f"/api/v1/projects/{pid}/labels/export", params={"format": fmt})
+        assert answer.status_code == 200, answer.text
+        return answer
+
+    exported = export("csv").text.splitlines()
+    assert exported[0].split(",")[:6] == [
+        "case_id",
+        "study_instance_uid",
+        "patient_id",
+        "site",
+        "annotator_id",
+        "class",
+    ]
+    assert sorted(line.split(",")[1:6:4] for line in exported[1:]) == sorted([c["study"], c["label"]] for c in accepted)
+    boxes_out = export("json").json()["boxes"]
+    assert len(boxes_out) == len(boxes["boxes"])
+    by_corner = {tuple(b["min"]): b for b in boxes_out}
+    for c in cases:
+        for lesion in c["lesions"]:
+            assert by_corner[tuple(float(v) for v in lesion["bbox_voxel"]["min"])]["min_mm"] == pytest.approx(
+                lesion["bbox_mm"]["min"], abs=1e-3
+            )
+    coco = export("coco").json()
+    assert [c["name"] for c in coco["categories"]] == NAMES and coco["annotations"] == []  # 3D boxes are not COCO
+    with zipfile.ZipFile(io.BytesIO(export("nifti").content)) as archive:
+        (name,) = archive.namelist()
+        assert name == f"{cases[1]['study']}/{cases[1]['series']}/{annotator['id']}.nii.gz"
+        nifti = nib.Nifti1Image.from_bytes(gzip.decompress(archive.read(name)))
+        assert int((np.asarray(nifti.dataobj) == NAMES.index("malignant") + 1).sum()) == 16
+    with zipfile.ZipFile(io.BytesIO(export("seg").content)) as archive:
+        (name,) = archive.namelist()
+        seg = pydicom.dcmread(io.BytesIO(archive.read(name)))
+        assert seg.Modality == "SEG" and seg.ReferencedSeriesSequence[0].SeriesInstanceUID == cases[1]["series"]

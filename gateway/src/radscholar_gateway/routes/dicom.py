@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from radscholar_core.errors import NotFound, PermissionDenied
 from radscholar_core.objectstore import ObjectStore
@@ -323,7 +324,10 @@ async def upload(
 View = Literal["axial", "coronal", "sagittal", "acquired"]
 
 
-def _object_response(request: Request, key: str, media_type: str, filename: str | None = None) -> StreamingResponse:
+def object_response(
+    request: Request, key: str, media_type: str, filename: str | None = None, *, delete_after: bool = False
+) -> StreamingResponse:
+    """An object of the object store streamed to the client (deleted once sent, for one-off exports)."""
     objects: ObjectStore = request.app.state.objects
 
     def chunks() -> Iterator[bytes]:
@@ -332,7 +336,8 @@ def _object_response(request: Request, key: str, media_type: str, filename: str 
                 yield chunk
 
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'} if filename else None
-    return StreamingResponse(chunks(), media_type=media_type, headers=headers)
+    cleanup = BackgroundTask(objects.delete, key) if delete_after else None
+    return StreamingResponse(chunks(), media_type=media_type, headers=headers, background=cleanup)
 
 
 @router.get(
@@ -351,7 +356,7 @@ async def series_volume(
         pb.ExportSeriesVolumeRequest(series_instance_uid=series_instance_uid, stored_values=values == "stored"),
         timeout=request.app.state.settings.upload_timeout_seconds,
     )
-    return _object_response(request, answer.object_key, "application/gzip", f"{series_instance_uid}.nii.gz")
+    return object_response(request, answer.object_key, "application/gzip", f"{series_instance_uid}.nii.gz")
 
 
 @router.get(
@@ -372,7 +377,7 @@ async def series_thumbnail(
             series_instance_uid=series_instance_uid, view="thumbnail", index=-1, window=window, size=size
         )
     )
-    return _object_response(request, answer.object_key, "image/png")
+    return object_response(request, answer.object_key, "image/png")
 
 
 @router.get(
@@ -395,7 +400,7 @@ async def series_image(
             series_instance_uid=series_instance_uid, view=view, index=index, window=window, size=size
         )
     )
-    return _object_response(request, answer.object_key, "image/png")
+    return object_response(request, answer.object_key, "image/png")
 
 
 class DeidentificationRequest(BaseModel):

@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, model_validator
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_core.objectstore import ObjectStore
 from radscholar_gateway.convert import page_request
 from radscholar_gateway.deps import Access, DicomStore, Labeling
+from radscholar_gateway.routes.dicom import object_response
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as store_pb
 from radscholar_proto.labeling.v1 import labeling_pb2 as pb
 
@@ -368,6 +370,9 @@ class MaskEdit(BaseModel):
     upload_id: str = Field("", pattern=UPLOAD_ID.pattern, description="from POST /tasks/{task_id}/mask-uploads")
     rle: list[RleSlice] = Field(default_factory=list, max_length=100_000)
     remove: bool = False
+    roi_classes: dict[str, str] = Field(
+        default_factory=dict, description="an uploaded RTSTRUCT: ROI name -> class (default: ROIs named like a class)"
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> MaskEdit:
@@ -479,13 +484,14 @@ def _mask_input(task_id: str, edit: MaskEdit) -> pb.MaskInput:
         else:
             given.nifti_object_key = key
     given.rle.extend(pb.RleSlice(index=r.index, label=r.label, counts=r.counts) for r in edit.rle)
+    given.roi_classes.update(edit.roi_classes)
     return given
 
 
 @router.post(
     "/tasks/{task_id}/mask-uploads",
     status_code=201,
-    summary="Upload a mask (NIfTI .nii/.nii.gz, or DICOM SEG as application/dicom) to name in the next save",
+    summary="Upload a mask (NIfTI .nii/.nii.gz, or DICOM SEG or RTSTRUCT as application/dicom) for the next save",
 )
 async def upload_mask(task_id: str, request: Request, labeling: Labeling) -> MaskUpload:
     await labeling.GetAnnotationHistory(pb.GetAnnotationHistoryRequest(task_id=task_id))  # 404 / 403 first
@@ -651,3 +657,72 @@ async def list_datasets(project_id: str, labeling: Labeling) -> DatasetList:
 @router.get("/datasets/{dataset_id}", summary="A dataset version with its manifest")
 async def get_dataset(dataset_id: str, labeling: Labeling) -> Dataset:
     return _dataset((await labeling.GetDataset(pb.GetDatasetRequest(dataset_id=dataset_id))).dataset)
+
+
+# --- import and export ------------------------------------------------------------------------------
+
+
+class Imported(BaseModel):
+    cases: int
+    labels: int
+    boxes: int
+
+
+@router.post(
+    "/projects/{project_id}/labels/imports",
+    summary="Import class labels (CSV) or boxes (JSON) of many cases into an annotator's tasks, as new versions",
+)
+async def import_labels(
+    project_id: str,
+    request: Request,
+    labeling: Labeling,
+    format: Annotated[Literal["csv", "json"], Query(description="csv: class labels; json: boxes")],
+    annotator_id: Annotated[str, Query(description="whose tasks get the labels; default: yours")] = "",
+    submit: Annotated[bool, Query(description="submit the new versions for review (else drafts)")] = False,
+    source: Annotated[str, Query(description="'person', or 'model:<name>/<version>' for pre-labels")] = "person",
+) -> Imported:
+    objects: ObjectStore = request.app.state.objects
+    key = f"staging/imports/{uuid.uuid4().hex}"
+    body = b"".join([chunk async for chunk in request.stream()])
+    if not body:
+        raise InvalidArgument("the import is empty", reason="EMPTY_UPLOAD")
+    await asyncio.to_thread(objects.put, key, body)
+    try:
+        answer = await labeling.ImportLabels(
+            pb.ImportLabelsRequest(
+                project_id=project_id,
+                format=format,
+                object_key=key,
+                annotator_id=annotator_id,
+                submit=submit,
+                source=source,
+            )
+        )
+    finally:
+        await asyncio.to_thread(objects.delete, key)
+    request.state.audit_details = {"cases": str(answer.cases), "format": format}
+    return Imported(cases=answer.cases, labels=answer.labels, boxes=answer.boxes)
+
+
+@router.get(
+    "/projects/{project_id}/labels/export",
+    summary="Download a project's labels: CSV (classes), JSON (boxes), COCO (2D boxes), NIfTI or SEG masks (zip)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/json": {}, "application/zip": {}}}},
+)
+async def export_labels(
+    project_id: str,
+    request: Request,
+    labeling: Labeling,
+    format: Literal["csv", "json", "coco", "nifti", "seg"],
+    status: Annotated[list[TaskStatus] | None, Query(description="default: reviewed (the accepted labels)")] = None,
+) -> StreamingResponse:
+    answer = await labeling.ExportLabels(
+        pb.ExportLabelsRequest(
+            project_id=project_id,
+            format=format,
+            statuses=[_enum(s, "TASK_STATUS_") for s in status or []],  # type: ignore[misc]
+        )
+    )
+    request.state.audit_details = {"annotations": str(answer.annotations), "format": format}
+    return object_response(request, answer.object_key, answer.content_type, answer.file_name, delete_after=True)

@@ -170,6 +170,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/projects/{project_id}/datasets"): Rule(P.PROJECTS_READ, None, project="project_id"),
     ("GET", "/api/v1/datasets/{dataset_id}"): Rule(P.PROJECTS_READ, "labeling.datasets.read", "dataset:{dataset_id}"),
+    ("POST", "/api/v1/projects/{project_id}/labels/imports"): Rule(
+        P.PROJECTS_READ, "labeling.labels.import", "project:{project_id}", project="project_id"
+    ),
+    ("GET", "/api/v1/projects/{project_id}/labels/export"): Rule(
+        P.PROJECTS_READ, "labeling.labels.export", "project:{project_id}", project="project_id"
+    ),
     # compute and science
     ("GET", "/api/v1/training/architectures"): Rule(P.TRAINING_READ),
     ("GET", "/api/v1/radiomics/presets"): Rule(P.RADIOMICS_USE),

@@ -33,6 +33,7 @@ from radscholar_labeling.domain.projects import (
     Project,
     TaskType,
 )
+from radscholar_labeling.domain.transfers import LabelTransfers
 from radscholar_labeling.domain.work import (
     UNASSIGNED,
     AnnotationContent,
@@ -190,6 +191,7 @@ def annotation_to_proto(version: AnnotationVersion) -> pb.Annotation:
                 seg_series_instance_uid=m.seg_series_instance_uid,
                 seg_sop_instance_uid=m.seg_sop_instance_uid,
                 voxels=dict(m.voxels),
+                seg_object_key=m.seg_object_key,
             )
             for m in content.masks
         ],
@@ -330,6 +332,7 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
         self._work = work
         self._masks = masks
         self._objects = objects
+        self._transfers = LabelTransfers(work, masks.images, objects)
 
     async def CreateProject(
         self, request: pb.CreateProjectRequest, context: grpc.aio.ServicerContext
@@ -518,6 +521,7 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
             nifti=await read(given.nifti_object_key),
             seg=await read(given.seg_object_key),
             rle=tuple(RleSlice(s.index, s.label, list(s.counts)) for s in given.rle),
+            roi_classes=dict(given.roi_classes),
         )
 
     async def GetAnnotationHistory(
@@ -619,6 +623,34 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
         _member(request.project_id)
         rows = await asyncio.to_thread(self._work.datasets, request.project_id)
         return pb.ListDatasetsResponse(datasets=[dataset_to_proto(r, with_manifest=False) for r in rows])
+
+    async def ImportLabels(
+        self, request: pb.ImportLabelsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ImportLabelsResponse:
+        caller = _member(request.project_id, MANAGERS)
+        project = await asyncio.to_thread(self._projects.get, request.project_id)
+        if not request.object_key.startswith("staging/imports/"):
+            raise InvalidArgument("object_key is not a staged import", reason="INVALID_IMPORT_UPLOAD")
+        data = await asyncio.to_thread(self._objects.get, request.object_key)
+        cases, labels, boxes = await self._transfers.import_labels(
+            project,
+            request.format,
+            data,
+            request.annotator_id or caller,
+            caller,
+            submit=request.submit,
+            source=check_source(request.source),
+        )
+        return pb.ImportLabelsResponse(cases=cases, labels=labels, boxes=boxes)
+
+    async def ExportLabels(
+        self, request: pb.ExportLabelsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportLabelsResponse:
+        _member(request.project_id, MANAGERS | REVIEWERS)
+        project = await asyncio.to_thread(self._projects.get, request.project_id)
+        statuses = [_choice(STATUSES, s, "status", pb.TaskStatus) for s in request.statuses] or [TaskStatus.REVIEWED]
+        key, media, name, count = await self._transfers.export_labels(project, request.format, statuses)  # type: ignore[arg-type]
+        return pb.ExportLabelsResponse(object_key=key, content_type=media, file_name=name, annotations=count)
 
 
 def _sees_all(project_id: str) -> bool:

@@ -242,6 +242,32 @@ class SqlWork:
                 load[annotator] += 1
             return len(pairs), {a: load[a] for a in annotators}
 
+    def cases_by_study(self, project_id: str, study_instance_uids: Sequence[str]) -> dict[str, Case]:
+        with self._sessions() as session:
+            self._project(session, project_id)
+            rows = session.scalars(
+                select(CaseRow).where(
+                    CaseRow.project_id == project_id, CaseRow.study_instance_uid.in_(list(study_instance_uids))
+                )
+            )
+            return {row.study_instance_uid: _case(row) for row in rows}
+
+    def task_of(self, case_id: str, assignee_id: str) -> Task:
+        """The annotator's task for the case: theirs, else the unassigned one taken over, else a new one."""
+        with self._sessions.begin() as session:
+            rows = {row.assignee_id: row for row in session.scalars(select(TaskRow).where(TaskRow.case_id == case_id))}
+            row = rows.get(assignee_id) or rows.get(UNASSIGNED)
+            if row is None:
+                case = session.get(CaseRow, case_id)
+                assert case is not None
+                row = self._new_task(case.project_id, case_id, assignee_id, self._now())
+                session.add(row)
+            row.assignee_id = assignee_id
+            session.flush()
+            case_row = session.get(CaseRow, case_id)
+            assert case_row is not None
+            return _task(row, case_row)
+
     def next_task(self, project_id: str, user_id: str) -> Task | None:
         """Rejected tasks first (they wait for a fix), then drafts, then untouched ones; each in case order."""
         with self._sessions() as session:

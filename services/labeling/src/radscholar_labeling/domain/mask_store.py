@@ -4,9 +4,10 @@ and as DICOM SEG in the DICOM store, next to the series they are drawn on."""
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -16,6 +17,7 @@ from pydicom.dataset import Dataset
 from radscholar_core.errors import InvalidArgument
 from radscholar_core.objectstore import ObjectStore
 from radscholar_labeling.domain import agreement
+from radscholar_labeling.domain.exchange import RTSTRUCT_STORAGE, read_rtstruct
 from radscholar_labeling.domain.masks import (
     Mask,
     RleSlice,
@@ -44,8 +46,9 @@ class MaskInput:
 
     series_instance_uid: str
     nifti: bytes | None = None
-    seg: bytes | None = None
+    seg: bytes | None = None  # a DICOM SEG, or an RTSTRUCT (its ROIs mapped to classes by roi_classes)
     rle: tuple[RleSlice, ...] = ()
+    roi_classes: Mapping[str, str] = field(default_factory=dict)  # RTSTRUCT ROI name -> class; empty: same names
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
@@ -93,14 +96,16 @@ class MaskStore:
         seg = await asyncio.to_thread(
             write_seg, mask, headers, classes, description=f"RadScholar labels, task {task_id}"
         )
-        key = f"labels/{project.id}/{task_id}/{uuid.uuid4().hex}.nii.gz"
-        await asyncio.to_thread(self._objects.put, key, nifti, "application/gzip")
+        stem = f"labels/{project.id}/{task_id}/{uuid.uuid4().hex}"
+        await asyncio.to_thread(self._objects.put, f"{stem}.nii.gz", nifti, "application/gzip")
+        await asyncio.to_thread(self._objects.put, f"{stem}.seg.dcm", seg, "application/dicom")
         await self.images.store(seg, f"{task_id}.seg.dcm")
         written = pydicom.dcmread(pydicom.filebase.DicomBytesIO(seg), stop_before_pixels=True)
         counts = np.bincount(mask.ravel(), minlength=len(classes) + 1)
         return MaskRef(
             series_instance_uid=series_uid,
-            nifti_object_key=key,
+            nifti_object_key=f"{stem}.nii.gz",
+            seg_object_key=f"{stem}.seg.dcm",
             seg_series_instance_uid=str(written.SeriesInstanceUID),
             seg_sop_instance_uid=str(written.SOPInstanceUID),
             voxels={name: int(counts[i]) for i, (name, _) in enumerate(classes, start=1) if counts[i]},
@@ -129,8 +134,35 @@ class MaskStore:
 def _decode(given: MaskInput, headers: list[Dataset], project: Project) -> Mask:
     labels = len(project.label_schema.classes)
     if given.seg is not None:
+        if _sop_class(given.seg) == RTSTRUCT_STORAGE:
+            return read_rtstruct(
+                given.seg, headers, given.roi_classes or _same_names(given.seg, project), project.label_schema
+            )
         return read_seg(given.seg, headers, labels)
     geometry = geometry_of(headers)
     if given.nifti is not None:
         return read_nifti(given.nifti, geometry, labels)
     return decode_rle(given.rle, geometry, labels)
+
+
+def _sop_class(data: bytes) -> str:
+    try:
+        return str(
+            pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=["SOPClassUID"]).SOPClassUID
+        )
+    except Exception:  # not DICOM: read_seg names the problem
+        return ""
+
+
+def _same_names(data: bytes, project: Project) -> dict[str, str]:
+    """RTSTRUCT ROIs named like a class of the schema (case and spaces aside) -> that class."""
+    classes = {c.name.strip().casefold(): c.name for c in project.label_schema.classes}
+    rois = [str(r.ROIName) for r in pydicom.dcmread(io.BytesIO(data)).get("StructureSetROISequence", [])]
+    mapping = {roi: classes[roi.strip().casefold()] for roi in rois if roi.strip().casefold() in classes}
+    if not mapping:
+        raise InvalidArgument(
+            f"no ROI of the RTSTRUCT ({', '.join(rois) or 'none'}) is named like a class of the project "
+            f"({', '.join(classes.values())}); map them with roi_classes",
+            reason="NO_MATCHING_ROI",
+        )
+    return mapping

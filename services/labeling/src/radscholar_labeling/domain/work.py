@@ -199,6 +199,7 @@ class MaskRef:
     seg_series_instance_uid: str
     seg_sop_instance_uid: str
     voxels: Mapping[str, int]  # class name -> voxels
+    seg_object_key: str = ""  # the SEG's bytes in the object store too (exports)
 
 
 @dataclass(frozen=True)

@@ -417,19 +417,28 @@ class RleSlice(_message.Message):
     def __init__(self, index: _Optional[int] = ..., label: _Optional[int] = ..., counts: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class MaskInput(_message.Message):
-    __slots__ = ("series_instance_uid", "nifti_object_key", "seg_object_key", "rle")
+    __slots__ = ("series_instance_uid", "nifti_object_key", "seg_object_key", "rle", "roi_classes")
+    class RoiClassesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     SERIES_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
     NIFTI_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
     SEG_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
     RLE_FIELD_NUMBER: _ClassVar[int]
+    ROI_CLASSES_FIELD_NUMBER: _ClassVar[int]
     series_instance_uid: str
     nifti_object_key: str
     seg_object_key: str
     rle: _containers.RepeatedCompositeFieldContainer[RleSlice]
-    def __init__(self, series_instance_uid: _Optional[str] = ..., nifti_object_key: _Optional[str] = ..., seg_object_key: _Optional[str] = ..., rle: _Optional[_Iterable[_Union[RleSlice, _Mapping]]] = ...) -> None: ...
+    roi_classes: _containers.ScalarMap[str, str]
+    def __init__(self, series_instance_uid: _Optional[str] = ..., nifti_object_key: _Optional[str] = ..., seg_object_key: _Optional[str] = ..., rle: _Optional[_Iterable[_Union[RleSlice, _Mapping]]] = ..., roi_classes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Mask(_message.Message):
-    __slots__ = ("series_instance_uid", "nifti_object_key", "seg_series_instance_uid", "seg_sop_instance_uid", "voxels")
+    __slots__ = ("series_instance_uid", "nifti_object_key", "seg_series_instance_uid", "seg_sop_instance_uid", "voxels", "seg_object_key")
     class VoxelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -442,12 +451,14 @@ class Mask(_message.Message):
     SEG_SERIES_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
     SEG_SOP_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
     VOXELS_FIELD_NUMBER: _ClassVar[int]
+    SEG_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
     series_instance_uid: str
     nifti_object_key: str
     seg_series_instance_uid: str
     seg_sop_instance_uid: str
     voxels: _containers.ScalarMap[str, int]
-    def __init__(self, series_instance_uid: _Optional[str] = ..., nifti_object_key: _Optional[str] = ..., seg_series_instance_uid: _Optional[str] = ..., seg_sop_instance_uid: _Optional[str] = ..., voxels: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    seg_object_key: str
+    def __init__(self, series_instance_uid: _Optional[str] = ..., nifti_object_key: _Optional[str] = ..., seg_series_instance_uid: _Optional[str] = ..., seg_sop_instance_uid: _Optional[str] = ..., voxels: _Optional[_Mapping[str, int]] = ..., seg_object_key: _Optional[str] = ...) -> None: ...
 
 class SaveAnnotationRequest(_message.Message):
     __slots__ = ("task_id", "base_version", "labels", "boxes", "comment", "submit", "source", "masks")
@@ -645,3 +656,51 @@ class ListDatasetsResponse(_message.Message):
     DATASETS_FIELD_NUMBER: _ClassVar[int]
     datasets: _containers.RepeatedCompositeFieldContainer[Dataset]
     def __init__(self, datasets: _Optional[_Iterable[_Union[Dataset, _Mapping]]] = ...) -> None: ...
+
+class ImportLabelsRequest(_message.Message):
+    __slots__ = ("project_id", "format", "object_key", "annotator_id", "submit", "source")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBMIT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    format: str
+    object_key: str
+    annotator_id: str
+    submit: bool
+    source: str
+    def __init__(self, project_id: _Optional[str] = ..., format: _Optional[str] = ..., object_key: _Optional[str] = ..., annotator_id: _Optional[str] = ..., submit: _Optional[bool] = ..., source: _Optional[str] = ...) -> None: ...
+
+class ImportLabelsResponse(_message.Message):
+    __slots__ = ("cases", "labels", "boxes")
+    CASES_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    BOXES_FIELD_NUMBER: _ClassVar[int]
+    cases: int
+    labels: int
+    boxes: int
+    def __init__(self, cases: _Optional[int] = ..., labels: _Optional[int] = ..., boxes: _Optional[int] = ...) -> None: ...
+
+class ExportLabelsRequest(_message.Message):
+    __slots__ = ("project_id", "format", "statuses")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    format: str
+    statuses: _containers.RepeatedScalarFieldContainer[TaskStatus]
+    def __init__(self, project_id: _Optional[str] = ..., format: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[TaskStatus, str]]] = ...) -> None: ...
+
+class ExportLabelsResponse(_message.Message):
+    __slots__ = ("object_key", "content_type", "file_name", "annotations")
+    OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    object_key: str
+    content_type: str
+    file_name: str
+    annotations: int
+    def __init__(self, object_key: _Optional[str] = ..., content_type: _Optional[str] = ..., file_name: _Optional[str] = ..., annotations: _Optional[int] = ...) -> None: ...

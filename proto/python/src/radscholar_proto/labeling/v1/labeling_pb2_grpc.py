@@ -110,6 +110,16 @@ class LabelingServiceStub:
                 request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListDatasetsRequest.SerializeToString,
                 response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListDatasetsResponse.FromString,
                 _registered_method=True)
+        self.ImportLabels = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/ImportLabels',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ImportLabelsRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ImportLabelsResponse.FromString,
+                _registered_method=True)
+        self.ExportLabels = channel.unary_unary(
+                '/radscholar.labeling.v1.LabelingService/ExportLabels',
+                request_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ExportLabelsRequest.SerializeToString,
+                response_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ExportLabelsResponse.FromString,
+                _registered_method=True)
 
 
 class LabelingServiceServicer:
@@ -221,6 +231,20 @@ class LabelingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportLabels(self, request, context):
+        """Imports class labels (CSV) or boxes (JSON) of many cases into one annotator's tasks, as new versions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportLabels(self, request, context):
+        """Writes a project's labels to the object store as CSV, JSON, COCO, or a zip of NIfTI or DICOM SEG masks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LabelingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -298,6 +322,16 @@ def add_LabelingServiceServicer_to_server(servicer, server):
                     servicer.ListDatasets,
                     request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListDatasetsRequest.FromString,
                     response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListDatasetsResponse.SerializeToString,
+            ),
+            'ImportLabels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportLabels,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ImportLabelsRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ImportLabelsResponse.SerializeToString,
+            ),
+            'ExportLabels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportLabels,
+                    request_deserializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ExportLabelsRequest.FromString,
+                    response_serializer=radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ExportLabelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -706,6 +740,60 @@ class LabelingService:
             '/radscholar.labeling.v1.LabelingService/ListDatasets',
             radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListDatasetsRequest.SerializeToString,
             radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ListDatasetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportLabels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/ImportLabels',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ImportLabelsRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ImportLabelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportLabels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.labeling.v1.LabelingService/ExportLabels',
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ExportLabelsRequest.SerializeToString,
+            radscholar_dot_labeling_dot_v1_dot_labeling__pb2.ExportLabelsResponse.FromString,
             options,
             channel_credentials,
             insecure,
