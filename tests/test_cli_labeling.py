@@ -318,3 +318,43 @@ def test_mistakes_end_with_a_clear_message(platform: Platform, admin: Client) ->
     assert "no dataset versions" in ok(platform, "datasets", "list", pid)
     with pytest.raises(ValueError, match="either"):
         admin.add_cases(pid)
+
+
+def test_labels_go_in_and_out_as_files(platform: Platform, admin: Client, tmp_path: Path) -> None:
+    site = unique("exchange")
+    admin.create_site(site, f"Exchange hospital {site}")
+    phantoms = upload_phantoms(admin, tmp_path / "ct", site)
+    sign_in(platform)
+    project = admin.create_project(
+        unique("Exchange"), "CT", "CLASSIFICATION", "3D", classes=[tuple(spec.split("=")) for spec in CLASSES]
+    )
+    pid = project["id"]
+    admin.add_cases(pid, study_instance_uids=[case["study_instance_uid"] for case in phantoms])
+    reader, _ = platform.user(["annotator"], {pid: "annotator"})
+    _, reviewer_token = platform.user(["reviewer"], {pid: "reviewer"})
+
+    classes = tmp_path / "classes.csv"
+    classes.write_text(
+        "study_instance_uid,class\n" + "".join(f"{c['study_instance_uid']},{c['label']}\n" for c in phantoms)
+    )
+    imported = ok(platform, "labels", "import", pid, str(classes), "--annotator", reader["username"], "--submit")
+    assert "imported 2 class labels and 0 boxes into 2 cases" in imported
+    with Client(platform.url, token=reviewer_token) as reviewer:
+        for task in reviewer.tasks(pid, status="tagged"):
+            reviewer.review_task(task["id"], "accept")
+
+    exported = tmp_path / "accepted.csv"
+    assert "wrote" in ok(platform, "labels", "export", pid, "--format", "csv", "--out", str(exported))
+    lines = exported.read_text().splitlines()
+    assert sorted((line.split(",")[1], line.split(",")[5]) for line in lines[1:]) == sorted(
+        (c["study_instance_uid"], c["label"]) for c in phantoms
+    )
+    assert "annotator_id" in lines[0]
+
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("study_instance_uid,class\n1.2.3,benign\n")
+    refused = radscholar(platform, "labels", "import", pid, str(unknown))
+    assert refused.exit_code == 1 and "CASE_NOT_IN_PROJECT" in refused.output
+    odd = tmp_path / "labels.txt"
+    odd.write_text("x")
+    assert radscholar(platform, "labels", "import", pid, str(odd)).exit_code == 2  # neither CSV nor JSON

@@ -1687,6 +1687,67 @@ def labels_review(
         )
 
 
+class ImportFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+    coco = "coco"
+    nifti = "nifti"
+    seg = "seg"
+
+
+@labels.command("import")
+def labels_import(
+    project_id: ProjectId,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a CSV of classes or a JSON of boxes")],
+    format: Annotated[ImportFormat | None, typer.Option("--format", help="default: from the file's suffix")] = None,
+    annotator: Annotated[
+        str, typer.Option("--annotator", help="whose tasks get them (username or id); default you")
+    ] = "",
+    submit: Annotated[bool, typer.Option("--submit", help="submit the new versions for review (else drafts)")] = False,
+    source: Annotated[
+        str, typer.Option("--source", help="person, or model:<name>/<version> for pre-labels")
+    ] = "person",
+    url: Url = None,
+) -> None:
+    """Import class labels (CSV: study_instance_uid,class) or boxes (JSON) as new versions of an annotator's tasks."""
+    suffix = file.suffix.lower().lstrip(".")
+    chosen = format or (ImportFormat(suffix) if suffix in ImportFormat.__members__ else None)
+    if chosen is None:
+        raise typer.BadParameter("give --format csv or json (the file's suffix says neither)", param_hint="--format")
+    with signed_in(url) as client:
+        annotator_id = find_member(client, project_id, annotator)["user_id"] if annotator else ""
+        result = client.import_labels(
+            project_id, file.read_bytes(), chosen.value, annotator_id=annotator_id, submit=submit, source=source
+        )
+    console.print(
+        f"imported {plural(result['labels'], 'class label')} and {plural(result['boxes'], 'box', 'boxes')} "
+        f"into {plural(result['cases'], 'case')}",
+        highlight=False,
+    )
+
+
+@labels.command("export")
+def labels_export(
+    project_id: ProjectId,
+    format: Annotated[ExportFormat, typer.Option("--format", help="csv, json, coco (2D boxes), nifti or seg (zips)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="the file to write")],
+    status: Annotated[
+        list[TaskStatus] | None, typer.Option("--status", help="tasks in these statuses (default: reviewed)")
+    ] = None,
+    url: Url = None,
+) -> None:
+    """Download a project's labels (the accepted ones unless --status says otherwise)."""
+    with signed_in(url) as client:
+        data = client.export_labels(project_id, format.value, statuses=[s.value for s in status or []])
+    out.write_bytes(data)
+    console.print(f"wrote {escape(str(out))} ({len(data):,} bytes)", highlight=False)
+
+
 # -- agreement -----------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, TypedDict, TypeVar, Unpack, cast
+from typing import IO, Any, Literal, TypedDict, TypeVar, Unpack, cast
 from urllib.parse import quote
 
 import httpx
@@ -210,13 +210,30 @@ class Client:
         authenticated: bool = True,
         files: Files = None,
         timeout: float | None = None,
+        content: bytes | None = None,
+        content_type: str = "application/octet-stream",
+        raw: bool = False,
     ) -> Any:
-        """One call; ``files`` (a multipart body of open files, rewound by httpx when sent again) and
-        ``timeout`` (instead of the client's) are for uploads."""
+        """One call; ``files`` (a multipart body of open files, rewound by httpx when sent again), ``content`` (a
+        raw body) and ``timeout`` (instead of the client's) are for uploads; ``raw`` answers the body's bytes."""
         if authenticated and self._login is not None and self._login.access_expires_within(EXPIRY_MARGIN):
             self._refresh(self._login)
         sent_with = self._login
-        response = self._send(method, path, json, authenticated, params=params, files=files, timeout=timeout)
+
+        def send() -> httpx.Response:
+            return self._send(
+                method,
+                path,
+                json,
+                authenticated,
+                params=params,
+                files=files,
+                timeout=timeout,
+                content=content,
+                content_type=content_type,
+            )
+
+        response = send()
         if (
             response.status_code == 401
             and authenticated
@@ -224,8 +241,10 @@ class Client:
             and ApiError.of(response).reason in REFRESHABLE
         ):
             self._refresh(sent_with)
-            response = self._send(method, path, json, authenticated, params=params, files=files, timeout=timeout)
+            response = send()
         if response.is_success or response.status_code in ok:
+            if raw:
+                return response.content
             return response.json() if response.content else None
         raise ApiError.of(response)
 
@@ -239,8 +258,10 @@ class Client:
         params: dict[str, Any] | None = None,
         files: Files = None,
         timeout: float | None = None,
+        content: bytes | None = None,
+        content_type: str = "application/octet-stream",
     ) -> httpx.Response:
-        headers = {}
+        headers = {"Content-Type": content_type} if content is not None else {}
         bearer = self._login.access_token if self._login is not None else self._bearer
         if authenticated and bearer:
             headers["Authorization"] = f"Bearer {bearer}"
@@ -252,6 +273,7 @@ class Client:
             params=params,
             headers=headers,
             files=files,
+            content=content,
             timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else httpx.Timeout(timeout),
         )
 
@@ -809,6 +831,7 @@ class Client:
         base_version: int,
         labels: Iterable[str | dict[str, Any]] = (),
         boxes: Iterable[dict[str, Any]] = (),
+        masks: Iterable[dict[str, Any]] = (),
         comment: str = "",
         submit: bool = False,
         source: str = "person",
@@ -818,7 +841,9 @@ class Client:
         ``base_version`` is the version the edit started from (0 for the first); ApiError STALE_VERSION (409)
         when another was saved since. ``labels`` are class names (of the case) or {class_name,
         series_instance_uid, sop_instance_uid}; ``boxes`` {class_name, series_instance_uid, sop_instance_uid,
-        min, max}, corners in voxels (column, row[, slice]). ``source`` is "person" or "model:<name>/<version>"
+        min, max}, corners in voxels (column, row[, slice]), or for 3D boxes min_mm/max_mm in patient
+        coordinates; ``masks`` {series_instance_uid, and upload_id (see :meth:`upload_mask`), rle [{index,
+        label, counts}] or remove: true}. ``source`` is "person" or "model:<name>/<version>"
         for a pre-label. The annotation {id, task_id, case_id, version, author_id, source, labels, boxes,
         comment, submitted, saved_at} comes back.
         """
@@ -826,6 +851,7 @@ class Client:
             "base_version": base_version,
             "labels": [{"class_name": label} if isinstance(label, str) else label for label in labels],
             "boxes": list(boxes),
+            "masks": list(masks),
             "comment": comment,
             "submit": submit,
             "source": source,
@@ -901,6 +927,43 @@ class Client:
         items: [{case_id, patient_id, study_instance_uid, series_instance_uids, site, label_class, annotation_id,
         annotation_version, columns}], splits: {case_id: split}, lineage}."""
         return self._request("GET", f"/api/v1/datasets/{_segment(dataset_id)}")  # type: ignore[no-any-return]
+
+    def import_labels(
+        self,
+        project_id: str,
+        data: bytes,
+        format: Literal["csv", "json"],
+        *,
+        annotator_id: str = "",
+        submit: bool = False,
+        source: str = "person",
+    ) -> dict[str, Any]:
+        """Imports class labels (CSV: study_instance_uid, class[, series_instance_uid, sop_instance_uid]) or boxes
+        (JSON: {"boxes": [{study_instance_uid, series_instance_uid, class, min, max}]}) into the tasks of
+        ``annotator_id`` (default: you) as new versions; a bad row refuses the whole file. Returns {cases, labels,
+        boxes}."""
+        params = {"format": format, "annotator_id": annotator_id, "submit": submit, "source": source}
+        path = f"/api/v1/projects/{_segment(project_id)}/labels/imports"
+        return self._request("POST", path, params=params, content=data)  # type: ignore[no-any-return]
+
+    def export_labels(
+        self, project_id: str, format: Literal["csv", "json", "coco", "nifti", "seg"], *, statuses: Iterable[str] = ()
+    ) -> bytes:
+        """A project's labels (default: the accepted ones; else the latest version of tasks in ``statuses``) as CSV
+        classes, JSON boxes (with mm corners), COCO 2D boxes, or a zip of NIfTI or DICOM SEG masks."""
+        params = {"format": format, "status": list(statuses)}
+        path = f"/api/v1/projects/{_segment(project_id)}/labels/export"
+        return self._request("GET", path, params=params, raw=True)  # type: ignore[no-any-return]
+
+    def upload_mask(self, task_id: str, data: bytes, kind: Literal["nifti", "dicom"]) -> str:
+        """Uploads a mask file (NIfTI, or a DICOM SEG or RTSTRUCT) for the task; name the returned upload id in
+        the next :meth:`save_annotation` (``masks=[{"series_instance_uid": ..., "upload_id": ...}]``)."""
+        gzipped = data[:2] == b"\x1f\x8b"
+        media = (
+            "application/dicom" if kind == "dicom" else "application/gzip" if gzipped else "application/octet-stream"
+        )
+        path = f"/api/v1/tasks/{_segment(task_id)}/mask-uploads"
+        return str(self._request("POST", path, content=data, content_type=media)["upload_id"])
 
 
 def _iso(moment: datetime | str) -> str:
