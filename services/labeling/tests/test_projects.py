@@ -1,6 +1,6 @@
 """Projects through the real labeling server, on SQLite and on PostgreSQL."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -11,7 +11,7 @@ from radscholar_core.errors import InvalidArgument
 from radscholar_core.grpc_server import serving
 from radscholar_core.objectstore import ObjectStoreSettings
 from radscholar_core.status import error_info
-from radscholar_core.testing import gateway_keys, person, postgres_available, temporary_postgres_database
+from radscholar_core.testing import gateway_keys, person
 from radscholar_labeling.config import Settings
 from radscholar_labeling.domain.projects import Dimensionality, NewProject, TaskType
 from radscholar_labeling.server import MIGRATIONS, build_server
@@ -21,17 +21,6 @@ from radscholar_proto.labeling.v1 import labeling_pb2_grpc
 
 KEYS = gateway_keys()
 ADMIN = person("ada.admin", frozenset({"admin"}))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/labeling.db"
-        return
-    if not postgres_available():
-        pytest.fail("PostgreSQL at 127.0.0.1:5432 is required (the production database)")
-    with temporary_postgres_database() as url:
-        yield url
 
 
 @pytest.fixture
