@@ -362,3 +362,31 @@ def _stacked_seg(source: Sequence[Dataset], stacked: NDArray[np.uint8]) -> bytes
     buffer = pydicom.filebase.DicomBytesIO()
     seg.save_as(buffer, enforce_file_format=True)
     return bytes(buffer.getvalue())
+
+
+def test_a_radiograph_is_a_one_slice_grid_with_seg_and_nifti(tmp_path: Path) -> None:
+    """A projection image (no patient geometry): one slice, PixelSpacing, origin 0, identity direction, as
+    SimpleITK and the DICOM store's volumes see it; its SEG reads back with highdicom and its NIfTI with
+    SimpleITK."""
+    radscholar_phantoms.generate("dx", 1, 1, 5, tmp_path / "dx")
+    (path,) = sorted((tmp_path / "dx").rglob("*.dcm"))
+    image = pydicom.dcmread(path)
+    geometry = geometry_of([image])
+    reference = sitk.ReadImage(str(path))
+    assert geometry.size == (*reference.GetSize()[:2], 1)
+    assert geometry.spacing[:2] == pytest.approx(reference.GetSpacing()[:2])
+    assert geometry.origin == (0.0, 0.0, 0.0) and geometry.direction == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    mask = np.zeros(geometry.shape, np.uint8)
+    mask[0, 100:180, 120:260] = 1
+    mask[0, 300:330, 20:60] = 2
+    seg = write_seg(mask, [image], [("nodule", (255, 0, 0)), ("rib fracture", (0, 0, 255))])
+    read = hd.seg.segread(seg)
+    assert read.ReferencedSeriesSequence[0].SeriesInstanceUID == image.SeriesInstanceUID
+    pixels = read.get_pixels_by_source_instance([image.SOPInstanceUID], combine_segments=True)
+    assert np.array_equal(pixels, mask)
+    assert np.array_equal(read_seg(seg, [image], 2), mask)
+    nifti = write_nifti(mask, geometry)
+    assert np.array_equal(read_nifti(nifti, geometry, 2), mask)
+    written = tmp_path / "mask.nii.gz"
+    written.write_bytes(nifti)
+    assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(written))), mask)

@@ -288,6 +288,8 @@ def geometry_of(source: Sequence[Dataset]) -> Geometry:
 def _sorted_series(source: Sequence[Dataset]) -> tuple[list[Dataset], Geometry]:
     if not source:
         raise InvalidArgument("the series has no images", reason="INVALID_SERIES")
+    if len(source) == 1 and "ImagePositionPatient" not in source[0] and "ImageOrientationPatient" not in source[0]:
+        return [source[0]], _projection_geometry(source[0])
     for dataset in source:
         missing = [
             k
@@ -337,6 +339,25 @@ def _sorted_series(source: Sequence[Dataset]) -> tuple[list[Dataset], Geometry]:
         direction=tuple(float(v) for v in direction.ravel()),
     )
     return ordered, geometry
+
+
+def _projection_geometry(image: Dataset) -> Geometry:
+    """A projection image (DX, CR, MG: no patient geometry) as one slice, the way SimpleITK and the DICOM store's
+    volumes see it: in-plane spacing from PixelSpacing (else ImagerPixelSpacing), origin 0, identity direction."""
+    if int(image.get("NumberOfFrames", 1) or 1) > 1:
+        raise InvalidArgument("multi-frame source images are not supported", reason="INVALID_SERIES")
+    spacing = image.get("PixelSpacing") or image.get("ImagerPixelSpacing")
+    if not spacing or "Rows" not in image or "Columns" not in image:
+        raise InvalidArgument(
+            f"image {image.get('SOPInstanceUID', '?')} has neither patient geometry nor a pixel spacing",
+            reason="INVALID_SERIES",
+        )
+    return Geometry(
+        size=(int(image.Columns), int(image.Rows), 1),
+        spacing=(float(spacing[1]), float(spacing[0]), 1.0),
+        origin=(0.0, 0.0, 0.0),
+        direction=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
+    )
 
 
 # --- DICOM SEG ---------------------------------------------------------------------------------------
@@ -394,6 +415,7 @@ def write_seg(
             content_description=description[:64] or None,
             series_description=description[:64] or None,
             omit_empty_frames=bool(labels.any()),  # a SEG needs at least one frame
+            pixel_measures=_projection_measures(ordered[0], geometry, hd),
         )
     except (ValueError, TypeError) as error:
         raise InvalidArgument(f"the SEG cannot be built: {error}", reason="INVALID_SEG") from error
@@ -451,6 +473,14 @@ def read_seg(data: bytes, source: Sequence[Dataset], labels: int) -> Mask:
     for position in np.argsort(numbers, kind="stable"):  # ascending, so the highest label is written last
         mask[stacked[..., position] >= SEG_THRESHOLD] = numbers[position]
     return mask
+
+
+def _projection_measures(image: Dataset, geometry: Geometry, hd: Any) -> Any:
+    """A projection image's pixel measures, slice thickness included (highdicom's reader needs it); None for a
+    series with patient geometry (highdicom takes them from the images)."""
+    if "ImagePositionPatient" in image:
+        return None
+    return hd.PixelMeasuresSequence(pixel_spacing=(geometry.spacing[1], geometry.spacing[0]), slice_thickness=1.0)
 
 
 def _invalid_seg(message: str) -> InvalidArgument:
