@@ -469,7 +469,8 @@ def test_assignment_splits_evenly(platform: Platform, cohort: radscholar_phantom
     platform.gateway.post(
         f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": [truth(cohort, i)["study"] for i in range(4)]}
     )
-    users = [platform.user(["annotator"], {pid: "annotator"})[0] for _ in range(3)]
+    readers = [platform.user(["annotator"], {pid: "annotator"}) for _ in range(3)]
+    users = [user for user, _ in readers]
     answer = platform.gateway.post(
         f"/api/v1/projects/{pid}/tasks/assignments", json={"annotator_ids": [u["id"] for u in users], "mode": "split"}
     )
@@ -481,6 +482,13 @@ def test_assignment_splits_evenly(platform: Platform, cohort: radscholar_phantom
     assert again.json()["assigned"] == 0  # every case already has one of them
     progress = platform.gateway.get(f"/api/v1/projects/{pid}/progress").json()
     assert progress["cases"] == 4 and progress["project"]["total"] == 4 and "-" not in progress["per_annotator"]
+    # Each annotator's inbox across projects, by task type and status.
+    (first, token), load = readers[0], answer.json()["per_annotator"]
+    with as_user(platform, token) as client:
+        inbox = client.get("/api/v1/tasks", params={"task_type": "CLASSIFICATION", "status": "untagged"}).json()
+        assert inbox["total_size"] == load[first["id"]] and {t["project_id"] for t in inbox["tasks"]} == {pid}
+        assert client.get("/api/v1/tasks", params={"task_type": "DETECTION"}).json()["total_size"] == 0
+        assert client.get("/api/v1/tasks", params={"status": "reviewed"}).json()["total_size"] == 0
     outsider = platform.user(["annotator"])[0]
     refused = platform.gateway.post(
         f"/api/v1/projects/{pid}/tasks/assignments", json={"annotator_ids": [outsider["id"]]}

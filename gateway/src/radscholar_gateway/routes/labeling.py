@@ -283,6 +283,37 @@ async def list_tasks(
     )
 
 
+@router.get("/tasks", summary="Your tasks across every project (your inbox), by task type, status, site and date")
+async def my_tasks(
+    labeling: Labeling,
+    task_type: Annotated[Literal["CLASSIFICATION", "DETECTION", "SEGMENTATION"] | None, Query()] = None,
+    site: str = "",
+    study_date_from: Annotated[str, Query(description="YYYY-MM-DD, inclusive")] = "",
+    study_date_to: Annotated[str, Query(description="YYYY-MM-DD, inclusive")] = "",
+    status: Annotated[list[TaskStatus] | None, Query()] = None,
+    page_size: Annotated[int, Query(ge=0, le=1000)] = 50,
+    page_token: str = "",
+) -> TaskPage:
+    where = pb.TaskFilter(
+        site=site,
+        study_date_from=study_date_from,
+        study_date_to=study_date_to,
+        statuses=[_enum(s, "TASK_STATUS_") for s in status or []],  # type: ignore[misc]
+    )
+    answer = await labeling.ListTasks(
+        pb.ListTasksRequest(
+            filter=where,
+            task_type=f"TASK_TYPE_{task_type}" if task_type else "TASK_TYPE_UNSPECIFIED",  # type: ignore[arg-type]
+            page=page_request(page_size, page_token),
+        )
+    )
+    return TaskPage(
+        tasks=[_task(t) for t in answer.tasks],
+        next_page_token=answer.page.next_page_token,
+        total_size=answer.page.total_size,
+    )
+
+
 @router.post("/projects/{project_id}/tasks/assignments", summary="Assign many cases to annotators in one call")
 async def assign_tasks(project_id: str, body: Assignment, labeling: Labeling, access: Access) -> Assigned:
     members = {m.user.id: str(m.role) for m in await asyncio.to_thread(access.memberships.of_project, project_id)}

@@ -156,6 +156,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
         P.PROJECTS_READ, "labeling.tasks.read", "project:{project_id}", project="project_id"
     ),
     ("GET", "/api/v1/projects/{project_id}/progress"): Rule(P.PROJECTS_READ, None, project="project_id"),
+    ("GET", "/api/v1/tasks"): Rule(P.PROJECTS_READ, "labeling.tasks.read"),
     ("PUT", "/api/v1/tasks/{task_id}/annotation"): Rule(P.PROJECTS_READ, "labeling.annotations.save", "task:{task_id}"),
     ("POST", "/api/v1/tasks/{task_id}/mask-uploads"): Rule(P.PROJECTS_READ, "labeling.masks.upload", "task:{task_id}"),
     ("GET", "/api/v1/tasks/{task_id}/annotation/versions"): Rule(

@@ -403,14 +403,21 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
         return pb.AddCasesResponse(added=[case_to_proto(c) for c in added], already_present=present)
 
     async def ListTasks(self, request: pb.ListTasksRequest, context: grpc.aio.ServicerContext) -> pb.ListTasksResponse:
-        caller = _member(request.project_id)
         where = _filter(request.filter)
-        if not _sees_all(request.project_id):
-            where = dataclasses.replace(where, assignee_id=caller)  # annotators see their own tasks only
         page = Page.of(request.page.page_size, request.page.page_token)
-        tasks, total = await asyncio.to_thread(
-            self._work.list_tasks, request.project_id, where, page.offset, page.limit
-        )
+        if not request.project_id:  # the caller's inbox, across projects
+            kind = _choice(TASK_TYPES, request.task_type, "task_type", pb.TaskType) if request.task_type else None
+            task_type = kind.value if isinstance(kind, TaskType) else ""
+            tasks, total = await asyncio.to_thread(
+                self._work.inbox, current_identity().subject, where, task_type, page.offset, page.limit
+            )
+        else:
+            caller = _member(request.project_id)
+            if not _sees_all(request.project_id):
+                where = dataclasses.replace(where, assignee_id=caller)  # annotators see their own tasks only
+            tasks, total = await asyncio.to_thread(
+                self._work.list_tasks, request.project_id, where, page.offset, page.limit
+            )
         return pb.ListTasksResponse(
             tasks=[task_to_proto(t) for t in tasks],
             page=paging_pb2.PageResponse(next_page_token=page.next_token(len(tasks), total), total_size=total),

@@ -102,7 +102,9 @@ def _version(row: AnnotationVersionRow) -> AnnotationVersion:
 
 
 def _filtered(query: Any, project_id: str, where: TaskFilter) -> Any:
-    query = query.where(TaskRow.project_id == project_id)
+    """`where` applied to a query of tasks joined with their cases; `project_id` "" for every project."""
+    if project_id:
+        query = query.where(TaskRow.project_id == project_id)
     if where.site:
         query = query.where(CaseRow.site == where.site)
     if where.study_date_from:
@@ -182,14 +184,32 @@ class SqlWork:
         with self._sessions() as session:
             self._project(session, project_id)
             joined = select(TaskRow, CaseRow).join(CaseRow, CaseRow.id == TaskRow.case_id)
-            query = _filtered(joined, project_id, where)
-            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = session.execute(
-                query.order_by(CaseRow.added_at, CaseRow.study_instance_uid, TaskRow.assignee_id)
-                .offset(offset)
-                .limit(limit)
-            )
-            return [_task(task, case) for task, case in rows], total
+            return self._page(session, _filtered(joined, project_id, where), offset, limit)
+
+    def inbox(
+        self, assignee_id: str, where: TaskFilter, task_type: str, offset: int, limit: int
+    ) -> tuple[list[Task], int]:
+        """One annotator's tasks across every project, optionally of one task type."""
+        query = (
+            select(TaskRow, CaseRow)
+            .join(CaseRow, CaseRow.id == TaskRow.case_id)
+            .join(ProjectRow, ProjectRow.id == TaskRow.project_id)
+            .where(TaskRow.assignee_id == assignee_id)
+        )
+        if task_type:
+            query = query.where(ProjectRow.task_type == task_type)
+        with self._sessions() as session:
+            return self._page(session, _filtered(query, "", where), offset, limit)
+
+    @staticmethod
+    def _page(session: Session, query: Any, offset: int, limit: int) -> tuple[list[Task], int]:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.execute(
+            query.order_by(CaseRow.added_at, CaseRow.study_instance_uid, TaskRow.assignee_id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return [_task(task, case) for task, case in rows], total
 
     def task(self, task_id: str) -> Task:
         with self._sessions() as session:

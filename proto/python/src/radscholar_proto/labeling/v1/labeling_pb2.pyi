@@ -256,14 +256,16 @@ class TaskFilter(_message.Message):
     def __init__(self, site: _Optional[str] = ..., study_date_from: _Optional[str] = ..., study_date_to: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[TaskStatus, str]]] = ..., assignee_id: _Optional[str] = ..., case_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
-    __slots__ = ("project_id", "filter", "page")
+    __slots__ = ("project_id", "filter", "page", "task_type")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
+    TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
     project_id: str
     filter: TaskFilter
     page: _paging_pb2.PageRequest
-    def __init__(self, project_id: _Optional[str] = ..., filter: _Optional[_Union[TaskFilter, _Mapping]] = ..., page: _Optional[_Union[_paging_pb2.PageRequest, _Mapping]] = ...) -> None: ...
+    task_type: TaskType
+    def __init__(self, project_id: _Optional[str] = ..., filter: _Optional[_Union[TaskFilter, _Mapping]] = ..., page: _Optional[_Union[_paging_pb2.PageRequest, _Mapping]] = ..., task_type: _Optional[_Union[TaskType, str]] = ...) -> None: ...
 
 class ListTasksResponse(_message.Message):
     __slots__ = ("tasks", "page")
