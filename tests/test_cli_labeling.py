@@ -277,6 +277,10 @@ def test_an_annotator_works_through_the_command_line_too(platform: Platform, adm
         assert rows(following, "study uid", next(uid for uid in uids if uid != task["case"]["study_instance_uid"]))
         refused = radscholar(platform, "cases", "add", pid, "--study", uids[0])
         assert refused.exit_code == 1 and "error: " in refused.output and "Traceback" not in refused.output
+        inbox = ok(platform, "tasks", "mine", "--task", "classification")
+        assert rows(inbox, pid, "untagged") and rows(inbox, task["id"], "tagged")
+        assert "no tasks match" in ok(platform, "tasks", "mine", "--task", "segmentation")
+        assert [t["id"] for t in client.my_tasks(status="tagged")] == [task["id"]]
 
 
 def test_mistakes_end_with_a_clear_message(platform: Platform, admin: Client) -> None:

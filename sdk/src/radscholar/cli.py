@@ -1561,6 +1561,49 @@ def tasks_list(
     print_more(found)
 
 
+@tasks.command("mine")
+def tasks_mine(
+    task: Annotated[TaskType | None, typer.Option("--task", case_sensitive=False, help="only this task type")] = None,
+    status: Annotated[
+        list[TaskStatus] | None, typer.Option("--status", case_sensitive=False, help="tasks with this status (repeat)")
+    ] = None,
+    site: SiteFilter = None,
+    date_from: FromFilter = None,
+    date_to: ToFilter = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many tasks")] = 50,
+    url: Url = None,
+) -> None:
+    """Your tasks in every project (your inbox), filtered."""
+    day_from, day_to = parse_day(date_from, "--from"), parse_day(date_to, "--to")
+    with signed_in(url) as client:
+        found = client.my_tasks(
+            task_type=task.value if task else None,
+            site=site,
+            study_date_from=day_from,
+            study_date_to=day_to,
+            status=[s.value for s in status or []],
+            limit=limit,
+        )
+    if not found:
+        console.print("no tasks match")
+        return
+    table = listing(
+        found_title("tasks", found), fixed("task id"), "project", fixed("status"), "patient id", fixed("date"), "site"
+    )
+    for entry in found:
+        case = entry.get("case") or {}
+        table.add_row(
+            escape(entry["id"]),
+            escape(entry.get("project_id") or ""),
+            status_text(entry.get("status") or ""),
+            escape(case.get("patient_id") or "-"),
+            escape(case.get("study_date") or "-"),
+            escape(case.get("site") or "-"),
+        )
+    console.print(table)
+    print_more(found)
+
+
 @tasks.command("assign")
 def tasks_assign(
     project_id: ProjectId,

@@ -789,6 +789,28 @@ class Client:
         path = f"/api/v1/projects/{_segment(project_id)}/tasks"
         return self._pages(path, "tasks", {k: v for k, v in params.items() if v}, limit)
 
+    def my_tasks(
+        self,
+        *,
+        task_type: str | None = None,
+        site: str | None = None,
+        study_date_from: date | str | None = None,
+        study_date_to: date | str | None = None,
+        status: str | Iterable[str] | None = None,
+        limit: int | None = None,
+    ) -> ResultList[dict[str, Any]]:
+        """Your tasks across every project (your inbox), like :meth:`tasks`; ``task_type`` CLASSIFICATION,
+        DETECTION or SEGMENTATION."""
+        statuses = [status] if isinstance(status, str) else list(status or ())
+        params = {
+            "task_type": task_type.upper() if task_type else None,
+            "site": site,
+            "study_date_from": _day(study_date_from),
+            "study_date_to": _day(study_date_to),
+            "status": statuses,
+        }
+        return self._pages("/api/v1/tasks", "tasks", {k: v for k, v in params.items() if v}, limit)
+
     def assign_tasks(
         self,
         project_id: str,
