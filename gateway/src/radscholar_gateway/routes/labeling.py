@@ -7,7 +7,7 @@ import json
 import math
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_core.objectstore import ObjectStore
-from radscholar_gateway.convert import page_request
+from radscholar_gateway.convert import page_request, to_model
 from radscholar_gateway.deps import Access, DicomStore, Labeling
 from radscholar_gateway.routes.dicom import object_response
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as store_pb
@@ -89,25 +89,7 @@ class AddedCases(BaseModel):
 
 
 def _case(message: pb.Case) -> Case:
-    return Case(
-        id=message.id,
-        project_id=message.project_id,
-        study_instance_uid=message.study_instance_uid,
-        patient_id=message.patient_id,
-        site=message.site,
-        study_date=message.study_date,
-        description=message.description,
-        series=[
-            CaseSeries(
-                series_instance_uid=s.series_instance_uid,
-                modality=s.modality,
-                rows=s.rows,
-                columns=s.columns,
-                slices=s.slices,
-            )
-            for s in message.series
-        ],
-    )
+    return to_model(Case, message)
 
 
 async def _studies(store: DicomStore, selection: CaseSelection) -> list[store_pb.Study]:
@@ -242,16 +224,7 @@ class Progress(BaseModel):
 
 
 def _task(message: pb.Task) -> Task:
-    return Task(
-        id=message.id,
-        project_id=message.project_id,
-        case=_case(message.case),
-        assignee_id=message.assignee_id,
-        status=_name(pb.TaskStatus, message.status, "TASK_STATUS_"),  # type: ignore[arg-type]
-        annotation_version=message.annotation_version,
-        review_comment=message.review_comment,
-        updated_at=message.updated_at.ToDatetime(tzinfo=UTC),
-    )
+    return to_model(Task, message, status=_name(pb.TaskStatus, message.status, "TASK_STATUS_"))
 
 
 @router.get("/projects/{project_id}/tasks", summary="The worklist: tasks by filter (annotators: their own)")
@@ -465,45 +438,7 @@ class Reviewed(BaseModel):
 
 
 def _annotation(message: pb.Annotation) -> Annotation:
-    return Annotation(
-        id=message.id,
-        task_id=message.task_id,
-        case_id=message.case_id,
-        version=message.version,
-        author_id=message.author_id,
-        source=message.source,
-        labels=[
-            ClassLabel(
-                class_name=x.class_name, series_instance_uid=x.series_instance_uid, sop_instance_uid=x.sop_instance_uid
-            )
-            for x in message.labels
-        ],
-        boxes=[
-            Box(
-                class_name=b.class_name,
-                series_instance_uid=b.series_instance_uid,
-                sop_instance_uid=b.sop_instance_uid,
-                min=list(b.min),
-                max=list(b.max),
-                min_mm=list(b.min_mm),
-                max_mm=list(b.max_mm),
-            )
-            for b in message.boxes
-        ],
-        comment=message.comment,
-        submitted=message.submitted,
-        saved_at=message.saved_at.ToDatetime(tzinfo=UTC),
-        masks=[
-            Mask(
-                series_instance_uid=m.series_instance_uid,
-                nifti_object_key=m.nifti_object_key,
-                seg_series_instance_uid=m.seg_series_instance_uid,
-                seg_sop_instance_uid=m.seg_sop_instance_uid,
-                voxels=dict(m.voxels),
-            )
-            for m in message.masks
-        ],
-    )
+    return to_model(Annotation, message)
 
 
 def _mask_input(task_id: str, edit: MaskEdit) -> pb.MaskInput:
@@ -650,15 +585,7 @@ class DatasetList(BaseModel):
 
 
 def _dataset(message: pb.Dataset) -> Dataset:
-    return Dataset(
-        id=message.id,
-        project_id=message.project_id,
-        content_hash=message.content_hash,
-        created_at=message.created_at.ToDatetime(tzinfo=UTC),
-        created_by=message.created_by,
-        split_counts=dict(message.split_counts),
-        manifest=json.loads(message.manifest_json) if message.manifest_json else None,
-    )
+    return to_model(Dataset, message, manifest=json.loads(message.manifest_json) if message.manifest_json else None)
 
 
 @router.post(
