@@ -10,6 +10,8 @@ paths taking turns) and the median run is reported:
 - gateway:  POST /api/v1/dicom/uploads on the real gateway (multipart batches of --batch files,
             --workers concurrent requests), which stages each file and has the DICOM store post it;
 - c-store:  pynetdicom C-STORE to Orthanc's DICOM port with TCP_NODELAY, over 1 or N associations.
+- bare proxy (--bare-proxy): the same uploads to a Python app that only parses them and posts each file to
+            Orthanc: the ceiling of any Python gateway on this machine, for reading the gateway's figure.
 
 After each run Orthanc must hold exactly the N instances sent. Goals (the ingest issue): gateway at least
 0.8x direct; C-STORE at least 150 instances/s. Results go to stdout and, as JSON, to --out.
@@ -18,6 +20,7 @@ After each run Orthanc must hold exactly the N instances sent. Goals (the ingest
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -39,9 +42,13 @@ import httpx
 import pydicom
 from pynetdicom import AE, _config
 from pynetdicom.sop_class import CTImageStorage
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 import radscholar_phantoms
-from bench._platform import REPO_ROOT, platform_process
+from bench._platform import REPO_ROOT, platform_process, served
 from radscholar_localstack.scratch_orthanc import Orthanc, running_orthanc
 
 GATEWAY_RATIO_GOAL = 0.8
@@ -135,6 +142,46 @@ def run_gateway(orthanc: Orthanc, files: Sequence[DicomFile], workers: int, batc
             report = answer.json()
             if report["stored"] != len(group):
                 raise RuntimeError(f"the gateway stored {report['stored']} of {len(group)}: {answer.text[:500]}")
+
+        def run() -> None:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(post, chunks(files, batch)))
+
+        return timed(run)
+
+
+def bare_proxy(orthanc: Orthanc) -> Starlette:
+    """The least a Python gateway can do: parse the multipart upload and post each file to Orthanc (no sign-in,
+    no checks, no staging, no catalog). A reference ceiling for the gateway path, not a product path."""
+    client = httpx.AsyncClient(
+        base_url=orthanc.url, auth=(orthanc.username, orthanc.password), limits=httpx.Limits(max_connections=8)
+    )
+
+    async def upload(request: Request) -> JSONResponse:
+        form = await request.form()
+        parallel = asyncio.Semaphore(4)
+
+        async def post(file: Any) -> None:
+            async with parallel:
+                answer = await client.post(
+                    "/instances", content=await file.read(), headers={"Content-Type": "application/dicom"}
+                )
+                answer.raise_for_status()
+
+        parts = form.getlist("files")
+        await asyncio.gather(*(post(part) for part in parts))
+        return JSONResponse({"stored": len(parts)})
+
+    return Starlette(routes=[Route("/api/v1/dicom/uploads", upload, methods=["POST"])])
+
+
+def run_bare_proxy(orthanc: Orthanc, files: Sequence[DicomFile], workers: int, batch: int) -> float:
+    with served(bare_proxy(orthanc)) as url, httpx.Client(base_url=url, timeout=60) as client:
+
+        def post(group: Sequence[DicomFile]) -> None:
+            parts = [("files", (item.path.name, item.data, "application/dicom")) for item in group]
+            answer = client.post("/api/v1/dicom/uploads", files=parts)
+            answer.raise_for_status()
 
         def run() -> None:
             with ThreadPoolExecutor(workers) as pool:
@@ -294,6 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each path; the median is reported")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "var/bench/ingest.json")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (phantoms, Orthanc logs)")
+    parser.add_argument(
+        "--bare-proxy", action="store_true", help="also time a bare Python proxy: the ceiling of any Python gateway"
+    )
     args = parser.parse_args(argv)
 
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
@@ -319,6 +369,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{args.workers} concurrent uploads of {args.batch} files",
             ),
         ]
+        if args.bare_proxy:
+            runs.append(
+                PathRun(
+                    "bare proxy (reference)",
+                    lambda o, _: run_bare_proxy(o, files, args.workers, args.batch),
+                    "multipart parsed and each file posted to Orthanc: no sign-in, checks, staging or catalog",
+                )
+            )
         for count in args.associations:
             runs.append(
                 PathRun(
