@@ -151,7 +151,7 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpo
             )
         ),
         "training": lambda: build_training(TrainingSettings(port=0, identity=trusted)),
-        "radiomics": lambda: build_radiomics(RadiomicsSettings(port=0, identity=trusted)),
+        "radiomics": lambda: build_radiomics(RadiomicsSettings(port=0, identity=trusted, object_store=objects)),
         "stats": lambda: build_stats(StatsSettings(port=0, identity=trusted)),
     }
     background = BackgroundLoop()

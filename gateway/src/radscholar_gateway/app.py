@@ -36,7 +36,13 @@ from radscholar_gateway.upstreams import Channels
 
 API_PREFIX = "/api/v1"
 # Paths that take files (REST uploads, STOW-RS): max_upload_bytes instead of max_request_bytes.
-UPLOAD_PATHS = (f"{API_PREFIX}/dicom/uploads", "/dicom-web/studies", f"{API_PREFIX}/tasks/")  # masks: NIfTI, SEG, RLE
+# Paths that take files (DICOM, masks, images for radiomics), with the upload size limit.
+UPLOAD_PATHS = (
+    f"{API_PREFIX}/dicom/uploads",
+    "/dicom-web/studies",
+    f"{API_PREFIX}/tasks/",
+    f"{API_PREFIX}/radiomics/extractions",
+)
 
 
 def build_access_control(settings: Settings) -> AccessControl:

@@ -8,6 +8,7 @@ import re
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -62,6 +63,8 @@ app.add_typer(cases, name="cases")
 app.add_typer(tasks, name="tasks")
 app.add_typer(labels, name="labels")
 app.add_typer(datasets, name="datasets")
+radiomics = typer.Typer(help="Radiomics features: presets, extraction, IBSI compliance.", no_args_is_help=True)
+app.add_typer(radiomics, name="radiomics")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -1958,3 +1961,63 @@ def datasets_show(dataset_id: DatasetId, out: ManifestOut = None, url: Url = Non
         names = member_names(client, dataset["project_id"])
     show_dataset(dataset, names)
     write_manifest(dataset, out)
+
+
+# -- radiomics -----------------------------------------------------------------------------------
+
+
+@radiomics.command("presets")
+def radiomics_presets(url: Url = None) -> None:
+    """The built-in extraction presets."""
+    with signed_in(url) as client:
+        found = client.radiomics_presets()
+    table = listing(f"presets ({len(found)})", fixed("id"), "name", "description")
+    for preset in found:
+        table.add_row(escape(preset["id"]), escape(preset["display_name"]), escape(preset["description"]))
+    console.print(table)
+
+
+@radiomics.command("extract")
+def radiomics_extract(
+    image: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="the image (NIfTI or NRRD)")],
+    mask: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="its mask, on the same grid")],
+    preset: Annotated[str, typer.Option("--preset", help="a built-in preset (see `radiomics presets`)")] = "",
+    settings: Annotated[
+        Path | None, typer.Option("--settings", exists=True, dir_okay=False, help="a pyradiomics parameter file")
+    ] = None,
+    label: Annotated[int, typer.Option("--label", min=1, help="the mask's label of the region")] = 1,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the features as CSV here")] = None,
+    url: Url = None,
+) -> None:
+    """Extract the features of one region of interest."""
+    if bool(preset) == (settings is not None):
+        raise typer.BadParameter("give --preset or --settings", param_hint="--preset")
+    settings_yaml = settings.read_text() if settings is not None else ""
+    with signed_in(url) as client:
+        result = client.extract_features(image, mask, preset=preset, settings_yaml=settings_yaml, label=label)
+    features = result["features"]
+    if out is not None:
+        lines = ["feature,value,ibsi_name,ibsi_code"]
+        lines += [f"{f['name']},{f['value']!r},{f['ibsi_name']},{f['ibsi_code']}" for f in features]
+        out.write_text("\n".join(lines) + "\n")
+    console.print(
+        f"{plural(len(features), 'feature')} in {result['seconds']:.1f} s (pyradiomics "
+        f"{escape(result['pyradiomics_version'])}, settings {result['settings_hash'][:12]})"
+        + (f"; written to {escape(str(out))}" if out else ""),
+        highlight=False,
+    )
+    if out is None:
+        table = listing("features", "feature", "value", fixed("IBSI code"))
+        for feature in features:
+            table.add_row(escape(feature["name"]), f"{feature['value']:.6g}", escape(feature["ibsi_code"] or "-"))
+        console.print(table)
+
+
+@radiomics.command("ibsi-report")
+def radiomics_ibsi_report(url: Url = None) -> None:
+    """The IBSI digital phantom's features, computed here, against the IBSI reference values."""
+    with signed_in(url) as client:
+        report = client.ibsi_report()
+    console.print(report["table"], highlight=False, markup=False)
+    statuses = Counter(row["status"] for row in report["rows"])
+    console.print(", ".join(f"{count} {status}" for status, count in sorted(statuses.items())), highlight=False)

@@ -987,6 +987,33 @@ class Client:
         path = f"/api/v1/tasks/{_segment(task_id)}/mask-uploads"
         return str(self._request("POST", path, content=data, content_type=media)["upload_id"])
 
+    # -- radiomics -------------------------------------------------------------------------------
+
+    def radiomics_presets(self) -> list[dict[str, Any]]:
+        """Built-in extraction presets: [{id, display_name, description, settings_yaml}]."""
+        return self._request("GET", "/api/v1/radiomics/presets")["presets"]  # type: ignore[no-any-return]
+
+    def extract_features(
+        self, image: Path | str, mask: Path | str, *, preset: str = "", settings_yaml: str = "", label: int = 1
+    ) -> dict[str, Any]:
+        """The features of one region: ``image`` and ``mask`` are NIfTI or NRRD files on the same grid; ``preset``
+        a built-in preset id, or ``settings_yaml`` a pyradiomics parameter file. Returns {features: [{name,
+        value, ibsi_name, ibsi_code}], settings_hash, pyradiomics_version, seconds}."""
+        image, mask = Path(image), Path(mask)
+        with image.open("rb") as image_file, mask.open("rb") as mask_file:
+            body: Files = [
+                ("image", (image.name, image_file, "application/octet-stream")),
+                ("mask", (mask.name, mask_file, "application/octet-stream")),
+                ("preset_id", (None, preset)),  # type: ignore[list-item]
+                ("settings_yaml", (None, settings_yaml)),  # type: ignore[list-item]
+                ("label", (None, str(label))),  # type: ignore[list-item]
+            ]
+            return self._request("POST", "/api/v1/radiomics/extractions", files=body, timeout=600)  # type: ignore[no-any-return]
+
+    def ibsi_report(self) -> dict[str, Any]:
+        """The IBSI digital phantom's features against the IBSI reference values: {rows, table}."""
+        return self._request("GET", "/api/v1/radiomics/ibsi-report", timeout=300)  # type: ignore[no-any-return]
+
 
 def _iso(moment: datetime | str) -> str:
     """ISO 8601; a naive datetime is taken as local time."""

@@ -38,6 +38,25 @@ def test_hash_ignores_key_order_and_formatting() -> None:
     assert one.settings_hash != validate_settings("setting: {binWidth: 10}\nimageType: {Original: {}}").settings_hash
 
 
+def test_comprehensive_preset_enables_every_image_type_and_feature_class() -> None:
+    comprehensive = next(p for p in presets() if p.id == "comprehensive")
+    settings = validate_settings(comprehensive.settings_yaml)
+    assert settings.image_types == [
+        "Exponential",
+        "Gradient",
+        "LBP3D",
+        "LoG",
+        "Logarithm",
+        "Original",
+        "Square",
+        "SquareRoot",
+        "Wavelet",
+    ]
+    assert settings.feature_classes == ["firstorder", "glcm", "gldm", "glrlm", "glszm", "ngtdm", "shape"]
+    assert settings.params["setting"]["resampledPixelSpacing"] == [1, 1, 1]
+    assert settings.params["imageType"]["LoG"]["sigma"] == [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+
+
 @pytest.mark.parametrize(
     ("text", "named"),
     [
@@ -58,7 +77,7 @@ async def test_server_lists_presets_and_refuses_bad_settings() -> None:
     async with serving(build_server(Settings(port=0, identity=KEYS.keys)), interceptors=KEYS.interceptors()) as channel:
         radiomics = radiomics_pb2_grpc.RadiomicsServiceStub(channel)
         listed = await radiomics.ListPresets(pb.ListPresetsRequest())
-        assert {p.id for p in listed.presets} >= {"ibsi-phantom", "ct", "mr", "radiograph"}
+        assert {p.id for p in listed.presets} >= {"ibsi-phantom", "ct", "mr", "radiograph", "comprehensive"}
         valid = await radiomics.ValidateSettings(
             pb.ValidateSettingsRequest(settings_yaml=listed.presets[0].settings_yaml)
         )

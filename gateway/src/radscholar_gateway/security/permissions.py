@@ -181,6 +181,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/training/architectures"): Rule(P.TRAINING_READ),
     ("GET", "/api/v1/radiomics/presets"): Rule(P.RADIOMICS_USE),
     ("POST", "/api/v1/radiomics/settings/validate"): Rule(P.RADIOMICS_USE),
+    ("POST", "/api/v1/radiomics/extractions"): Rule(P.RADIOMICS_USE, "radiomics.extract"),
+    ("GET", "/api/v1/radiomics/ibsi-report"): Rule(P.RADIOMICS_USE),
     ("POST", "/api/v1/stats/two-group-comparisons"): Rule(P.STATS_RUN),
 }
 

@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import grpc
 
+from radscholar_core.errors import InvalidArgument, NotFound
+from radscholar_core.objectstore import ObjectStore
 from radscholar_proto.radiomics.v1 import radiomics_pb2 as pb
 from radscholar_proto.radiomics.v1 import radiomics_pb2_grpc
-from radscholar_radiomics.domain.settings import presets, validate_settings
+from radscholar_radiomics.domain.extraction import extract, provenance, read_image
+from radscholar_radiomics.domain.ibsi import compliance, compliance_table, ibsi_name
+from radscholar_radiomics.domain.settings import ExtractionSettings, presets, validate_settings
+
+
+def _settings(preset_id: str, settings_yaml: str) -> ExtractionSettings:
+    if preset_id:
+        for preset in presets():
+            if preset.id == preset_id:
+                return validate_settings(preset.settings_yaml)
+        known = ", ".join(p.id for p in presets())
+        raise NotFound(f"no preset '{preset_id}'; the presets are {known}", reason="PRESET_NOT_FOUND")
+    if not settings_yaml.strip():
+        raise InvalidArgument("give a preset_id or settings_yaml", reason="NO_SETTINGS")
+    return validate_settings(settings_yaml)
 
 
 class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
+    def __init__(self, objects: ObjectStore) -> None:
+        self._objects = objects
+
     async def ListPresets(
         self, request: pb.ListPresetsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListPresetsResponse:
@@ -36,4 +56,55 @@ class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
             settings_hash=settings.settings_hash,
             image_types=settings.image_types,
             feature_classes=settings.feature_classes,
+        )
+
+    async def ExtractFeatures(
+        self, request: pb.ExtractFeaturesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExtractFeaturesResponse:
+        settings = await asyncio.to_thread(_settings, request.preset_id, request.settings_yaml)
+        image_data, mask_data = await asyncio.gather(
+            asyncio.to_thread(self._objects.get, request.image_object_key),
+            asyncio.to_thread(self._objects.get, request.mask_object_key),
+        )
+        image = await asyncio.to_thread(read_image, image_data, request.image_name or "image.nii.gz")
+        mask = await asyncio.to_thread(read_image, mask_data, request.mask_name or "mask.nii.gz")
+        started = time.perf_counter()
+        values = await asyncio.to_thread(extract, image, mask, settings, label=request.label or 1)
+        seconds = time.perf_counter() - started
+        features = []
+        for name, value in values.items():
+            known = ibsi_name(name)
+            features.append(
+                pb.Feature(
+                    name=name, value=value, ibsi_name=known.name if known else "", ibsi_code=known.code if known else ""
+                )
+            )
+        origin = provenance(settings)
+        return pb.ExtractFeaturesResponse(
+            features=features,
+            settings_hash=settings.settings_hash,
+            pyradiomics_version=origin["pyradiomics_version"],
+            seconds=seconds,
+        )
+
+    async def GetIbsiReport(
+        self, request: pb.GetIbsiReportRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetIbsiReportResponse:
+        rows = await asyncio.to_thread(compliance)
+        return pb.GetIbsiReportResponse(
+            rows=[
+                pb.IbsiRow(
+                    feature=r.feature,
+                    ibsi_name=r.ibsi.name,
+                    ibsi_code=r.ibsi.code,
+                    aggregation=r.aggregation,
+                    reference=r.reference,
+                    computed=r.computed,
+                    reported=r.reported,
+                    status=r.status,
+                    note=r.note,
+                )
+                for r in rows
+            ],
+            table=compliance_table(rows),
         )

@@ -1,7 +1,9 @@
 """Settings of the radiomics service (environment prefix RADSCHOLAR_RADIOMICS_)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from radscholar_core.objectstore import ObjectStoreSettings
 from radscholar_core.settings import Port, ServiceSettings
 
 
@@ -9,3 +11,4 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="RADSCHOLAR_RADIOMICS_")
 
     port: Port = 50054
+    object_store: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings)

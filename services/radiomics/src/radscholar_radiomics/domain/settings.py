@@ -35,6 +35,12 @@ PRESETS = {
     "ct": ("CT", "3D CT: 1 mm isotropic resampling, bin width 25 HU, original + LoG + wavelet images."),
     "mr": ("MR", "3D MR: 1 mm isotropic, z-score normalisation, 32 bins, original + LoG + wavelet images."),
     "radiograph": ("Radiograph / mammogram", "2D: normalised, 64 bins, shape2D and in-plane texture."),
+    "comprehensive": (
+        "CT, comprehensive",
+        "3D CT: 1 mm isotropic, 25 HU bins (32 bins on filtered images), all seven feature classes on original,"
+        " wavelet (4 levels), LoG (1-5 mm), square, square root, logarithm, exponential, gradient and LBP 3D"
+        " images: about 4,500 features per region.",
+    ),
 }
 
 
@@ -63,7 +69,10 @@ def _schema_problems(error: SchemaError) -> list[str]:
 
 
 def validate_settings(settings_yaml: str) -> ExtractionSettings:
-    """Parse and check a pyradiomics parameter file; INVALID_ARGUMENT names each bad setting."""
+    """Parse and check a pyradiomics parameter file; INVALID_ARGUMENT names each bad setting.
+
+    The one way to settings that extraction accepts, for the built-in presets and users' own alike.
+    """
     try:
         params = yaml.safe_load(settings_yaml)
     except yaml.YAMLError as exc:

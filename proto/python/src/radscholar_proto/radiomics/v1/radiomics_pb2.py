@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'radscholar/radiomics/v1/radiomics.proto\x12\x17radscholar.radiomics.v1\"\x14\n\x12ListPresetsRequest\"V\n\x06Preset\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x15\n\rsettings_yaml\x18\x04 \x01(\t\"G\n\x13ListPresetsResponse\x12\x30\n\x07presets\x18\x01 \x03(\x0b\x32\x1f.radscholar.radiomics.v1.Preset\"0\n\x17ValidateSettingsRequest\x12\x15\n\rsettings_yaml\x18\x01 \x01(\t\"w\n\x18ValidateSettingsResponse\x12\x16\n\x0e\x63\x61nonical_yaml\x18\x01 \x01(\t\x12\x15\n\rsettings_hash\x18\x02 \x01(\t\x12\x13\n\x0bimage_types\x18\x03 \x03(\t\x12\x17\n\x0f\x66\x65\x61ture_classes\x18\x04 \x03(\t2\xf5\x01\n\x10RadiomicsService\x12h\n\x0bListPresets\x12+.radscholar.radiomics.v1.ListPresetsRequest\x1a,.radscholar.radiomics.v1.ListPresetsResponse\x12w\n\x10ValidateSettings\x12\x30.radscholar.radiomics.v1.ValidateSettingsRequest\x1a\x31.radscholar.radiomics.v1.ValidateSettingsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'radscholar/radiomics/v1/radiomics.proto\x12\x17radscholar.radiomics.v1\"\x14\n\x12ListPresetsRequest\"V\n\x06Preset\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x15\n\rsettings_yaml\x18\x04 \x01(\t\"G\n\x13ListPresetsResponse\x12\x30\n\x07presets\x18\x01 \x03(\x0b\x32\x1f.radscholar.radiomics.v1.Preset\"0\n\x17ValidateSettingsRequest\x12\x15\n\rsettings_yaml\x18\x01 \x01(\t\"w\n\x18ValidateSettingsResponse\x12\x16\n\x0e\x63\x61nonical_yaml\x18\x01 \x01(\t\x12\x15\n\rsettings_hash\x18\x02 \x01(\t\x12\x13\n\x0bimage_types\x18\x03 \x03(\t\x12\x17\n\x0f\x66\x65\x61ture_classes\x18\x04 \x03(\t\"\xab\x01\n\x16\x45xtractFeaturesRequest\x12\x18\n\x10image_object_key\x18\x01 \x01(\t\x12\x12\n\nimage_name\x18\x02 \x01(\t\x12\x17\n\x0fmask_object_key\x18\x03 \x01(\t\x12\x11\n\tmask_name\x18\x04 \x01(\t\x12\r\n\x05label\x18\x05 \x01(\x05\x12\x11\n\tpreset_id\x18\x06 \x01(\t\x12\x15\n\rsettings_yaml\x18\x07 \x01(\t\"L\n\x07\x46\x65\x61ture\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x11\n\tibsi_name\x18\x03 \x01(\t\x12\x11\n\tibsi_code\x18\x04 \x01(\t\"\x92\x01\n\x17\x45xtractFeaturesResponse\x12\x32\n\x08\x66\x65\x61tures\x18\x01 \x03(\x0b\x32 .radscholar.radiomics.v1.Feature\x12\x15\n\rsettings_hash\x18\x02 \x01(\t\x12\x1b\n\x13pyradiomics_version\x18\x03 \x01(\t\x12\x0f\n\x07seconds\x18\x04 \x01(\x01\"\x16\n\x14GetIbsiReportRequest\"\xaa\x01\n\x07IbsiRow\x12\x0f\n\x07\x66\x65\x61ture\x18\x01 \x01(\t\x12\x11\n\tibsi_name\x18\x02 \x01(\t\x12\x11\n\tibsi_code\x18\x03 \x01(\t\x12\x13\n\x0b\x61ggregation\x18\x04 \x01(\t\x12\x11\n\treference\x18\x05 \x01(\x01\x12\x10\n\x08\x63omputed\x18\x06 \x01(\x01\x12\x10\n\x08reported\x18\x07 \x01(\x01\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x0c\n\x04note\x18\t \x01(\t\"V\n\x15GetIbsiReportResponse\x12.\n\x04rows\x18\x01 \x03(\x0b\x32 .radscholar.radiomics.v1.IbsiRow\x12\r\n\x05table\x18\x02 \x01(\t2\xdb\x03\n\x10RadiomicsService\x12h\n\x0bListPresets\x12+.radscholar.radiomics.v1.ListPresetsRequest\x1a,.radscholar.radiomics.v1.ListPresetsResponse\x12w\n\x10ValidateSettings\x12\x30.radscholar.radiomics.v1.ValidateSettingsRequest\x1a\x31.radscholar.radiomics.v1.ValidateSettingsResponse\x12t\n\x0f\x45xtractFeatures\x12/.radscholar.radiomics.v1.ExtractFeaturesRequest\x1a\x30.radscholar.radiomics.v1.ExtractFeaturesResponse\x12n\n\rGetIbsiReport\x12-.radscholar.radiomics.v1.GetIbsiReportRequest\x1a..radscholar.radiomics.v1.GetIbsiReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VALIDATESETTINGSREQUEST']._serialized_end=299
   _globals['_VALIDATESETTINGSRESPONSE']._serialized_start=301
   _globals['_VALIDATESETTINGSRESPONSE']._serialized_end=420
-  _globals['_RADIOMICSSERVICE']._serialized_start=423
-  _globals['_RADIOMICSSERVICE']._serialized_end=668
+  _globals['_EXTRACTFEATURESREQUEST']._serialized_start=423
+  _globals['_EXTRACTFEATURESREQUEST']._serialized_end=594
+  _globals['_FEATURE']._serialized_start=596
+  _globals['_FEATURE']._serialized_end=672
+  _globals['_EXTRACTFEATURESRESPONSE']._serialized_start=675
+  _globals['_EXTRACTFEATURESRESPONSE']._serialized_end=821
+  _globals['_GETIBSIREPORTREQUEST']._serialized_start=823
+  _globals['_GETIBSIREPORTREQUEST']._serialized_end=845
+  _globals['_IBSIROW']._serialized_start=848
+  _globals['_IBSIROW']._serialized_end=1018
+  _globals['_GETIBSIREPORTRESPONSE']._serialized_start=1020
+  _globals['_GETIBSIREPORTRESPONSE']._serialized_end=1106
+  _globals['_RADIOMICSSERVICE']._serialized_start=1109
+  _globals['_RADIOMICSSERVICE']._serialized_end=1584
 # @@protoc_insertion_point(module_scope)

@@ -45,3 +45,79 @@ class ValidateSettingsResponse(_message.Message):
     image_types: _containers.RepeatedScalarFieldContainer[str]
     feature_classes: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, canonical_yaml: _Optional[str] = ..., settings_hash: _Optional[str] = ..., image_types: _Optional[_Iterable[str]] = ..., feature_classes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ExtractFeaturesRequest(_message.Message):
+    __slots__ = ("image_object_key", "image_name", "mask_object_key", "mask_name", "label", "preset_id", "settings_yaml")
+    IMAGE_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_NAME_FIELD_NUMBER: _ClassVar[int]
+    MASK_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    MASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    PRESET_ID_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_YAML_FIELD_NUMBER: _ClassVar[int]
+    image_object_key: str
+    image_name: str
+    mask_object_key: str
+    mask_name: str
+    label: int
+    preset_id: str
+    settings_yaml: str
+    def __init__(self, image_object_key: _Optional[str] = ..., image_name: _Optional[str] = ..., mask_object_key: _Optional[str] = ..., mask_name: _Optional[str] = ..., label: _Optional[int] = ..., preset_id: _Optional[str] = ..., settings_yaml: _Optional[str] = ...) -> None: ...
+
+class Feature(_message.Message):
+    __slots__ = ("name", "value", "ibsi_name", "ibsi_code")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    IBSI_NAME_FIELD_NUMBER: _ClassVar[int]
+    IBSI_CODE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: float
+    ibsi_name: str
+    ibsi_code: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ..., ibsi_name: _Optional[str] = ..., ibsi_code: _Optional[str] = ...) -> None: ...
+
+class ExtractFeaturesResponse(_message.Message):
+    __slots__ = ("features", "settings_hash", "pyradiomics_version", "seconds")
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_HASH_FIELD_NUMBER: _ClassVar[int]
+    PYRADIOMICS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    features: _containers.RepeatedCompositeFieldContainer[Feature]
+    settings_hash: str
+    pyradiomics_version: str
+    seconds: float
+    def __init__(self, features: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., settings_hash: _Optional[str] = ..., pyradiomics_version: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class GetIbsiReportRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class IbsiRow(_message.Message):
+    __slots__ = ("feature", "ibsi_name", "ibsi_code", "aggregation", "reference", "computed", "reported", "status", "note")
+    FEATURE_FIELD_NUMBER: _ClassVar[int]
+    IBSI_NAME_FIELD_NUMBER: _ClassVar[int]
+    IBSI_CODE_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATION_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    COMPUTED_FIELD_NUMBER: _ClassVar[int]
+    REPORTED_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    feature: str
+    ibsi_name: str
+    ibsi_code: str
+    aggregation: str
+    reference: float
+    computed: float
+    reported: float
+    status: str
+    note: str
+    def __init__(self, feature: _Optional[str] = ..., ibsi_name: _Optional[str] = ..., ibsi_code: _Optional[str] = ..., aggregation: _Optional[str] = ..., reference: _Optional[float] = ..., computed: _Optional[float] = ..., reported: _Optional[float] = ..., status: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class GetIbsiReportResponse(_message.Message):
+    __slots__ = ("rows", "table")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[IbsiRow]
+    table: str
+    def __init__(self, rows: _Optional[_Iterable[_Union[IbsiRow, _Mapping]]] = ..., table: _Optional[str] = ...) -> None: ...

@@ -45,6 +45,16 @@ class RadiomicsServiceStub:
                 request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ValidateSettingsRequest.SerializeToString,
                 response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ValidateSettingsResponse.FromString,
                 _registered_method=True)
+        self.ExtractFeatures = channel.unary_unary(
+                '/radscholar.radiomics.v1.RadiomicsService/ExtractFeatures',
+                request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ExtractFeaturesRequest.SerializeToString,
+                response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ExtractFeaturesResponse.FromString,
+                _registered_method=True)
+        self.GetIbsiReport = channel.unary_unary(
+                '/radscholar.radiomics.v1.RadiomicsService/GetIbsiReport',
+                request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetIbsiReportRequest.SerializeToString,
+                response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetIbsiReportResponse.FromString,
+                _registered_method=True)
 
 
 class RadiomicsServiceServicer:
@@ -65,6 +75,20 @@ class RadiomicsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExtractFeatures(self, request, context):
+        """Extracts the features of one region of interest from an image and a mask staged in the object store.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIbsiReport(self, request, context):
+        """Computes the IBSI digital phantom's features and compares them with the IBSI reference values.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RadiomicsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +101,16 @@ def add_RadiomicsServiceServicer_to_server(servicer, server):
                     servicer.ValidateSettings,
                     request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ValidateSettingsRequest.FromString,
                     response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ValidateSettingsResponse.SerializeToString,
+            ),
+            'ExtractFeatures': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExtractFeatures,
+                    request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ExtractFeaturesRequest.FromString,
+                    response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ExtractFeaturesResponse.SerializeToString,
+            ),
+            'GetIbsiReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIbsiReport,
+                    request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetIbsiReportRequest.FromString,
+                    response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetIbsiReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +168,60 @@ class RadiomicsService:
             '/radscholar.radiomics.v1.RadiomicsService/ValidateSettings',
             radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ValidateSettingsRequest.SerializeToString,
             radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ValidateSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExtractFeatures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.radiomics.v1.RadiomicsService/ExtractFeatures',
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ExtractFeaturesRequest.SerializeToString,
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ExtractFeaturesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIbsiReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.radiomics.v1.RadiomicsService/GetIbsiReport',
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetIbsiReportRequest.SerializeToString,
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetIbsiReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,108 @@
+"""Radiomics through the gateway, the SDK and the command line: one region's features equal pyradiomics called
+directly with the same settings; bad inputs are named; the IBSI report compares the phantom with IBSI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import SimpleITK as sitk
+import yaml
+from radiomics.featureextractor import RadiomicsFeatureExtractor
+from typer.testing import CliRunner
+
+import radscholar_phantoms
+from radscholar import ApiError, Client
+from radscholar.cli import app
+from tests.conftest import Platform
+
+
+@pytest.fixture(scope="module")
+def nodule(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
+    """A phantom CT (as NIfTI) and its ground-truth lesion mask; the label of its first lesion."""
+    out = tmp_path_factory.mktemp("radiomics")
+    manifest = radscholar_phantoms.generate("ct", 1, 1, 17, out / "ct", shape=(24, 64, 64))
+    assert manifest.root is not None
+    entry = json.loads((manifest.root / "manifest.json").read_text())["cases"][0]["series"][0]
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(manifest.root / entry["path"])))
+    image = out / "image.nii.gz"
+    sitk.WriteImage(reader.Execute(), str(image))
+    return image, manifest.root / entry["mask"], entry["lesions"][0]["lesion_id"]
+
+
+def preset(platform: Platform, preset_id: str) -> str:
+    presets = platform.gateway.get("/api/v1/radiomics/presets").json()["presets"]
+    return str(next(p["settings_yaml"] for p in presets if p["id"] == preset_id))
+
+
+def test_one_region_equals_pyradiomics(platform: Platform, nodule: tuple[Path, Path, int]) -> None:
+    image, mask, label = nodule
+    with Client(
+        platform.url, token=platform.login(platform.admin_username, platform.admin_password)["access_token"]
+    ) as client:
+        result = client.extract_features(image, mask, preset="ct", label=label)
+    direct = RadiomicsFeatureExtractor(yaml.safe_load(preset(platform, "ct"))).execute(
+        str(image), str(mask), label=label
+    )
+    expected = {k: float(v) for k, v in direct.items() if not k.startswith("diagnostics_")}
+    got = {f["name"]: f["value"] for f in result["features"]}
+    assert got == expected  # the same floats, not approximately
+    assert len(got) > 100 and len(result["settings_hash"]) == 64 and result["pyradiomics_version"]
+    ibsi = {f["name"]: f["ibsi_code"] for f in result["features"]}
+    assert ibsi["original_glcm_ClusterTendency"] and ibsi["original_firstorder_Mean"]
+
+
+def test_bad_inputs_are_named(platform: Platform, nodule: tuple[Path, Path, int], tmp_path: Path) -> None:
+    image, mask, label = nodule
+    empty = sitk.ReadImage(str(mask)) * 0
+    sitk.WriteImage(empty, str(tmp_path / "empty.nii.gz"))
+    shifted = sitk.ReadImage(str(mask))
+    shifted.SetOrigin([v + 37.0 for v in shifted.GetOrigin()])
+    sitk.WriteImage(shifted, str(tmp_path / "elsewhere.nii.gz"))
+    original = sitk.ReadImage(str(mask))
+    coarser = sitk.Resample(
+        original,
+        [max(1, n // 2) for n in original.GetSize()],
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor,
+        original.GetOrigin(),
+        [2 * v for v in original.GetSpacing()],
+        original.GetDirection(),
+    )
+    sitk.WriteImage(coarser, str(tmp_path / "coarser.nii.gz"))
+    (tmp_path / "garbage.nii.gz").write_bytes(b"not an image")
+    token = platform.login(platform.admin_username, platform.admin_password)["access_token"]
+    with Client(platform.url, token=token) as client:
+        cases = {
+            "EMPTY_MASK": (tmp_path / "empty.nii.gz", {"preset": "ct"}),
+            "MASK_OUTSIDE_IMAGE": (tmp_path / "elsewhere.nii.gz", {"preset": "ct"}),
+            "GEOMETRY_MISMATCH": (tmp_path / "coarser.nii.gz", {"preset": "ct"}),
+            "INVALID_IMAGE": (tmp_path / "garbage.nii.gz", {"preset": "ct"}),
+            "INVALID_SETTINGS": (mask, {"settings_yaml": "setting:\n  binWidth: -3\n"}),
+            "PRESET_NOT_FOUND": (mask, {"preset": "ultrasound"}),
+        }
+        for reason, (given, how) in cases.items():
+            with pytest.raises(ApiError) as refused:
+                client.extract_features(image, given, label=label, **how)  # type: ignore[arg-type]
+            assert refused.value.reason == reason, (reason, refused.value)
+            assert refused.value.status in (404, 422)
+
+
+def test_the_ibsi_report_on_the_command_line(
+    platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    runner = CliRunner()
+    signed = runner.invoke(
+        app,
+        ["login", "--username", platform.admin_username, "--password-stdin", "--url", platform.url],
+        input=platform.admin_password,
+    )
+    assert signed.exit_code == 0, signed.output
+    report = runner.invoke(app, ["radiomics", "ibsi-report", "--url", platform.url])
+    assert report.exit_code == 0, report.output
+    assert "RNU0" in report.output and "match" in report.output and "mismatch" not in report.output.split("\n")[-2]
+    rows = platform.gateway.get("/api/v1/radiomics/ibsi-report").json()["rows"]
+    assert len(rows) > 100 and not [r for r in rows if r["status"] == "mismatch"]
