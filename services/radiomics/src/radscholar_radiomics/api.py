@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 
 import grpc
@@ -16,6 +17,7 @@ from radscholar_radiomics.domain.ibsi import compliance, compliance_table, ibsi_
 from radscholar_radiomics.domain.settings import ExtractionSettings, presets, validate_settings
 
 
+@functools.lru_cache(maxsize=64)  # checking settings builds pyradiomics' extractor (~13 ms); the result is frozen
 def _settings(preset_id: str, settings_yaml: str) -> ExtractionSettings:
     if preset_id:
         for preset in presets():
