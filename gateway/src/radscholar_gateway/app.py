@@ -42,6 +42,7 @@ UPLOAD_PATHS = (
     "/dicom-web/studies",
     f"{API_PREFIX}/tasks/",
     f"{API_PREFIX}/radiomics/extractions",
+    f"{API_PREFIX}/radiomics/selections",
 )
 
 

@@ -2021,3 +2021,51 @@ def radiomics_ibsi_report(url: Url = None) -> None:
     console.print(report["table"], highlight=False, markup=False)
     statuses = Counter(row["status"] for row in report["rows"])
     console.print(", ".join(f"{count} {status}" for status, count in sorted(statuses.items())), highlight=False)
+
+
+def parse_step(text: str) -> tuple[str, dict[str, str]]:
+    """ "mrmr:k=10" -> ("mrmr", {"k": "10"}); "correlation:threshold=0.9,method=spearman"."""
+    name, _, rest = text.partition(":")
+    params = {}
+    for pair in filter(None, rest.split(",")):
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise typer.BadParameter(f"'{text}': parameters are name=value, separated by commas", param_hint="--step")
+        params[key.strip()] = value.strip()
+    return name.strip(), params
+
+
+@radiomics.command("select")
+def radiomics_select(
+    table: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a feature table (.csv or .parquet)")],
+    outcome: Annotated[str, typer.Option("--outcome", help="the column of the binary outcome")],
+    step: Annotated[
+        list[str],
+        typer.Option("--step", help="a selection step, in order: variance, correlation:threshold=0.9, mrmr:k=10, ..."),
+    ],
+    group: Annotated[str, typer.Option("--group", help="patient ids: folds keep a patient's rows together")] = "",
+    ids: Annotated[list[str] | None, typer.Option("--id", help="a column that is not a feature (repeat)")] = None,
+    model: Annotated[str, typer.Option("--model", help="logistic or random_forest")] = "logistic",
+    folds: Annotated[int, typer.Option("--folds", min=2, max=20)] = 5,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the selected table (CSV) here")] = None,
+    url: Url = None,
+) -> None:
+    """Cross-validated feature selection: the steps run inside every fold, never on the test rows."""
+    steps = [parse_step(text) for text in step]
+    with signed_in(url) as client:
+        result = client.select_features(
+            table, outcome, steps, group=group, ids=ids or [], model=model, folds=folds, seed=seed
+        )
+    if out is not None:
+        out.write_text(result["selected_table_csv"])
+    console.print(
+        f"cross-validated ROC AUC {result['cv_auc_mean']:.3f} ± {result['cv_auc_std']:.3f} over {folds} folds; "
+        f"{plural(len(result['selected']), 'feature')} selected" + (f"; written to {escape(str(out))}" if out else ""),
+        highlight=False,
+    )
+    frequency = result["selection_frequency"]
+    table_view = listing("selected features", "feature", fixed("folds selecting it"))
+    for name in result["selected"]:
+        table_view.add_row(escape(name), f"{frequency.get(name, 0):.0%}")
+    console.print(table_view)

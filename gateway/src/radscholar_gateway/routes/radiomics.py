@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from radscholar_core.errors import InvalidArgument
 from radscholar_core.objectstore import ObjectStore
 from radscholar_gateway.convert import to_model
 from radscholar_gateway.deps import Radiomics
@@ -122,3 +123,70 @@ async def extract_features(
 @router.get("/ibsi-report", summary="The IBSI digital phantom's features against the IBSI reference values")
 async def ibsi_report(radiomics: Radiomics) -> IbsiReport:
     return to_model(IbsiReport, await radiomics.GetIbsiReport(pb.GetIbsiReportRequest()))
+
+
+class SelectionStep(BaseModel):
+    name: Literal["variance", "correlation", "univariate_fdr", "mrmr", "lasso", "rfe"]
+    params: dict[str, str | int | float] = Field(default_factory=dict, examples=[{"threshold": 0.9}])
+
+
+class SelectionSpec(BaseModel):
+    outcome_column: str = Field(min_length=1)
+    group_column: str = Field("", description="patient ids: folds keep each patient's rows together")
+    id_columns: list[str] = Field(default_factory=list, description="columns that are not features")
+    steps: list[SelectionStep] = Field(min_length=1, max_length=20)
+    model: Literal["logistic", "random_forest"] = "logistic"
+    folds: int = Field(5, ge=2, le=20)
+    seed: int = Field(0, ge=0)
+
+
+class Selection(BaseModel):
+    selected: list[str]
+    cv_auc_mean: float
+    cv_auc_std: float
+    fold_aucs: list[float]
+    selection_frequency: dict[str, float]
+    selected_table_csv: str = Field(description="the id, group and outcome columns and the selected features")
+
+
+@router.post(
+    "/selections",
+    summary="Cross-validated feature selection on a feature table (CSV or Parquet); selection runs inside each fold",
+)
+async def select_features(
+    request: Request,
+    radiomics: Radiomics,
+    table: UploadFile,
+    spec: Annotated[str, Form(description="the SelectionSpec as JSON")],
+) -> Selection:
+    try:
+        chosen = SelectionSpec.model_validate_json(spec)
+    except ValidationError as exc:
+        raise InvalidArgument(
+            f"spec: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}", reason="INVALID_SELECTION"
+        ) from None
+    objects: ObjectStore = request.app.state.objects
+    key = f"staging/radiomics/{uuid.uuid4().hex}/table"
+    await asyncio.to_thread(objects.put, key, table.file)
+    try:
+        answer = await radiomics.SelectFeatures(
+            pb.SelectFeaturesRequest(
+                table_object_key=key,
+                table_name=table.filename or "table.csv",
+                outcome_column=chosen.outcome_column,
+                group_column=chosen.group_column,
+                id_columns=chosen.id_columns,
+                steps=[
+                    pb.SelectionStep(name=s.name, params={k: str(v) for k, v in s.params.items()}) for s in chosen.steps
+                ],
+                model=chosen.model,
+                folds=chosen.folds,
+                seed=chosen.seed,
+            ),
+            timeout=request.app.state.settings.upload_timeout_seconds,
+        )
+    finally:
+        await asyncio.to_thread(objects.delete, key)
+    selected = await asyncio.to_thread(objects.get, answer.selected_table_object_key)
+    await asyncio.to_thread(objects.delete, answer.selected_table_object_key)
+    return to_model(Selection, answer, selected_table_csv=selected.decode())

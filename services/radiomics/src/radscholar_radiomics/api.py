@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+import uuid
 
 import grpc
 
@@ -14,7 +15,9 @@ from radscholar_proto.radiomics.v1 import radiomics_pb2 as pb
 from radscholar_proto.radiomics.v1 import radiomics_pb2_grpc
 from radscholar_radiomics.domain.extraction import extract, provenance, read_image
 from radscholar_radiomics.domain.ibsi import compliance, compliance_table, ibsi_name
+from radscholar_radiomics.domain.selection import Step, select
 from radscholar_radiomics.domain.settings import ExtractionSettings, presets, validate_settings
+from radscholar_radiomics.domain.tables import feature_columns, parse_parameter, read_table
 
 
 @functools.lru_cache(maxsize=64)  # checking settings builds pyradiomics' extractor (~13 ms); the result is frozen
@@ -109,4 +112,35 @@ class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
                 for r in rows
             ],
             table=compliance_table(rows),
+        )
+
+    async def SelectFeatures(
+        self, request: pb.SelectFeaturesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SelectFeaturesResponse:
+        data = await asyncio.to_thread(self._objects.get, request.table_object_key)
+        table = await asyncio.to_thread(read_table, data, request.table_name or "table.csv")
+        features, outcome, groups = feature_columns(
+            table, request.outcome_column, request.group_column, list(request.id_columns)
+        )
+        steps = [Step(s.name, {k: parse_parameter(v) for k, v in s.params.items()}) for s in request.steps]
+        result = await asyncio.to_thread(
+            select,
+            features,
+            outcome,
+            steps,
+            model=request.model or "logistic",
+            folds=request.folds or 5,
+            seed=request.seed,
+            groups=groups,
+        )
+        kept = [c for c in table.columns if c not in features.columns or c in result.selected]
+        key = f"radiomics/selections/{uuid.uuid4().hex}.csv"
+        await asyncio.to_thread(self._objects.put, key, table[kept].to_csv(index=False).encode(), "text/csv")
+        return pb.SelectFeaturesResponse(
+            selected=result.selected,
+            cv_auc_mean=result.cv_auc_mean,
+            cv_auc_std=result.cv_auc_std,
+            fold_aucs=result.fold_aucs,
+            selection_frequency=result.selection_frequency,
+            selected_table_object_key=key,
         )

@@ -121,3 +121,63 @@ class GetIbsiReportResponse(_message.Message):
     rows: _containers.RepeatedCompositeFieldContainer[IbsiRow]
     table: str
     def __init__(self, rows: _Optional[_Iterable[_Union[IbsiRow, _Mapping]]] = ..., table: _Optional[str] = ...) -> None: ...
+
+class SelectionStep(_message.Message):
+    __slots__ = ("name", "params")
+    class ParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    params: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class SelectFeaturesRequest(_message.Message):
+    __slots__ = ("table_object_key", "table_name", "outcome_column", "group_column", "id_columns", "steps", "model", "folds", "seed")
+    TABLE_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    TABLE_NAME_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    GROUP_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    ID_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    FOLDS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    table_object_key: str
+    table_name: str
+    outcome_column: str
+    group_column: str
+    id_columns: _containers.RepeatedScalarFieldContainer[str]
+    steps: _containers.RepeatedCompositeFieldContainer[SelectionStep]
+    model: str
+    folds: int
+    seed: int
+    def __init__(self, table_object_key: _Optional[str] = ..., table_name: _Optional[str] = ..., outcome_column: _Optional[str] = ..., group_column: _Optional[str] = ..., id_columns: _Optional[_Iterable[str]] = ..., steps: _Optional[_Iterable[_Union[SelectionStep, _Mapping]]] = ..., model: _Optional[str] = ..., folds: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class SelectFeaturesResponse(_message.Message):
+    __slots__ = ("selected", "cv_auc_mean", "cv_auc_std", "fold_aucs", "selection_frequency", "selected_table_object_key")
+    class SelectionFrequencyEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    SELECTED_FIELD_NUMBER: _ClassVar[int]
+    CV_AUC_MEAN_FIELD_NUMBER: _ClassVar[int]
+    CV_AUC_STD_FIELD_NUMBER: _ClassVar[int]
+    FOLD_AUCS_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FREQUENCY_FIELD_NUMBER: _ClassVar[int]
+    SELECTED_TABLE_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    selected: _containers.RepeatedScalarFieldContainer[str]
+    cv_auc_mean: float
+    cv_auc_std: float
+    fold_aucs: _containers.RepeatedScalarFieldContainer[float]
+    selection_frequency: _containers.ScalarMap[str, float]
+    selected_table_object_key: str
+    def __init__(self, selected: _Optional[_Iterable[str]] = ..., cv_auc_mean: _Optional[float] = ..., cv_auc_std: _Optional[float] = ..., fold_aucs: _Optional[_Iterable[float]] = ..., selection_frequency: _Optional[_Mapping[str, float]] = ..., selected_table_object_key: _Optional[str] = ...) -> None: ...

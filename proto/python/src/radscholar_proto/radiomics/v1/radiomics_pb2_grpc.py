@@ -55,6 +55,11 @@ class RadiomicsServiceStub:
                 request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetIbsiReportRequest.SerializeToString,
                 response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetIbsiReportResponse.FromString,
                 _registered_method=True)
+        self.SelectFeatures = channel.unary_unary(
+                '/radscholar.radiomics.v1.RadiomicsService/SelectFeatures',
+                request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SelectFeaturesRequest.SerializeToString,
+                response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SelectFeaturesResponse.FromString,
+                _registered_method=True)
 
 
 class RadiomicsServiceServicer:
@@ -89,6 +94,13 @@ class RadiomicsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SelectFeatures(self, request, context):
+        """Cross-validated feature selection on a feature table (selection inside every fold); writes the selected table.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RadiomicsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +123,11 @@ def add_RadiomicsServiceServicer_to_server(servicer, server):
                     servicer.GetIbsiReport,
                     request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetIbsiReportRequest.FromString,
                     response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetIbsiReportResponse.SerializeToString,
+            ),
+            'SelectFeatures': grpc.unary_unary_rpc_method_handler(
+                    servicer.SelectFeatures,
+                    request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SelectFeaturesRequest.FromString,
+                    response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SelectFeaturesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +239,33 @@ class RadiomicsService:
             '/radscholar.radiomics.v1.RadiomicsService/GetIbsiReport',
             radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetIbsiReportRequest.SerializeToString,
             radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetIbsiReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SelectFeatures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.radiomics.v1.RadiomicsService/SelectFeatures',
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SelectFeaturesRequest.SerializeToString,
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SelectFeaturesResponse.FromString,
             options,
             channel_credentials,
             insecure,

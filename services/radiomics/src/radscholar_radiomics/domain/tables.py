@@ -1,0 +1,58 @@
+"""Feature tables as researchers bring them: CSV or Parquet, one row per region, some columns not features."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import pandas as pd
+
+from radscholar_core.errors import InvalidArgument
+
+
+def read_table(data: bytes, name: str) -> pd.DataFrame:
+    """A CSV (with a header row) or Parquet table; the suffix of ``name`` says which."""
+    try:
+        if name.lower().endswith(".parquet"):
+            return pd.read_parquet(io.BytesIO(data))
+        if name.lower().endswith(".csv"):
+            return pd.read_csv(io.BytesIO(data))
+    except Exception as exc:  # pandas raises many types on a damaged file; each one is a bad table
+        raise InvalidArgument(f"cannot read '{name}': {exc}", reason="INVALID_TABLE") from None
+    raise InvalidArgument(f"'{name}' is not a .csv or .parquet table", reason="INVALID_TABLE")
+
+
+def feature_columns(
+    table: pd.DataFrame, outcome: str, group: str, ids: Sequence[str]
+) -> tuple[pd.DataFrame, pd.Series, pd.Series | None]:
+    """(features, outcome, groups): every column but the outcome, group and id columns is a feature."""
+    for role, column in (("outcome", outcome), ("group", group), *(("id", c) for c in ids)):
+        if column and column not in table.columns:
+            known = ", ".join(map(str, table.columns[:20]))
+            raise InvalidArgument(
+                f"the table has no {role} column '{column}' (its first columns: {known})",
+                reason="UNKNOWN_COLUMN",
+                details={"column": column},
+            )
+    if not outcome:
+        raise InvalidArgument("name the outcome column", reason="UNKNOWN_COLUMN")
+    others = {outcome, group, *ids} - {""}
+    features = table[[c for c in table.columns if c not in others]]
+    non_numeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if non_numeric:
+        raise InvalidArgument(
+            f"columns {', '.join(non_numeric[:10])} are not numbers: name them as id columns, or drop them",
+            reason="INVALID_TABLE",
+            details={"columns": ", ".join(non_numeric)},
+        )
+    return features.astype(float), table[outcome], table[group] if group else None
+
+
+def parse_parameter(text: str) -> int | float | str:
+    """A step parameter given as text: an integer, a number, or the text itself (e.g. "spearman")."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
