@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from radscholar_core.logs import request_id
 from radscholar_core.status import REQUEST_ID_HEADER
@@ -18,17 +16,29 @@ from radscholar_core.status import REQUEST_ID_HEADER
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-class RequestIdMiddleware(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        given = request.headers.get("x-request-id", "")
+class RequestIdMiddleware:
+    """Binds the request id for the call (logs, upstream calls) and echoes it in the answer (plain ASGI)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
         rid = given if SAFE_ID.match(given) else uuid.uuid4().hex
+
+        async def echoed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-ID"] = rid
+            await send(message)
+
         token = request_id.set(rid)
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, echoed)
         finally:
             request_id.reset(token)
-        response.headers["X-Request-ID"] = rid
-        return response
 
 
 class RequestIdInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from radscholar_core.errors import PermissionDenied, Unauthenticated
 from radscholar_core.identity import acting_as
@@ -83,17 +82,41 @@ def outcome_of(status: int) -> str:
     return "success" if status < 400 else "denied" if status in (401, 403) else "failed"
 
 
-class AuditMiddleware(BaseHTTPMiddleware):
+class AuditMiddleware:
     """Appends an audit record for every call of an audited route, before its answer leaves.
 
-    When the trail cannot be written the caller gets 503 instead of an unaudited answer.
+    When the trail cannot be written the caller gets 503 instead of an unaudited answer. A plain ASGI
+    middleware: the record is written when the answer's status is known, before its headers are sent.
     """
 
-    async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refused = False
+
+        async def audited(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and not await self._audit(Request(scope), message["status"]):
+                refused = True
+                answer = error_body(
+                    503, "UNAVAILABLE", "AUDIT_UNAVAILABLE", "the audit trail cannot be written; retry later"
+                )
+                await answer(scope, receive, send)
+            if not refused:
+                await send(message)
+
+        await self.app(scope, receive, audited)
+
+    @staticmethod
+    async def _audit(request: Request, status_code: int) -> bool:
+        """Whether the call may be answered: not audited, or its record written."""
         rule = rule_of(request)
         if rule is None or rule.audit is None:
-            return response
+            return True
         principal: Principal | None = getattr(request.state, "principal", None)
         try:
             resource = rule.resource.format(**request.path_params)
@@ -103,8 +126,8 @@ class AuditMiddleware(BaseHTTPMiddleware):
             await asyncio.to_thread(
                 request.app.state.access.audit.append,
                 rule.audit,
-                outcome=outcome_of(response.status_code),
-                status_code=response.status_code,
+                outcome=outcome_of(status_code),
+                status_code=status_code,
                 actor_id=principal.user.id if principal else getattr(request.state, "audit_actor_id", None),
                 actor_username=principal.user.username if principal else getattr(request.state, "audit_username", None),
                 via=principal.via if principal else "none",
@@ -115,5 +138,5 @@ class AuditMiddleware(BaseHTTPMiddleware):
             )
         except Exception:
             log.exception("audit trail unavailable", extra={"action": rule.audit})
-            return error_body(503, "UNAVAILABLE", "AUDIT_UNAVAILABLE", "the audit trail cannot be written; retry later")
-        return response
+            return False
+        return True
