@@ -151,7 +151,14 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpo
             )
         ),
         "training": lambda: build_training(TrainingSettings(port=0, identity=trusted)),
-        "radiomics": lambda: build_radiomics(RadiomicsSettings(port=0, identity=trusted, object_store=objects)),
+        "radiomics": lambda: build_radiomics(
+            RadiomicsSettings(
+                port=0,
+                identity=trusted,
+                object_store=objects,
+                database_url=f"sqlite:///{data_dir}/radiomics.db",
+            )
+        ),
         "stats": lambda: build_stats(StatsSettings(port=0, identity=trusted)),
     }
     background = BackgroundLoop()

@@ -165,3 +165,46 @@ def test_features_of_phantom_nodules_select_a_model_above_chance(
         app, ["radiomics", "select", str(table), "--outcome", "nope", "--step", "mrmr", "--url", platform.url]
     )
     assert bad.exit_code == 1 and "UNKNOWN_COLUMN" in bad.output
+
+
+def test_a_saved_preset_extracts_like_its_settings(
+    platform: Platform, nodule: tuple[Path, Path, int], tmp_path: Path
+) -> None:
+    image, mask, label = nodule
+    settings = {
+        "setting": {"binWidth": 10, "label": 1},
+        "imageType": {"Original": {}},
+        "featureClass": {"firstorder": []},
+    }
+    (tmp_path / "fo.yaml").write_text(yaml.safe_dump(settings))
+    runner = CliRunner()
+    home = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    signed = runner.invoke(
+        app, ["login", "--username", platform.admin_username, "--password-stdin", "--url", platform.url],
+        input=platform.admin_password, env=home,
+    )  # fmt: skip
+    assert signed.exit_code == 0, signed.output
+    preset_id = f"first-order-{tmp_path.name[-6:].lower().replace('_', '-')}"
+    settings_file = str(tmp_path / "fo.yaml")
+    saved = runner.invoke(
+        app,
+        ["radiomics", "save-preset", preset_id, settings_file, "--name", "First order", "--url", platform.url],
+        env=home,
+    )
+    assert saved.exit_code == 0, saved.output
+    listed = runner.invoke(app, ["radiomics", "presets", "--url", platform.url], env=home)
+    assert preset_id in listed.output and platform.admin_username in listed.output
+    token = platform.login(platform.admin_username, platform.admin_password)["access_token"]
+    with Client(platform.url, token=token) as client:
+        result = client.extract_features(image, mask, preset=preset_id, label=label)
+        direct = RadiomicsFeatureExtractor(settings).execute(str(image), str(mask), label=label)
+        assert {f["name"]: f["value"] for f in result["features"]} == {
+            k: float(v) for k, v in direct.items() if not k.startswith("diagnostics_")
+        }
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("setting: {binCount: 0}\n")
+        with pytest.raises(ApiError) as refused:
+            client.save_preset("broken", "Broken", bad.read_text())
+        assert refused.value.reason == "INVALID_SETTINGS"
+    deleted = runner.invoke(app, ["radiomics", "delete-preset", preset_id, "--url", platform.url], env=home)
+    assert deleted.exit_code == 0, deleted.output

@@ -1971,10 +1971,37 @@ def radiomics_presets(url: Url = None) -> None:
     """The built-in extraction presets."""
     with signed_in(url) as client:
         found = client.radiomics_presets()
-    table = listing(f"presets ({len(found)})", fixed("id"), "name", "description")
+    table = listing(f"presets ({len(found)})", fixed("id"), "name", "saved by", "description")
     for preset in found:
-        table.add_row(escape(preset["id"]), escape(preset["display_name"]), escape(preset["description"]))
+        saved_by = "built in" if preset.get("built_in", True) else preset.get("created_by") or "-"
+        table.add_row(
+            escape(preset["id"]), escape(preset["display_name"]), escape(saved_by), escape(preset["description"])
+        )
     console.print(table)
+
+
+@radiomics.command("save-preset")
+def radiomics_save_preset(
+    preset_id: Annotated[str, typer.Argument(help="its id: a-z, 0-9, '.', '_', '-'")],
+    settings: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a pyradiomics parameter file")],
+    name: Annotated[str, typer.Option("--name", help="the name researchers see")],
+    description: Annotated[str, typer.Option("--description")] = "",
+    url: Url = None,
+) -> None:
+    """Save your own extraction preset, after its settings are checked."""
+    with signed_in(url) as client:
+        saved = client.save_preset(preset_id, name, settings.read_text(), description)
+    console.print(f"saved preset {escape(saved['id'])} ({escape(saved['display_name'])})", highlight=False)
+
+
+@radiomics.command("delete-preset")
+def radiomics_delete_preset(
+    preset_id: Annotated[str, typer.Argument(help="a preset you saved")], url: Url = None
+) -> None:
+    """Delete a preset you saved."""
+    with signed_in(url) as client:
+        client.delete_preset(preset_id)
+    console.print(f"deleted preset {escape(preset_id)}", highlight=False)
 
 
 @radiomics.command("extract")

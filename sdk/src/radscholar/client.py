@@ -994,6 +994,14 @@ class Client:
         """Built-in extraction presets: [{id, display_name, description, settings_yaml}]."""
         return self._request("GET", "/api/v1/radiomics/presets")["presets"]  # type: ignore[no-any-return]
 
+    def save_preset(self, id: str, display_name: str, settings_yaml: str, description: str = "") -> dict[str, Any]:
+        """Saves your own extraction preset; ApiError INVALID_SETTINGS names a bad setting."""
+        body = {"id": id, "display_name": display_name, "description": description, "settings_yaml": settings_yaml}
+        return self._request("POST", "/api/v1/radiomics/presets", json=body)  # type: ignore[no-any-return]
+
+    def delete_preset(self, id: str) -> None:
+        self._request("DELETE", f"/api/v1/radiomics/presets/{_segment(id)}")
+
     def extract_features(
         self, image: Path | str, mask: Path | str, *, preset: str = "", settings_yaml: str = "", label: int = 1
     ) -> dict[str, Any]:

@@ -1,12 +1,15 @@
 """Extraction settings: presets load, pyradiomics' schema rejects bad settings by name."""
 
+from pathlib import Path
+
 import grpc
 import pytest
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_core.grpc_server import serving
+from radscholar_core.objectstore import ObjectStoreSettings
 from radscholar_core.status import error_info
-from radscholar_core.testing import gateway_keys
+from radscholar_core.testing import gateway_keys, person
 from radscholar_proto.radiomics.v1 import radiomics_pb2 as pb
 from radscholar_proto.radiomics.v1 import radiomics_pb2_grpc
 from radscholar_radiomics.config import Settings
@@ -73,8 +76,17 @@ def test_bad_settings_name_the_problem(text: str, named: str) -> None:
     assert named in error.value.message
 
 
-async def test_server_lists_presets_and_refuses_bad_settings() -> None:
-    async with serving(build_server(Settings(port=0, identity=KEYS.keys)), interceptors=KEYS.interceptors()) as channel:
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        port=0,
+        identity=KEYS.keys,
+        database_url=f"sqlite:///{tmp_path}/radiomics.db",
+        object_store=ObjectStoreSettings(root=tmp_path / "objects"),
+    )
+
+
+async def test_server_lists_presets_and_refuses_bad_settings(tmp_path: Path) -> None:
+    async with serving(build_server(settings(tmp_path)), interceptors=KEYS.interceptors()) as channel:
         radiomics = radiomics_pb2_grpc.RadiomicsServiceStub(channel)
         listed = await radiomics.ListPresets(pb.ListPresetsRequest())
         assert {p.id for p in listed.presets} >= {"ibsi-phantom", "ct", "mr", "radiograph", "comprehensive"}
@@ -87,3 +99,50 @@ async def test_server_lists_presets_and_refuses_bad_settings() -> None:
         assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert error_info(failure.value).reason == "INVALID_SETTINGS"  # type: ignore[union-attr]
         assert "binCount" in (failure.value.details() or "")
+
+
+async def test_researchers_save_their_own_presets(tmp_path: Path) -> None:
+    server = build_server(settings(tmp_path))
+    port = await server.start("127.0.0.1", 0)
+    rita, sam = person("rita.researcher"), person("sam.researcher")
+    try:
+        async with (
+            grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=KEYS.interceptors(rita)) as as_rita,
+            grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=KEYS.interceptors(sam)) as as_sam,
+        ):
+            mine, theirs = (
+                radiomics_pb2_grpc.RadiomicsServiceStub(as_rita),
+                radiomics_pb2_grpc.RadiomicsServiceStub(as_sam),
+            )
+            ct = next(p for p in presets() if p.id == "ct").settings_yaml
+            refusals = {
+                "INVALID_PRESET_ID": pb.SavePresetRequest(id="Bad Id", display_name="x", settings_yaml=ct),
+                "INVALID_PRESET_NAME": pb.SavePresetRequest(id="lung", display_name=" ", settings_yaml=ct),
+                "INVALID_SETTINGS": pb.SavePresetRequest(
+                    id="lung", display_name="Lung", settings_yaml="setting: {binCount: 0}"
+                ),
+            }
+            refusals["INVALID_PRESET_ID "] = pb.SavePresetRequest(id="ct", display_name="CT", settings_yaml=ct)
+            for reason, request in refusals.items():
+                with pytest.raises(grpc.aio.AioRpcError) as failure:
+                    await mine.SavePreset(request)
+                assert error_info(failure.value).reason == reason.strip()  # type: ignore[union-attr]
+            saved = await mine.SavePreset(
+                pb.SavePresetRequest(
+                    id="lung-nodules", display_name="Lung nodules", description="bin 10", settings_yaml=ct
+                )
+            )
+            assert saved.preset.created_by == "rita.researcher" and not saved.preset.built_in
+            assert saved.settings_hash == validate_settings(ct).settings_hash
+            with pytest.raises(grpc.aio.AioRpcError) as twice:
+                await theirs.SavePreset(pb.SavePresetRequest(id="lung-nodules", display_name="Mine", settings_yaml=ct))
+            assert twice.value.code() == grpc.StatusCode.ALREADY_EXISTS
+            listed = await theirs.ListPresets(pb.ListPresetsRequest())
+            assert [(p.id, p.built_in) for p in listed.presets][-1] == ("lung-nodules", False)
+            with pytest.raises(grpc.aio.AioRpcError) as foreign:
+                await theirs.DeletePreset(pb.DeletePresetRequest(id="lung-nodules"))
+            assert foreign.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            await mine.DeletePreset(pb.DeletePresetRequest(id="lung-nodules"))
+            assert "lung-nodules" not in {p.id for p in (await mine.ListPresets(pb.ListPresetsRequest())).presets}
+    finally:
+        await server.stop(0)

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request, Response, UploadFile
 from pydantic import BaseModel, Field, ValidationError
 
 from radscholar_core.errors import InvalidArgument
@@ -18,11 +18,20 @@ from radscholar_proto.radiomics.v1 import radiomics_pb2 as pb
 router = APIRouter(prefix="/api/v1/radiomics", tags=["radiomics"])
 
 
+class NewPreset(BaseModel):
+    id: str = Field(min_length=1, max_length=64, examples=["lung-nodules-bw10"])
+    display_name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=10_000)
+    settings_yaml: str = Field(max_length=100_000, description="pyradiomics parameter file as YAML")
+
+
 class Preset(BaseModel):
     id: str
     display_name: str
     description: str
     settings_yaml: str
+    built_in: bool
+    created_by: str
 
 
 class PresetList(BaseModel):
@@ -40,10 +49,22 @@ class ValidatedSettings(BaseModel):
     feature_classes: list[str]
 
 
-@router.get("/presets", summary="Built-in extraction presets")
+@router.get("/presets", summary="Extraction presets: the built-in ones, then those researchers saved")
 async def list_presets(radiomics: Radiomics) -> PresetList:
     answer = await radiomics.ListPresets(pb.ListPresetsRequest())
     return PresetList(presets=[to_model(Preset, p) for p in answer.presets])
+
+
+@router.post("/presets", status_code=201, summary="Save your own preset (its settings are checked first)")
+async def save_preset(body: NewPreset, radiomics: Radiomics) -> Preset:
+    answer = await radiomics.SavePreset(pb.SavePresetRequest(**body.model_dump()))
+    return to_model(Preset, answer.preset)
+
+
+@router.delete("/presets/{preset_id}", status_code=204, summary="Delete a saved preset (yours, or any as an admin)")
+async def delete_preset(preset_id: str, radiomics: Radiomics) -> Response:
+    await radiomics.DeletePreset(pb.DeletePresetRequest(id=preset_id))
+    return Response(status_code=204)
 
 
 @router.post("/settings/validate", summary="Check extraction settings before starting a job")

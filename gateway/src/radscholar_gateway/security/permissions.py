@@ -180,6 +180,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # compute and science
     ("GET", "/api/v1/training/architectures"): Rule(P.TRAINING_READ),
     ("GET", "/api/v1/radiomics/presets"): Rule(P.RADIOMICS_USE),
+    ("POST", "/api/v1/radiomics/presets"): Rule(P.RADIOMICS_USE, "radiomics.presets.save"),
+    ("DELETE", "/api/v1/radiomics/presets/{preset_id}"): Rule(
+        P.RADIOMICS_USE, "radiomics.presets.delete", "preset:{preset_id}"
+    ),
     ("POST", "/api/v1/radiomics/settings/validate"): Rule(P.RADIOMICS_USE),
     ("POST", "/api/v1/radiomics/extractions"): Rule(P.RADIOMICS_USE, "radiomics.extract"),
     ("GET", "/api/v1/radiomics/ibsi-report"): Rule(P.RADIOMICS_USE),

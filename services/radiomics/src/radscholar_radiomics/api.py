@@ -9,48 +9,79 @@ import uuid
 
 import grpc
 
-from radscholar_core.errors import InvalidArgument, NotFound
+from radscholar_core.errors import InvalidArgument, NotFound, PermissionDenied
+from radscholar_core.identity import current_identity
 from radscholar_core.objectstore import ObjectStore
 from radscholar_proto.radiomics.v1 import radiomics_pb2 as pb
 from radscholar_proto.radiomics.v1 import radiomics_pb2_grpc
+from radscholar_radiomics.adapters.presets import SqlPresets
 from radscholar_radiomics.domain.extraction import extract, provenance, read_image
 from radscholar_radiomics.domain.ibsi import compliance, compliance_table, ibsi_name
 from radscholar_radiomics.domain.selection import Step, select
-from radscholar_radiomics.domain.settings import ExtractionSettings, presets, validate_settings
+from radscholar_radiomics.domain.settings import ExtractionSettings, Preset, new_preset, presets, validate_settings
 from radscholar_radiomics.domain.tables import feature_columns, parse_parameter, read_table
 
 
 @functools.lru_cache(maxsize=64)  # checking settings builds pyradiomics' extractor (~13 ms); the result is frozen
-def _settings(preset_id: str, settings_yaml: str) -> ExtractionSettings:
-    if preset_id:
-        for preset in presets():
-            if preset.id == preset_id:
-                return validate_settings(preset.settings_yaml)
-        known = ", ".join(p.id for p in presets())
-        raise NotFound(f"no preset '{preset_id}'; the presets are {known}", reason="PRESET_NOT_FOUND")
-    if not settings_yaml.strip():
-        raise InvalidArgument("give a preset_id or settings_yaml", reason="NO_SETTINGS")
+def _validated(settings_yaml: str) -> ExtractionSettings:
     return validate_settings(settings_yaml)
 
 
+def _preset_to_proto(preset: Preset) -> pb.Preset:
+    return pb.Preset(
+        id=preset.id,
+        display_name=preset.display_name,
+        description=preset.description,
+        settings_yaml=preset.settings_yaml,
+        built_in=preset.built_in,
+        created_by=preset.created_by,
+    )
+
+
 class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, objects: ObjectStore, saved: SqlPresets) -> None:
         self._objects = objects
+        self._saved = saved
+
+    def _settings(self, preset_id: str, settings_yaml: str) -> ExtractionSettings:
+        """The settings of a built-in or saved preset, or the given YAML, checked."""
+        if not preset_id:
+            if not settings_yaml.strip():
+                raise InvalidArgument("give a preset_id or settings_yaml", reason="NO_SETTINGS")
+            return _validated(settings_yaml)
+        preset = next((p for p in presets() if p.id == preset_id), None) or self._saved.get(preset_id)
+        if preset is None:
+            known = ", ".join([p.id for p in presets()] + [p.id for p in self._saved.list()])
+            raise NotFound(f"no preset '{preset_id}'; the presets are {known}", reason="PRESET_NOT_FOUND")
+        return _validated(preset.settings_yaml)
 
     async def ListPresets(
         self, request: pb.ListPresetsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListPresetsResponse:
-        return pb.ListPresetsResponse(
-            presets=[
-                pb.Preset(
-                    id=p.id,
-                    display_name=p.display_name,
-                    description=p.description,
-                    settings_yaml=p.settings_yaml,
-                )
-                for p in presets()
-            ]
+        saved = await asyncio.to_thread(self._saved.list)
+        return pb.ListPresetsResponse(presets=[_preset_to_proto(p) for p in [*presets(), *saved]])
+
+    async def SavePreset(
+        self, request: pb.SavePresetRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SavePresetResponse:
+        preset = new_preset(
+            request.id, request.display_name, request.description, request.settings_yaml, current_identity().username
         )
+        settings = await asyncio.to_thread(_validated, request.settings_yaml)
+        saved = await asyncio.to_thread(self._saved.add, preset, settings.settings_hash)
+        return pb.SavePresetResponse(preset=_preset_to_proto(saved), settings_hash=settings.settings_hash)
+
+    async def DeletePreset(
+        self, request: pb.DeletePresetRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeletePresetResponse:
+        caller = current_identity()
+        preset = await asyncio.to_thread(self._saved.get, request.id)
+        if preset is None:
+            raise NotFound(f"no saved preset '{request.id}'", reason="PRESET_NOT_FOUND")
+        if preset.created_by != caller.username and not caller.is_admin:
+            raise PermissionDenied("only who saved a preset (or an admin) deletes it", reason="NOT_YOUR_PRESET")
+        await asyncio.to_thread(self._saved.delete, request.id)
+        return pb.DeletePresetResponse()
 
     async def ValidateSettings(
         self, request: pb.ValidateSettingsRequest, context: grpc.aio.ServicerContext
@@ -66,7 +97,7 @@ class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
     async def ExtractFeatures(
         self, request: pb.ExtractFeaturesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExtractFeaturesResponse:
-        settings = await asyncio.to_thread(_settings, request.preset_id, request.settings_yaml)
+        settings = await asyncio.to_thread(self._settings, request.preset_id, request.settings_yaml)
         image_data, mask_data = await asyncio.gather(
             asyncio.to_thread(self._objects.get, request.image_object_key),
             asyncio.to_thread(self._objects.get, request.mask_object_key),

@@ -11,4 +11,7 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="RADSCHOLAR_RADIOMICS_")
 
     port: Port = 50054
+    database_url: str = Field(
+        description="SQLAlchemy URL: sqlite:///var/radiomics/radiomics.db or postgresql+psycopg://..."
+    )
     object_store: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings)

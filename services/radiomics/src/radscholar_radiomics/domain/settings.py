@@ -25,6 +25,25 @@ class Preset:
     display_name: str
     description: str
     settings_yaml: str
+    built_in: bool = True
+    created_by: str = ""  # a researcher's own preset: who saved it
+
+
+PRESET_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def new_preset(preset_id: str, display_name: str, description: str, settings_yaml: str, created_by: str) -> Preset:
+    """A researcher's own preset, its id not one of the built-in ones (the settings are checked by the caller)."""
+    if not PRESET_ID.match(preset_id):
+        raise InvalidArgument(
+            f"preset id '{preset_id}' must be 1 to 64 of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
+            reason="INVALID_PRESET_ID",
+        )
+    if preset_id in PRESETS:
+        raise InvalidArgument(f"'{preset_id}' is a built-in preset; choose another id", reason="INVALID_PRESET_ID")
+    if not display_name.strip() or len(display_name) > 200:
+        raise InvalidArgument("display_name must be 1 to 200 characters", reason="INVALID_PRESET_NAME")
+    return Preset(preset_id, display_name.strip(), description, settings_yaml, built_in=False, created_by=created_by)
 
 
 PRESETS = {

@@ -11,6 +11,22 @@ class ListPresetsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Preset(_message.Message):
+    __slots__ = ("id", "display_name", "description", "settings_yaml", "built_in", "created_by")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_YAML_FIELD_NUMBER: _ClassVar[int]
+    BUILT_IN_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    display_name: str
+    description: str
+    settings_yaml: str
+    built_in: bool
+    created_by: str
+    def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., settings_yaml: _Optional[str] = ..., built_in: _Optional[bool] = ..., created_by: _Optional[str] = ...) -> None: ...
+
+class SavePresetRequest(_message.Message):
     __slots__ = ("id", "display_name", "description", "settings_yaml")
     ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +37,24 @@ class Preset(_message.Message):
     description: str
     settings_yaml: str
     def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., settings_yaml: _Optional[str] = ...) -> None: ...
+
+class SavePresetResponse(_message.Message):
+    __slots__ = ("preset", "settings_hash")
+    PRESET_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_HASH_FIELD_NUMBER: _ClassVar[int]
+    preset: Preset
+    settings_hash: str
+    def __init__(self, preset: _Optional[_Union[Preset, _Mapping]] = ..., settings_hash: _Optional[str] = ...) -> None: ...
+
+class DeletePresetRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class DeletePresetResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class ListPresetsResponse(_message.Message):
     __slots__ = ("presets",)

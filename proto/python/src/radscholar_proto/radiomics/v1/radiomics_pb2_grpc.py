@@ -40,6 +40,16 @@ class RadiomicsServiceStub:
                 request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ListPresetsRequest.SerializeToString,
                 response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ListPresetsResponse.FromString,
                 _registered_method=True)
+        self.SavePreset = channel.unary_unary(
+                '/radscholar.radiomics.v1.RadiomicsService/SavePreset',
+                request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SavePresetRequest.SerializeToString,
+                response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SavePresetResponse.FromString,
+                _registered_method=True)
+        self.DeletePreset = channel.unary_unary(
+                '/radscholar.radiomics.v1.RadiomicsService/DeletePreset',
+                request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.DeletePresetRequest.SerializeToString,
+                response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.DeletePresetResponse.FromString,
+                _registered_method=True)
         self.ValidateSettings = channel.unary_unary(
                 '/radscholar.radiomics.v1.RadiomicsService/ValidateSettings',
                 request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ValidateSettingsRequest.SerializeToString,
@@ -67,7 +77,21 @@ class RadiomicsServiceServicer:
     """
 
     def ListPresets(self, request, context):
-        """Lists the built-in extraction presets.
+        """Lists the built-in extraction presets, then those researchers saved.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SavePreset(self, request, context):
+        """Saves a researcher's own preset (its settings are checked first).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePreset(self, request, context):
+        """Deletes a saved preset (built-in ones stay).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -108,6 +132,16 @@ def add_RadiomicsServiceServicer_to_server(servicer, server):
                     servicer.ListPresets,
                     request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ListPresetsRequest.FromString,
                     response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ListPresetsResponse.SerializeToString,
+            ),
+            'SavePreset': grpc.unary_unary_rpc_method_handler(
+                    servicer.SavePreset,
+                    request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SavePresetRequest.FromString,
+                    response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SavePresetResponse.SerializeToString,
+            ),
+            'DeletePreset': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePreset,
+                    request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.DeletePresetRequest.FromString,
+                    response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.DeletePresetResponse.SerializeToString,
             ),
             'ValidateSettings': grpc.unary_unary_rpc_method_handler(
                     servicer.ValidateSettings,
@@ -158,6 +192,60 @@ class RadiomicsService:
             '/radscholar.radiomics.v1.RadiomicsService/ListPresets',
             radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ListPresetsRequest.SerializeToString,
             radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ListPresetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SavePreset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.radiomics.v1.RadiomicsService/SavePreset',
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SavePresetRequest.SerializeToString,
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SavePresetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePreset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.radiomics.v1.RadiomicsService/DeletePreset',
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.DeletePresetRequest.SerializeToString,
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.DeletePresetResponse.FromString,
             options,
             channel_credentials,
             insecure,
