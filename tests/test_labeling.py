@@ -51,6 +51,7 @@ def truth(cohort: radscholar_phantoms.Manifest, index: int) -> dict[str, Any]:
         "series": series["series_instance_uid"],
         "label": entry["label"],
         "lesions": lesions,
+        "mask": cohort.root / series["mask"],  # NIfTI label map: each lesion's id
     }
 
 
@@ -80,32 +81,18 @@ def as_user(platform: Platform, token: str) -> httpx.Client:
     return platform.client(token)
 
 
-def lesion_mask(cohort: radscholar_phantoms.Manifest, case: dict[str, Any]) -> np.ndarray:
+def lesion_mask(case: dict[str, Any]) -> np.ndarray:
     """The phantom's ground-truth label map [k, j, i]: each lesion's id."""
-    assert cohort.root is not None
-    entry = next(
-        c
-        for c in json.loads((cohort.root / "manifest.json").read_text())["cases"]
-        if c["study_instance_uid"] == case["study"]
-    )
-    image = nib.load(cohort.root / entry["series"][0]["mask"])
-    return np.transpose(np.asarray(image.dataobj), (2, 1, 0)).astype(np.uint8)
+    return np.transpose(np.asarray(nib.load(case["mask"]).dataobj), (2, 1, 0)).astype(np.uint8)
 
 
-def class_mask(cohort: radscholar_phantoms.Manifest, case: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def class_mask(case: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The ground truth as the project's label map (each lesion's class position) and the NIfTI's affine."""
-    assert cohort.root is not None
-    entry = next(
-        c
-        for c in json.loads((cohort.root / "manifest.json").read_text())["cases"]
-        if c["study_instance_uid"] == case["study"]
-    )
-    affine = nib.load(cohort.root / entry["series"][0]["mask"]).affine
-    lesions = lesion_mask(cohort, case)
+    lesions = lesion_mask(case)
     classes = np.zeros_like(lesions)
     for lesion in case["lesions"]:
         classes[lesions == lesion["lesion_id"]] = NAMES.index(lesion["class"]) + 1
-    return classes, affine
+    return classes, nib.load(case["mask"]).affine
 
 
 def rle_of(mask: np.ndarray) -> list[dict[str, Any]]:
@@ -225,10 +212,10 @@ def test_double_reading_review_agreement_and_a_frozen_dataset(
     # Masks on the second case: the first annotator uploads the ground truth as NIfTI, the second sends RLE
     # slices without one lesion. Both are kept as NIfTI and as DICOM SEG in the DICOM store.
     masked = cases[1]
-    truth_mask, affine = class_mask(cohort, masked)
+    truth_mask, affine = class_mask(masked)
     missing = masked["lesions"][0]
     partial = truth_mask.copy()
-    partial[lesion_mask(cohort, masked) == missing["lesion_id"]] = 0
+    partial[lesion_mask(masked) == missing["lesion_id"]] = 0
     with as_user(platform, first_token) as client:
         task_id = task_ids[(first["id"], masked["study"])]
         nifti = io.BytesIO()

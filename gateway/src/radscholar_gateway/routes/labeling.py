@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, model_validator
 
@@ -227,64 +227,53 @@ def _task(message: pb.Task) -> Task:
     return to_model(Task, message, status=_name(pb.TaskStatus, message.status, "TASK_STATUS_"))
 
 
-@router.get("/projects/{project_id}/tasks", summary="The worklist: tasks by filter (annotators: their own)")
-async def list_tasks(
-    project_id: str,
-    labeling: Labeling,
+def task_filter(
     site: str = "",
     study_date_from: Annotated[str, Query(description="YYYY-MM-DD, inclusive")] = "",
     study_date_to: Annotated[str, Query(description="YYYY-MM-DD, inclusive")] = "",
     status: Annotated[list[TaskStatus] | None, Query()] = None,
-    assignee_id: Annotated[str, Query(description="a user id; '-' for unassigned tasks")] = "",
-    page_size: Annotated[int, Query(ge=0, le=1000)] = 50,
-    page_token: str = "",
-) -> TaskPage:
-    where = pb.TaskFilter(
-        site=site,
-        study_date_from=study_date_from,
-        study_date_to=study_date_to,
-        statuses=[_enum(s, "TASK_STATUS_") for s in status or []],  # type: ignore[misc]
-        assignee_id=assignee_id,
-    )
-    answer = await labeling.ListTasks(
-        pb.ListTasksRequest(project_id=project_id, filter=where, page=page_request(page_size, page_token))
-    )
+) -> pb.TaskFilter:
+    statuses = [_enum(s, "TASK_STATUS_") for s in status or []]
+    return pb.TaskFilter(site=site, study_date_from=study_date_from, study_date_to=study_date_to, statuses=statuses)  # type: ignore[arg-type]
+
+
+TaskQuery = Annotated[pb.TaskFilter, Depends(task_filter)]
+PageSize = Annotated[int, Query(ge=0, le=1000)]
+
+
+def _task_page(answer: pb.ListTasksResponse) -> TaskPage:
     return TaskPage(
         tasks=[_task(t) for t in answer.tasks],
         next_page_token=answer.page.next_page_token,
         total_size=answer.page.total_size,
     )
+
+
+@router.get("/projects/{project_id}/tasks", summary="The worklist: tasks by filter (annotators: their own)")
+async def list_tasks(
+    project_id: str,
+    labeling: Labeling,
+    where: TaskQuery,
+    assignee_id: Annotated[str, Query(description="a user id; '-' for unassigned tasks")] = "",
+    page_size: PageSize = 50,
+    page_token: str = "",
+) -> TaskPage:
+    where.assignee_id = assignee_id
+    page = page_request(page_size, page_token)
+    return _task_page(await labeling.ListTasks(pb.ListTasksRequest(project_id=project_id, filter=where, page=page)))
 
 
 @router.get("/tasks", summary="Your tasks across every project (your inbox), by task type, status, site and date")
 async def my_tasks(
     labeling: Labeling,
+    where: TaskQuery,
     task_type: Annotated[Literal["CLASSIFICATION", "DETECTION", "SEGMENTATION"] | None, Query()] = None,
-    site: str = "",
-    study_date_from: Annotated[str, Query(description="YYYY-MM-DD, inclusive")] = "",
-    study_date_to: Annotated[str, Query(description="YYYY-MM-DD, inclusive")] = "",
-    status: Annotated[list[TaskStatus] | None, Query()] = None,
-    page_size: Annotated[int, Query(ge=0, le=1000)] = 50,
+    page_size: PageSize = 50,
     page_token: str = "",
 ) -> TaskPage:
-    where = pb.TaskFilter(
-        site=site,
-        study_date_from=study_date_from,
-        study_date_to=study_date_to,
-        statuses=[_enum(s, "TASK_STATUS_") for s in status or []],  # type: ignore[misc]
-    )
-    answer = await labeling.ListTasks(
-        pb.ListTasksRequest(
-            filter=where,
-            task_type=f"TASK_TYPE_{task_type}" if task_type else "TASK_TYPE_UNSPECIFIED",  # type: ignore[arg-type]
-            page=page_request(page_size, page_token),
-        )
-    )
-    return TaskPage(
-        tasks=[_task(t) for t in answer.tasks],
-        next_page_token=answer.page.next_page_token,
-        total_size=answer.page.total_size,
-    )
+    kind = f"TASK_TYPE_{task_type}" if task_type else "TASK_TYPE_UNSPECIFIED"
+    page = page_request(page_size, page_token)
+    return _task_page(await labeling.ListTasks(pb.ListTasksRequest(filter=where, task_type=kind, page=page)))  # type: ignore[arg-type]
 
 
 @router.post("/projects/{project_id}/tasks/assignments", summary="Assign many cases to annotators in one call")
