@@ -669,3 +669,30 @@ def test_labels_import_and_export(platform: Platform, cohort: radscholar_phantom
         (name,) = archive.namelist()
         seg = pydicom.dcmread(io.BytesIO(archive.read(name)))
         assert seg.Modality == "SEG" and seg.ReferencedSeriesSequence[0].SeriesInstanceUID == cases[1]["series"]
+
+
+def test_a_project_takes_studies_of_its_sites_only(
+    platform: Platform, cohort: radscholar_phantoms.Manifest, project: dict[str, Any]
+) -> None:
+    """The cohort's studies come from two sites; a project of one site takes only that site's studies."""
+    studies = [truth(cohort, i)["study"] for i in range(4)]
+    open_to_all = platform.gateway.post(
+        "/api/v1/projects",
+        json={"name": f"All sites {Path(str(cohort.root)).name}", "modality": "CT", "task_type": "CLASSIFICATION",
+              "dimensionality": "3D", "label_schema": {"classes": CLASSES}},
+    ).json()["id"]  # fmt: skip
+    added = platform.gateway.post(f"/api/v1/projects/{open_to_all}/cases", json={"study_instance_uids": studies})
+    site_of = {c["study_instance_uid"]: c["site"] for c in added.json()["added"]}
+    assert len(set(site_of.values())) == 2, site_of
+    kept = sorted(set(site_of.values()))[0]
+    pid = platform.gateway.post(
+        "/api/v1/projects",
+        json={"name": f"One site {Path(str(cohort.root)).name}", "modality": "CT", "task_type": "CLASSIFICATION",
+              "dimensionality": "3D", "label_schema": {"classes": CLASSES}, "sites": [kept]},
+    ).json()["id"]  # fmt: skip
+    foreign = next(uid for uid, site in site_of.items() if site != kept)
+    refused = platform.gateway.post(f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": [foreign]})
+    assert refused.status_code == 422 and refused.json()["error"]["reason"] == "SITE_NOT_IN_PROJECT", refused.text
+    own = [uid for uid, site in site_of.items() if site == kept]
+    accepted = platform.gateway.post(f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": own})
+    assert accepted.status_code == 200 and len(accepted.json()["added"]) == len(own)
