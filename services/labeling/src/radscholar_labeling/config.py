@@ -16,3 +16,6 @@ class Settings(ServiceSettings):
     )
     dicomstore_address: str = Field(description="host:port of the DICOM store (masks are stored there as DICOM SEG)")
     object_store: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings)
+    staged_upload_max_age_hours: float = Field(
+        24.0, gt=0, description="mask uploads no save named are deleted once this old (checked every hour)"
+    )

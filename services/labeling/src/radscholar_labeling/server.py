@@ -1,5 +1,6 @@
 """Builds the labeling gRPC server: the composition root of the service."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -10,6 +11,7 @@ from radscholar_core.identity import relayed_identity_interceptors
 from radscholar_core.objectstore import open_object_store
 from radscholar_labeling.adapters.images import DicomStoreImages
 from radscholar_labeling.adapters.project_repository import SqlProjectRepository
+from radscholar_labeling.adapters.staging import keep_sweeping
 from radscholar_labeling.adapters.work_repository import SqlWork
 from radscholar_labeling.api import LabelingServicer
 from radscholar_labeling.config import Settings
@@ -35,4 +37,9 @@ def build_server(settings: Settings) -> Server:
             )
         ],
         verifier=settings.identity.verifier(),
+        background=[
+            lambda: keep_sweeping(
+                objects, timedelta(hours=settings.staged_upload_max_age_hours), every=timedelta(hours=1)
+            )
+        ],
     )
