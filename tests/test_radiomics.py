@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 import radscholar_phantoms
 from radscholar import ApiError, Client
 from radscholar.cli import app
+from radscholar_radiomics.domain.stability import icc
 from tests.conftest import Platform
 
 
@@ -208,3 +210,28 @@ def test_a_saved_preset_extracts_like_its_settings(
         assert refused.value.reason == "INVALID_SETTINGS"
     deleted = runner.invoke(app, ["radiomics", "delete-preset", preset_id, "--url", platform.url], env=home)
     assert deleted.exit_code == 0, deleted.output
+
+
+def test_feature_stability_between_annotators(platform: Platform, tmp_path: Path) -> None:
+    """Two annotators' features of 12 regions: one feature agrees closely, one not at all; the ICCs equal the
+    stability module's, and only the agreeing feature is stable."""
+    rng = np.random.default_rng(3)
+    truth = rng.normal(100, 20, 12)
+    rows = []
+    for rater, noise in (("anna", 0.0), ("ben", 1.0)):
+        for region, value in enumerate(truth):
+            rows.append({"lesion": f"L{region}", "reader": rater, "patient": f"P{region // 2}",
+                         "volume": value + noise * rng.normal(0, 1), "texture": rng.normal(0, 1)})  # fmt: skip
+    table = tmp_path / "readers.csv"
+    pd.DataFrame(rows).to_csv(table, index=False)
+    token = platform.login(platform.admin_username, platform.admin_password)["access_token"]
+    with Client(platform.url, token=token) as client:
+        result = client.feature_stability(table, "lesion", "reader", ids=["patient"], threshold=0.9)
+        assert (result["targets"], result["raters"], result["stable"]) == (12, 2, ["volume"])
+        frame = pd.DataFrame(rows)
+        for feature in ("volume", "texture"):
+            ratings = frame.pivot(index="lesion", columns="reader", values=feature).to_numpy()
+            assert result["icc"][feature] == pytest.approx(icc(ratings, "ICC(3,1)"), abs=1e-12)
+        with pytest.raises(ApiError) as refused:
+            client.feature_stability(table, "lesion", "nobody")
+        assert refused.value.reason == "UNKNOWN_COLUMN"

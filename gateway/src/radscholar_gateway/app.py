@@ -43,6 +43,7 @@ UPLOAD_PATHS = (
     f"{API_PREFIX}/tasks/",
     f"{API_PREFIX}/radiomics/extractions",
     f"{API_PREFIX}/radiomics/selections",
+    f"{API_PREFIX}/radiomics/stability",
 )
 
 

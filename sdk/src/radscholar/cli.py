@@ -2096,3 +2096,33 @@ def radiomics_select(
     for name in result["selected"]:
         table_view.add_row(escape(name), f"{frequency.get(name, 0):.0%}")
     console.print(table_view)
+
+
+@radiomics.command("stability")
+def radiomics_stability(
+    table: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="one row per region and rater (.csv/.parquet)")
+    ],
+    target: Annotated[str, typer.Option("--target", help="the column naming the region (lesion)")],
+    rater: Annotated[str, typer.Option("--rater", help="the column naming the annotator or perturbation")],
+    ids: Annotated[list[str] | None, typer.Option("--id", help="another column that is not a feature (repeat)")] = None,
+    kind: Annotated[str, typer.Option("--kind", help="ICC(1,1), ICC(2,1) or ICC(3,1)")] = "ICC(3,1)",
+    threshold: Annotated[float, typer.Option("--threshold", min=0, max=1)] = 0.75,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write every feature's ICC (CSV) here")] = None,
+    url: Url = None,
+) -> None:
+    """Which features stay put between annotators or mask perturbations (ICC per feature)."""
+    with signed_in(url) as client:
+        result = client.feature_stability(table, target, rater, ids=ids or [], kind=kind, threshold=threshold)
+    iccs = result["icc"]
+    if out is not None:
+        out.write_text("feature,icc\n" + "".join(f"{name},{value!r}\n" for name, value in sorted(iccs.items())))
+    console.print(
+        f"{escape(kind)} over {result['targets']} regions and {result['raters']} raters: "
+        f"{len(result['stable'])} of {len(iccs)} features at {threshold:g} or more",
+        highlight=False,
+    )
+    view = listing("least stable features", "feature", fixed("ICC"))
+    for name, value in sorted(iccs.items(), key=lambda item: item[1])[:20]:
+        view.add_row(escape(name), f"{value:.3f}")
+    console.print(view)

@@ -1051,6 +1051,33 @@ class Client:
             ]
             return self._request("POST", "/api/v1/radiomics/selections", files=body, timeout=600)  # type: ignore[no-any-return]
 
+    def feature_stability(
+        self,
+        table: Path | str,
+        target: str,
+        rater: str,
+        *,
+        ids: Sequence[str] = (),
+        kind: str = "ICC(3,1)",
+        threshold: float = 0.75,
+    ) -> dict[str, Any]:
+        """ICC per feature between raters (annotators or mask perturbations) from a long table (CSV or Parquet) of
+        one row per region and rater. Returns {icc: {feature: value}, stable, targets, raters}."""
+        table = Path(table)
+        spec = {
+            "target_column": target,
+            "rater_column": rater,
+            "id_columns": list(ids),
+            "kind": kind,
+            "threshold": threshold,
+        }
+        with table.open("rb") as handle:
+            body: Files = [
+                ("table", (table.name, handle, "application/octet-stream")),
+                ("spec", (None, json.dumps(spec))),  # type: ignore[list-item]
+            ]
+            return self._request("POST", "/api/v1/radiomics/stability", files=body, timeout=600)  # type: ignore[no-any-return]
+
     def ibsi_report(self) -> dict[str, Any]:
         """The IBSI digital phantom's features against the IBSI reference values: {rows, table}."""
         return self._request("GET", "/api/v1/radiomics/ibsi-report", timeout=300)  # type: ignore[no-any-return]

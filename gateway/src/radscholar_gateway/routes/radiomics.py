@@ -211,3 +211,47 @@ async def select_features(
     selected = await asyncio.to_thread(objects.get, answer.selected_table_object_key)
     await asyncio.to_thread(objects.delete, answer.selected_table_object_key)
     return to_model(Selection, answer, selected_table_csv=selected.decode())
+
+
+class StabilitySpec(BaseModel):
+    target_column: str = Field(min_length=1, description="the column naming the region (lesion) of each row")
+    rater_column: str = Field(min_length=1, description="the column naming the annotator or mask perturbation")
+    id_columns: list[str] = Field(default_factory=list, description="other columns that are not features")
+    kind: Literal["ICC(1,1)", "ICC(2,1)", "ICC(3,1)"] = "ICC(3,1)"
+    threshold: float = Field(0.75, ge=0, le=1, description="features with an ICC at least this are stable")
+
+
+class Stability(BaseModel):
+    icc: dict[str, float]
+    stable: list[str]
+    targets: int
+    raters: int
+
+
+@router.post(
+    "/stability",
+    summary="Feature robustness between annotators or mask perturbations: ICC per feature and the stable features",
+)
+async def feature_stability(
+    request: Request,
+    radiomics: Radiomics,
+    table: UploadFile,
+    spec: Annotated[str, Form(description="the StabilitySpec as JSON")],
+) -> Stability:
+    try:
+        chosen = StabilitySpec.model_validate_json(spec)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise InvalidArgument(f"spec: {problem['msg']} at {problem['loc']}", reason="INVALID_STABILITY") from None
+    objects: ObjectStore = request.app.state.objects
+    key = f"staging/radiomics/{uuid.uuid4().hex}/table"
+    await asyncio.to_thread(objects.put, key, table.file)
+    try:
+        answer = await radiomics.FeatureStability(
+            pb.FeatureStabilityRequest(
+                table_object_key=key, table_name=table.filename or "table.csv", **chosen.model_dump()
+            )
+        )
+    finally:
+        await asyncio.to_thread(objects.delete, key)
+    return to_model(Stability, answer)

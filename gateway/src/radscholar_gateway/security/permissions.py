@@ -188,6 +188,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/radiomics/extractions"): Rule(P.RADIOMICS_USE, "radiomics.extract"),
     ("GET", "/api/v1/radiomics/ibsi-report"): Rule(P.RADIOMICS_USE),
     ("POST", "/api/v1/radiomics/selections"): Rule(P.RADIOMICS_USE, "radiomics.select"),
+    ("POST", "/api/v1/radiomics/stability"): Rule(P.RADIOMICS_USE, "radiomics.stability"),
     ("POST", "/api/v1/stats/two-group-comparisons"): Rule(P.STATS_RUN),
 }
 

@@ -19,7 +19,8 @@ from radscholar_radiomics.domain.extraction import extract, provenance, read_ima
 from radscholar_radiomics.domain.ibsi import compliance, compliance_table, ibsi_name
 from radscholar_radiomics.domain.selection import Step, select
 from radscholar_radiomics.domain.settings import ExtractionSettings, Preset, new_preset, presets, validate_settings
-from radscholar_radiomics.domain.tables import feature_columns, parse_parameter, read_table
+from radscholar_radiomics.domain.stability import feature_icc, stable_features
+from radscholar_radiomics.domain.tables import feature_columns, parse_parameter, rated_features, read_table
 
 
 @functools.lru_cache(maxsize=64)  # checking settings builds pyradiomics' extractor (~13 ms); the result is frozen
@@ -175,3 +176,14 @@ class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
             selection_frequency=result.selection_frequency,
             selected_table_object_key=key,
         )
+
+    async def FeatureStability(
+        self, request: pb.FeatureStabilityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FeatureStabilityResponse:
+        data = await asyncio.to_thread(self._objects.get, request.table_object_key)
+        table = await asyncio.to_thread(read_table, data, request.table_name or "table.csv")
+        tables = rated_features(table, request.target_column, request.rater_column, list(request.id_columns))
+        iccs = await asyncio.to_thread(feature_icc, tables, request.kind or "ICC(3,1)")
+        stable = stable_features(iccs, request.threshold if request.HasField("threshold") else 0.75)
+        targets = set.intersection(*(set(by_target) for by_target in tables.values()))
+        return pb.FeatureStabilityResponse(icc=iccs, stable=stable, targets=len(targets), raters=len(tables))

@@ -56,3 +56,19 @@ def parse_parameter(text: str) -> int | float | str:
         except ValueError:
             continue
     return text
+
+
+def rated_features(
+    table: pd.DataFrame, target: str, rater: str, ids: Sequence[str]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``[rater][target][feature]`` from a long table of one row per region and rater (annotator or perturbation)."""
+    if not target or not rater:
+        raise InvalidArgument("name the target (region) and rater columns", reason="UNKNOWN_COLUMN")
+    features, _, _ = feature_columns(table, target, rater, ids)
+    rated: dict[str, dict[str, dict[str, float]]] = {}
+    keys = zip(table[rater].astype(str), table[target].astype(str), strict=True)
+    for (who, what), row in zip(keys, features.to_dict("records"), strict=True):
+        if what in rated.setdefault(who, {}):
+            raise InvalidArgument(f"rater '{who}' rates region '{what}' twice", reason="INVALID_TABLE")
+        rated[who][what] = row
+    return rated

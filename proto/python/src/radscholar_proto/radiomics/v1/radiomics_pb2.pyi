@@ -215,3 +215,40 @@ class SelectFeaturesResponse(_message.Message):
     selection_frequency: _containers.ScalarMap[str, float]
     selected_table_object_key: str
     def __init__(self, selected: _Optional[_Iterable[str]] = ..., cv_auc_mean: _Optional[float] = ..., cv_auc_std: _Optional[float] = ..., fold_aucs: _Optional[_Iterable[float]] = ..., selection_frequency: _Optional[_Mapping[str, float]] = ..., selected_table_object_key: _Optional[str] = ...) -> None: ...
+
+class FeatureStabilityRequest(_message.Message):
+    __slots__ = ("table_object_key", "table_name", "target_column", "rater_column", "id_columns", "kind", "threshold")
+    TABLE_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    TABLE_NAME_FIELD_NUMBER: _ClassVar[int]
+    TARGET_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    RATER_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    ID_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    table_object_key: str
+    table_name: str
+    target_column: str
+    rater_column: str
+    id_columns: _containers.RepeatedScalarFieldContainer[str]
+    kind: str
+    threshold: float
+    def __init__(self, table_object_key: _Optional[str] = ..., table_name: _Optional[str] = ..., target_column: _Optional[str] = ..., rater_column: _Optional[str] = ..., id_columns: _Optional[_Iterable[str]] = ..., kind: _Optional[str] = ..., threshold: _Optional[float] = ...) -> None: ...
+
+class FeatureStabilityResponse(_message.Message):
+    __slots__ = ("icc", "stable", "targets", "raters")
+    class IccEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    ICC_FIELD_NUMBER: _ClassVar[int]
+    STABLE_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    RATERS_FIELD_NUMBER: _ClassVar[int]
+    icc: _containers.ScalarMap[str, float]
+    stable: _containers.RepeatedScalarFieldContainer[str]
+    targets: int
+    raters: int
+    def __init__(self, icc: _Optional[_Mapping[str, float]] = ..., stable: _Optional[_Iterable[str]] = ..., targets: _Optional[int] = ..., raters: _Optional[int] = ...) -> None: ...

@@ -70,6 +70,11 @@ class RadiomicsServiceStub:
                 request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SelectFeaturesRequest.SerializeToString,
                 response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SelectFeaturesResponse.FromString,
                 _registered_method=True)
+        self.FeatureStability = channel.unary_unary(
+                '/radscholar.radiomics.v1.RadiomicsService/FeatureStability',
+                request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.FeatureStabilityRequest.SerializeToString,
+                response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.FeatureStabilityResponse.FromString,
+                _registered_method=True)
 
 
 class RadiomicsServiceServicer:
@@ -125,6 +130,13 @@ class RadiomicsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FeatureStability(self, request, context):
+        """Feature robustness between raters (annotators or mask perturbations): ICC per feature, and the stable ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RadiomicsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +174,11 @@ def add_RadiomicsServiceServicer_to_server(servicer, server):
                     servicer.SelectFeatures,
                     request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SelectFeaturesRequest.FromString,
                     response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SelectFeaturesResponse.SerializeToString,
+            ),
+            'FeatureStability': grpc.unary_unary_rpc_method_handler(
+                    servicer.FeatureStability,
+                    request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.FeatureStabilityRequest.FromString,
+                    response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.FeatureStabilityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -354,6 +371,33 @@ class RadiomicsService:
             '/radscholar.radiomics.v1.RadiomicsService/SelectFeatures',
             radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SelectFeaturesRequest.SerializeToString,
             radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.SelectFeaturesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FeatureStability(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.radiomics.v1.RadiomicsService/FeatureStability',
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.FeatureStabilityRequest.SerializeToString,
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.FeatureStabilityResponse.FromString,
             options,
             channel_credentials,
             insecure,
