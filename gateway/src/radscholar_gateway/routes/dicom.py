@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -19,6 +17,7 @@ from radscholar_gateway.convert import page_request, to_model
 from radscholar_gateway.deps import DicomStore
 from radscholar_gateway.security.guard import CurrentPrincipal
 from radscholar_gateway.security.principal import Principal
+from radscholar_gateway.staging import staged
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as pb
 
 router = APIRouter(prefix="/api/v1/dicom", tags=["dicom"])
@@ -269,21 +268,8 @@ async def upload(
     """Each upload is staged in the object store and ingested by the DICOM store; bad files never stop the rest."""
     site, project_id = into.site, into.project_id
     require_member(principal, project_id)
-    objects: ObjectStore = request.app.state.objects
     timeout = request.app.state.settings.upload_timeout_seconds
-    keys: list[str] = []
-
-    def stage() -> None:  # all in one worker thread: a file is small next to a thread hop
-        for file in files:
-            keys.append(f"staging/uploads/{uuid.uuid4().hex}")
-            objects.put(keys[-1], file.file)
-
-    def unstage() -> None:
-        for key in keys:
-            objects.delete(key)
-
-    try:
-        await asyncio.to_thread(stage)  # then ingested (and indexed) at once
+    async with staged(request, [file.file for file in files], "staging/uploads") as keys:  # ingested at once
         answer = await store.IngestUpload(
             pb.IngestUploadRequest(
                 files=[
@@ -295,8 +281,6 @@ async def upload(
             ),
             timeout=timeout,
         )
-    finally:
-        await asyncio.to_thread(unstage)
     report = UploadReport(
         files=[
             IngestedFile(

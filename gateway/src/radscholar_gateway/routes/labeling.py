@@ -19,6 +19,7 @@ from radscholar_core.objectstore import ObjectStore
 from radscholar_gateway.convert import page_request, to_model
 from radscholar_gateway.deps import Access, DicomStore, Labeling
 from radscholar_gateway.routes.dicom import object_response
+from radscholar_gateway.staging import spooled_body, staged
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as store_pb
 from radscholar_proto.labeling.v1 import labeling_pb2 as pb
 
@@ -454,13 +455,14 @@ async def upload_mask(task_id: str, request: Request, labeling: Labeling) -> Mas
     suffix = {"application/dicom": "seg", "application/gzip": "nii.gz", "application/x-gzip": "nii.gz"}.get(kind, "nii")
     upload_id = f"{uuid.uuid4().hex}.{suffix}"
     objects: ObjectStore = request.app.state.objects
-    body = b"".join([chunk async for chunk in request.stream()])
-    if not body:
-        raise InvalidArgument("the mask upload is empty", reason="EMPTY_UPLOAD")
-    if suffix == "nii" and body[:2] == b"\x1f\x8b":
-        upload_id = upload_id.removesuffix(".nii") + ".nii.gz"
-    await asyncio.to_thread(objects.put, f"staging/masks/{task_id}/{upload_id}", body)
-    return MaskUpload(upload_id=upload_id, size_bytes=len(body))
+    async with spooled_body(request, "mask upload") as body:
+        size = body.seek(0, 2)
+        body.seek(0)
+        if suffix == "nii" and body.read(2) == b"\x1f\x8b":
+            upload_id = upload_id.removesuffix(".nii") + ".nii.gz"
+        body.seek(0)
+        await asyncio.to_thread(objects.put, f"staging/masks/{task_id}/{upload_id}", body)  # the save deletes it
+    return MaskUpload(upload_id=upload_id, size_bytes=size)
 
 
 @router.put(
@@ -628,13 +630,7 @@ async def import_labels(
     submit: Annotated[bool, Query(description="submit the new versions for review (else drafts)")] = False,
     source: Annotated[str, Query(description="'person', or 'model:<name>/<version>' for pre-labels")] = "person",
 ) -> Imported:
-    objects: ObjectStore = request.app.state.objects
-    key = f"staging/imports/{uuid.uuid4().hex}"
-    body = b"".join([chunk async for chunk in request.stream()])
-    if not body:
-        raise InvalidArgument("the import is empty", reason="EMPTY_UPLOAD")
-    await asyncio.to_thread(objects.put, key, body)
-    try:
+    async with spooled_body(request, "import") as body, staged(request, [body], "staging/imports") as (key,):
         answer = await labeling.ImportLabels(
             pb.ImportLabelsRequest(
                 project_id=project_id,
@@ -645,8 +641,6 @@ async def import_labels(
                 source=source,
             )
         )
-    finally:
-        await asyncio.to_thread(objects.delete, key)
     request.state.audit_details = {"cases": str(answer.cases), "format": format}
     return Imported(cases=answer.cases, labels=answer.labels, boxes=answer.boxes)
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request, Response, UploadFile
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from radscholar_core.errors import InvalidArgument
 from radscholar_core.objectstore import ObjectStore
 from radscholar_gateway.convert import to_model
 from radscholar_gateway.deps import Radiomics
+from radscholar_gateway.staging import form_json, staged
 from radscholar_proto.radiomics.v1 import radiomics_pb2 as pb
 
 router = APIRouter(prefix="/api/v1/radiomics", tags=["radiomics"])
@@ -117,17 +116,12 @@ async def extract_features(
     settings_yaml: Annotated[str, Form(max_length=100_000)] = "",
     label: Annotated[int, Form(ge=1, le=65535, description="the mask's label of the region")] = 1,
 ) -> Extraction:
-    objects: ObjectStore = request.app.state.objects
-    folder = f"staging/radiomics/{uuid.uuid4().hex}"
-    staged = {"image": (image, f"{folder}/image"), "mask": (mask, f"{folder}/mask")}
-    try:
-        for upload, key in staged.values():
-            await asyncio.to_thread(objects.put, key, upload.file)
+    async with staged(request, [image.file, mask.file], "staging/radiomics") as (image_key, mask_key):
         answer = await radiomics.ExtractFeatures(
             pb.ExtractFeaturesRequest(
-                image_object_key=staged["image"][1],
+                image_object_key=image_key,
                 image_name=image.filename or "image.nii.gz",
-                mask_object_key=staged["mask"][1],
+                mask_object_key=mask_key,
                 mask_name=mask.filename or "mask.nii.gz",
                 label=label,
                 preset_id=preset_id,
@@ -135,9 +129,6 @@ async def extract_features(
             ),
             timeout=request.app.state.settings.upload_timeout_seconds,
         )
-    finally:
-        for _, key in staged.values():
-            await asyncio.to_thread(objects.delete, key)
     return to_model(Extraction, answer)
 
 
@@ -180,16 +171,8 @@ async def select_features(
     table: UploadFile,
     spec: Annotated[str, Form(description="the SelectionSpec as JSON")],
 ) -> Selection:
-    try:
-        chosen = SelectionSpec.model_validate_json(spec)
-    except ValidationError as exc:
-        raise InvalidArgument(
-            f"spec: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}", reason="INVALID_SELECTION"
-        ) from None
-    objects: ObjectStore = request.app.state.objects
-    key = f"staging/radiomics/{uuid.uuid4().hex}/table"
-    await asyncio.to_thread(objects.put, key, table.file)
-    try:
+    chosen = form_json(SelectionSpec, spec, "spec", "INVALID_SELECTION")
+    async with staged(request, [table.file], "staging/radiomics") as (key,):
         answer = await radiomics.SelectFeatures(
             pb.SelectFeaturesRequest(
                 table_object_key=key,
@@ -206,8 +189,7 @@ async def select_features(
             ),
             timeout=request.app.state.settings.upload_timeout_seconds,
         )
-    finally:
-        await asyncio.to_thread(objects.delete, key)
+    objects: ObjectStore = request.app.state.objects
     selected = await asyncio.to_thread(objects.get, answer.selected_table_object_key)
     await asyncio.to_thread(objects.delete, answer.selected_table_object_key)
     return to_model(Selection, answer, selected_table_csv=selected.decode())
@@ -238,20 +220,11 @@ async def feature_stability(
     table: UploadFile,
     spec: Annotated[str, Form(description="the StabilitySpec as JSON")],
 ) -> Stability:
-    try:
-        chosen = StabilitySpec.model_validate_json(spec)
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        raise InvalidArgument(f"spec: {problem['msg']} at {problem['loc']}", reason="INVALID_STABILITY") from None
-    objects: ObjectStore = request.app.state.objects
-    key = f"staging/radiomics/{uuid.uuid4().hex}/table"
-    await asyncio.to_thread(objects.put, key, table.file)
-    try:
+    chosen = form_json(StabilitySpec, spec, "spec", "INVALID_STABILITY")
+    async with staged(request, [table.file], "staging/radiomics") as (key,):
         answer = await radiomics.FeatureStability(
             pb.FeatureStabilityRequest(
                 table_object_key=key, table_name=table.filename or "table.csv", **chosen.model_dump()
             )
         )
-    finally:
-        await asyncio.to_thread(objects.delete, key)
     return to_model(Stability, answer)
