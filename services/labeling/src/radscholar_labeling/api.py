@@ -1,27 +1,24 @@
-"""The labeling servicer: proto -> domain -> proto, nothing else."""
+"""The labeling servicer: proto -> domain -> proto, and the staged objects a save reads."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
-import math
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from radscholar_core.errors import Conflict, FailedPrecondition, InvalidArgument, PermissionDenied
+from radscholar_core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from radscholar_core.identity import current_identity
 from radscholar_core.objectstore import ObjectStore
 from radscholar_core.paging import Page
 from radscholar_labeling.adapters.tables import DatasetRow
 from radscholar_labeling.adapters.work_repository import SqlWork
-from radscholar_labeling.domain import agreement
-from radscholar_labeling.domain.datasets import DatasetItem, SplitSpec, Stratify, build_manifest
+from radscholar_labeling.domain.datasets import SplitSpec, Stratify, build_manifest
 from radscholar_labeling.domain.mask_store import MaskInput, MaskStore
 from radscholar_labeling.domain.masks import Geometry, RleSlice, geometry_of
 from radscholar_labeling.domain.projects import (
@@ -33,6 +30,7 @@ from radscholar_labeling.domain.projects import (
     Project,
     TaskType,
 )
+from radscholar_labeling.domain.reviews import dataset_items, project_agreement
 from radscholar_labeling.domain.transfers import LabelTransfers
 from radscholar_labeling.domain.work import (
     UNASSIGNED,
@@ -48,6 +46,7 @@ from radscholar_labeling.domain.work import (
     Task,
     TaskFilter,
     TaskStatus,
+    check_base_version,
     check_content,
     check_source,
     placed,
@@ -236,84 +235,6 @@ def _member(project_id: str, roles: frozenset[str] | None = None) -> str:
     )
 
 
-def _case_class(version: AnnotationVersion) -> str:
-    return version.content.labels[0].class_name if version.content.labels else ""
-
-
-def _agreement(latest: list[tuple[Task, AnnotationVersion]], limit: int) -> pb.GetAgreementResponse:
-    """Class kappa over cases read by several annotators (Cohen's for two annotators, Fleiss' otherwise, on the cases
-    with the most common number of readers), box IoU over cases read by two."""
-    by_case: dict[str, dict[str, AnnotationVersion]] = defaultdict(dict)
-    for task, version in latest:
-        by_case[task.case.id][task.assignee_id] = version
-    compared = {case: readers for case, readers in by_case.items() if len(readers) >= 2}
-    cases: list[agreement.CaseAgreement] = []
-    kappa, method = math.nan, ""
-    classes = {c: {a: _case_class(v) for a, v in r.items()} for c, r in compared.items()}
-    classes = {c: labels for c, labels in classes.items() if all(labels.values())}
-    if classes:
-        cases += [agreement.case_class_agreement(c, labels) for c, labels in classes.items()]
-        annotators = sorted({a for labels in classes.values() for a in labels})
-        with contextlib.suppress(InvalidArgument):  # too few cases: no kappa yet
-            if len(annotators) == 2:
-                kappa, method = (
-                    agreement.cohen_kappa(*([labels[a] for labels in classes.values()] for a in annotators)),
-                    "cohen",
-                )
-            else:
-                readers = Counter(len(labels) for labels in classes.values()).most_common(1)[0][0]
-                rows = [sorted(labels.values()) for labels in classes.values() if len(labels) == readers]
-                kappa, method = agreement.fleiss_kappa(rows), "fleiss"
-    boxed = {c: r for c, r in compared.items() if len(r) == 2 and any(v.content.boxes for v in r.values())}
-    box_scores = [
-        agreement.case_box_agreement(c, {a: [(b.min, b.max) for b in v.content.boxes] for a, v in r.items()})
-        for c, r in boxed.items()
-    ]
-    cases += box_scores
-    return pb.GetAgreementResponse(
-        class_kappa=kappa,
-        kappa_method=method,
-        cases_compared=len(compared),
-        mean_box_iou=sum(b.score for b in box_scores) / len(box_scores) if box_scores else math.nan,
-        mean_mask_dice=math.nan,
-        disagreements=[
-            pb.CaseAgreement(case_id=c.case_id, kind=c.kind, score=c.score, detail=c.detail)
-            for c in agreement.largest_disagreements(cases, limit or 20)
-        ],
-    )
-
-
-def _dataset_items(
-    accepted: list[tuple[Task, AnnotationVersion]], columns: dict[str, dict[str, str]]
-) -> list[DatasetItem]:
-    """One item per case; a case with several accepted annotations that differ must be adjudicated first."""
-    chosen: dict[str, tuple[Task, AnnotationVersion]] = {}
-    for task, version in accepted:
-        earlier = chosen.get(task.case.id)
-        if earlier is not None and earlier[1].content != version.content:
-            raise FailedPrecondition(
-                f"case {task.case.id} (study {task.case.study_instance_uid}) has two accepted annotations that "
-                "differ; adjudicate it first",
-                reason="CASE_NEEDS_ADJUDICATION",
-            )
-        chosen.setdefault(task.case.id, (task, version))
-    return [
-        DatasetItem(
-            case_id=task.case.id,
-            patient_id=task.case.patient_id,
-            study_instance_uid=task.case.study_instance_uid,
-            series_instance_uids=tuple(s.series_instance_uid for s in task.case.series),
-            site=task.case.site,
-            label_class=_case_class(version),
-            annotation_id=version.annotation_id,
-            annotation_version=version.version,
-            columns=columns.get(task.case.id, {}),
-            masks={m.series_instance_uid: m.nifti_object_key for m in version.content.masks},
-        )
-        for task, version in chosen.values()
-    ]
-
-
 def dataset_to_proto(row: DatasetRow, *, with_manifest: bool = True) -> pb.Dataset:
     return pb.Dataset(
         id=row.id,
@@ -475,26 +396,18 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
             content = dataclasses.replace(content, boxes=await self._placed(content.boxes, task.case))
         check_content(content, project, task.case)
         source = check_source(request.source)
-        if request.base_version != task.annotation_version:  # refused before any mask is written
-            raise Conflict(
-                f"this edit started from version {request.base_version}, but version {task.annotation_version} "
-                "was saved since; reload it and apply your changes again",
-                reason="STALE_VERSION",
-            )
+        check_base_version(request.base_version, task.annotation_version)  # before any mask is written
         staged = [key for m in request.masks for key in (m.nifti_object_key, m.seg_object_key) if key]
         for key in staged:
             if not key.startswith(f"staging/masks/{task.id}/"):
                 raise InvalidArgument(f"'{key}' is not a mask uploaded for this task", reason="INVALID_MASK_UPLOAD")
         try:
+            latest = await asyncio.to_thread(self._work.latest_version, task.id)
+            previous = latest.content.masks if latest else ()
             if request.masks:
-                history = await asyncio.to_thread(self._work.history, task.id)
-                previous = history[-1].content.masks if history else ()
                 inputs = [await self._mask_input(m) for m in request.masks]
-                masks = await self._masks.save(project, task.case, task.id, inputs, previous)
-                content = dataclasses.replace(content, masks=masks)
-            elif task.annotation_version:
-                history = await asyncio.to_thread(self._work.history, task.id)
-                content = dataclasses.replace(content, masks=history[-1].content.masks)  # kept as they were
+                previous = await self._masks.save(project, task.case, task.id, inputs, previous)
+            content = dataclasses.replace(content, masks=previous)  # masks of series not named are kept
             version = await asyncio.to_thread(
                 self._work.save_annotation,
                 task.id,
@@ -561,26 +474,18 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
         submitted = (TaskStatus.TAGGED, TaskStatus.REVIEWED)
         latest = await asyncio.to_thread(self._work.latest_annotations, request.project_id, submitted)
         project = await asyncio.to_thread(self._projects.get, request.project_id)
-        answer = _agreement(latest, request.limit)
-        by_case: dict[str, dict[str, AnnotationVersion]] = defaultdict(dict)
-        for task, version in latest:
-            if version.content.masks:
-                by_case[task.case.id][task.assignee_id] = version
-        scores = []
-        for case_id, readers in by_case.items():
-            if len(readers) == 2:
-                masks = {reader: version.content.masks for reader, version in readers.items()}
-                scores += await self._masks.case_agreement(case_id, masks, project)
-        if scores:
-            answer.mean_mask_dice = sum(s.score for s in scores) / len(scores)
-            shown = [
-                *answer.disagreements,
-                *(pb.CaseAgreement(case_id=s.case_id, kind=s.kind, score=s.score, detail=s.detail) for s in scores),
-            ]
-            shown.sort(key=lambda c: (c.score, c.case_id))
-            del answer.disagreements[:]
-            answer.disagreements.extend(shown[: request.limit or 20])
-        return answer
+        report = await project_agreement(latest, self._masks, project, request.limit or 20)
+        return pb.GetAgreementResponse(
+            class_kappa=report.class_kappa,
+            kappa_method=report.kappa_method,
+            cases_compared=report.cases_compared,
+            mean_box_iou=report.mean_box_iou,
+            mean_mask_dice=report.mean_mask_dice,
+            disagreements=[
+                pb.CaseAgreement(case_id=c.case_id, kind=c.kind, score=c.score, detail=c.detail)
+                for c in report.disagreements
+            ],
+        )
 
     async def FreezeDataset(
         self, request: pb.FreezeDatasetRequest, context: grpc.aio.ServicerContext
@@ -603,7 +508,7 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
         if not accepted:
             raise FailedPrecondition("the project has no accepted labels to freeze", reason="NOTHING_ACCEPTED")
         columns = {case: dict(values.values) for case, values in request.columns.items()}
-        items = _dataset_items(accepted, columns)
+        items = dataset_items(accepted, columns)
         lineage = {
             "project_id": request.project_id,
             "deidentification_profile": request.deidentification_profile

@@ -38,6 +38,7 @@ from radscholar_labeling.domain.work import (
     Task,
     TaskFilter,
     TaskStatus,
+    check_base_version,
     plan_assignment,
     status_after_review,
     status_after_save,
@@ -341,12 +342,7 @@ class SqlWork:
             task = session.get(TaskRow, task_id, with_for_update=True)
             if task is None:
                 raise NotFound(f"task '{task_id}' does not exist", reason="TASK_NOT_FOUND")
-            if base_version != task.annotation_version:
-                raise Conflict(
-                    f"this edit started from version {base_version}, but version {task.annotation_version} was saved "
-                    "since; reload it and apply your changes again",
-                    reason="STALE_VERSION",
-                )
+            check_base_version(base_version, task.annotation_version)
             status = status_after_save(TaskStatus(task.status), submit)
             first = session.scalar(
                 select(AnnotationVersionRow.annotation_id).where(AnnotationVersionRow.task_id == task_id).limit(1)
@@ -374,6 +370,17 @@ class SqlWork:
                     "another version was saved at the same time; reload it", reason="STALE_VERSION"
                 ) from None
             return _version(row)
+
+    def latest_version(self, task_id: str) -> AnnotationVersion | None:
+        """The task's latest annotation version; None before the first save."""
+        with self._sessions() as session:
+            row = session.scalar(
+                select(AnnotationVersionRow)
+                .where(AnnotationVersionRow.task_id == task_id)
+                .order_by(AnnotationVersionRow.version.desc())
+                .limit(1)
+            )
+            return _version(row) if row is not None else None
 
     def history(self, task_id: str) -> list[AnnotationVersion]:
         self.task(task_id)

@@ -48,7 +48,7 @@ EXPORTS = {  # format -> (media type, file suffix)
 class Work(Protocol):
     def cases_by_study(self, project_id: str, study_instance_uids: Sequence[str]) -> dict[str, Case]: ...
     def task_of(self, case_id: str, assignee_id: str) -> Task: ...
-    def history(self, task_id: str) -> list[AnnotationVersion]: ...
+    def latest_version(self, task_id: str) -> AnnotationVersion | None: ...
     def save_annotation(
         self, task_id: str, author_id: str, base_version: int, content: AnnotationContent, *, submit: bool, source: str
     ) -> AnnotationVersion: ...
@@ -87,8 +87,8 @@ class LabelTransfers:
         for given in imported:
             case = cases[given.study_instance_uid]
             task = await asyncio.to_thread(self._work.task_of, case.id, annotator_id)
-            history = await asyncio.to_thread(self._work.history, task.id)
-            content = history[-1].content if history else AnnotationContent()
+            latest = await asyncio.to_thread(self._work.latest_version, task.id)
+            content = latest.content if latest else AnnotationContent()
             if fmt == "csv":
                 content = dataclasses.replace(content, labels=given.labels)
             else:

@@ -10,7 +10,7 @@ from enum import Enum
 
 import numpy as np
 
-from radscholar_core.errors import FailedPrecondition, InvalidArgument
+from radscholar_core.errors import Conflict, FailedPrecondition, InvalidArgument
 from radscholar_labeling.domain.masks import Geometry
 from radscholar_labeling.domain.projects import Dimensionality, LabelLevel, Project
 
@@ -279,6 +279,16 @@ def check_source(source: str) -> str:
             f"source '{source}' must be 'person' or 'model:<name>/<version>'", reason="INVALID_SOURCE"
         )
     return source
+
+
+def check_base_version(base_version: int, latest: int) -> None:
+    """An edit starts from the latest version; one that does not is refused (STALE_VERSION, 409)."""
+    if base_version != latest:
+        raise Conflict(
+            f"this edit started from version {base_version}, but version {latest} was saved since; reload it and "
+            "apply your changes again",
+            reason="STALE_VERSION",
+        )
 
 
 def status_after_save(status: TaskStatus, submit: bool) -> TaskStatus:
