@@ -136,13 +136,11 @@ class LabelTransfers:
                         geometries[box.series_instance_uid] = await self._geometry(case, box.series_instance_uid)
             data = boxes_json(rows, geometries)
         elif fmt == "coco":
-            images = {
-                key: (series.columns, series.rows)
-                for case, _, content in rows
-                for box in content.boxes
-                for series in [case.series_of(box.series_instance_uid)]
-                for key in (box.sop_instance_uid or box.series_instance_uid,)
-            }
+            images = {}  # the image of each 2D box (a one-image series stands for its image): (columns, rows)
+            for case, _, content in rows:
+                for box in content.boxes:
+                    series = case.series_of(box.series_instance_uid)
+                    images[box.sop_instance_uid or box.series_instance_uid] = (series.columns, series.rows)
             data = coco(rows, images, project.label_schema)
         else:
             data = await self._masks_zip(rows, fmt)

@@ -109,6 +109,8 @@ def plan_assignment(
     """
     if not annotators:
         raise InvalidArgument("name at least one annotator", reason="NO_ANNOTATORS")
+    if UNASSIGNED in annotators:
+        raise InvalidArgument("an annotator id is empty", reason="NO_ANNOTATORS")
     if len(set(annotators)) != len(annotators):
         raise InvalidArgument("an annotator is named twice", reason="DUPLICATE_ANNOTATOR")
     counts = {a: load.get(a, 0) for a in annotators}
