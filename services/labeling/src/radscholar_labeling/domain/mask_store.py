@@ -111,23 +111,24 @@ class MaskStore:
             voxels={name: int(counts[i]) for i, (name, _) in enumerate(classes, start=1) if counts[i]},
         )
 
-    async def load(self, ref: MaskRef, project: Project) -> Mask:
-        data = await asyncio.to_thread(self._objects.get, ref.nifti_object_key)
-        headers = await self.images.headers(ref.series_instance_uid)
-        return await asyncio.to_thread(read_nifti, data, geometry_of(headers), len(project.label_schema.classes))
-
     async def case_agreement(
         self, case_id: str, masks: Mapping[str, Sequence[MaskRef]], project: Project
     ) -> list[agreement.CaseAgreement]:
-        """Dice between two annotators' masks of each series both drew on."""
+        """Dice between two annotators' masks of each series both drew on (the series' grid read once)."""
         (first, a), (second, b) = masks.items()
         by_series = {m.series_instance_uid: m for m in b}
+        labels = len(project.label_schema.classes)
         scores = []
         for ref in a:
             other = by_series.get(ref.series_instance_uid)
-            if other is not None:
-                pair = {first: await self.load(ref, project), second: await self.load(other, project)}
-                scores.append(await asyncio.to_thread(agreement.case_mask_agreement, case_id, pair))
+            if other is None:
+                continue
+            geometry = geometry_of(await self.images.headers(ref.series_instance_uid))
+            pair = {}
+            for reader, mask in ((first, ref), (second, other)):
+                data = await asyncio.to_thread(self._objects.get, mask.nifti_object_key)
+                pair[reader] = await asyncio.to_thread(read_nifti, data, geometry, labels)
+            scores.append(await asyncio.to_thread(agreement.case_mask_agreement, case_id, pair))
         return scores
 
 
