@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -76,6 +81,7 @@ class Platform:
     orthanc: Orthanc
     addresses: dict[str, str]  # service -> host:port
     settings: GatewaySettings
+    ray_dashboard_port: int  # where the radiomics service looks for Ray; the `ray_head` fixture starts it there
     admin_username: str = ADMIN_USERNAME
     admin_password: str = ADMIN_PASSWORD
 
@@ -141,6 +147,7 @@ def isolated_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plat
 def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
     """The five services (real servers on free ports) behind the real gateway application."""
     objects = ObjectStoreSettings(root=data_dir / "objects")  # staged uploads: gateway -> DICOM store
+    ray_dashboard_port = free_port()  # Ray starts only for the tests that ask for it (fixture `ray_head`)
     private_pem, public_pem = generate_key_pair()
     trusted = IdentityKeys(public_keys={key_id_of(public_pem): public_pem})
     builders = {
@@ -173,6 +180,10 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
                 identity=trusted,
                 object_store=objects,
                 database_url=f"sqlite:///{data_dir}/radiomics.db",
+                ray_address=f"http://127.0.0.1:{ray_dashboard_port}",
+                labeling_address=addresses["labeling_address"],
+                dicomstore_address=addresses["dicomstore_address"],
+                job_poll_seconds=0.2,
             )
         ),
         "stats": lambda: build_stats(StatsSettings(port=0, identity=trusted)),
@@ -207,7 +218,12 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
             ).json()["access_token"]
             with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}"}) as admin:
                 yield Platform(
-                    url, admin, orthanc, {name: f"127.0.0.1:{port}" for name, (_, port) in servers.items()}, settings
+                    url,
+                    admin,
+                    orthanc,
+                    {name: f"127.0.0.1:{port}" for name, (_, port) in servers.items()},
+                    settings,
+                    ray_dashboard_port,
                 )
     finally:
         for server, _ in servers.values():
@@ -223,3 +239,45 @@ def ct_phantoms(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ct")
     radscholar_phantoms.generate("ct", 4, 2, 11, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def ray_head(platform: Platform) -> Iterator[str]:
+    """A real Ray head on 127.0.0.1 (2 CPUs) at the port the platform's radiomics service uses; its dashboard URL."""
+    from radscholar_localstack.ray_head import stop_leftovers
+
+    temp_dir = Path(tempfile.mkdtemp(prefix="rs-ray-", dir="/tmp"))
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # keeps the node and its listeners on loopback
+        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
+        "DASHBOARD_METRIC_PORT": "0",
+        "AUTOSCALER_METRIC_PORT": "0",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", os.defpath)]),  # job entrypoints' python
+    }
+    ports = {flag: free_port() for flag in ("--port", "--ray-client-server-port", "--dashboard-agent-listen-port")}
+    argv = [str(bin_dir / "ray"), "start", "--head", "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1"]
+    argv += ["--dashboard-port", str(platform.ray_dashboard_port), "--include-dashboard", "true"]
+    argv += [item for flag, port in ports.items() for item in (flag, str(port))]
+    argv += ["--temp-dir", str(temp_dir), "--num-cpus", "2", "--object-store-memory", str(256 << 20)]
+    argv += ["--disable-usage-stats", "--block"]
+    head = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{platform.ray_dashboard_port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/api/version", timeout=2).status_code == 200:
+                    break
+            if head.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Ray head did not start (exit code {head.poll()})")
+            time.sleep(0.5)
+        yield url
+    finally:
+        head.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.wait(timeout=30)
+        stop_leftovers(temp_dir, grace_s=10)
+        shutil.rmtree(temp_dir, ignore_errors=True)

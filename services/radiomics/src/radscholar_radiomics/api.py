@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import grpc
 
 from radscholar_core.errors import InvalidArgument, NotFound, PermissionDenied
 from radscholar_core.identity import current_identity
+from radscholar_core.job_proto import job_event, job_to_proto, log_line_to_proto
+from radscholar_core.jobs import Job, JobEvents, JobStore, LogLine
 from radscholar_core.objectstore import ObjectStore
+from radscholar_proto.common.v1 import job_pb2
 from radscholar_proto.radiomics.v1 import radiomics_pb2 as pb
 from radscholar_proto.radiomics.v1 import radiomics_pb2_grpc
+from radscholar_radiomics.adapters.datasets import DatasetSource
 from radscholar_radiomics.adapters.presets import SqlPresets
-from radscholar_radiomics.domain.extraction import extract, provenance, read_image
+from radscholar_radiomics.domain.batch import ID_COLUMNS, KIND, Plan, PlanItem
+from radscholar_radiomics.domain.extraction import IMAGE_FORMATS, extract, provenance, read_image
 from radscholar_radiomics.domain.ibsi import compliance, compliance_table, ibsi_name
 from radscholar_radiomics.domain.selection import Step, select
 from radscholar_radiomics.domain.settings import ExtractionSettings, Preset, new_preset, presets, validate_settings
 from radscholar_radiomics.domain.stability import feature_icc, stable_features
 from radscholar_radiomics.domain.tables import feature_columns, parse_parameter, rated_features, read_table
+from radscholar_radiomics.jobs import BatchJobs
 
 
 @functools.lru_cache(maxsize=64)  # checking settings builds pyradiomics' extractor (~13 ms); the result is frozen
@@ -39,10 +47,43 @@ def _preset_to_proto(preset: Preset) -> pb.Preset:
     )
 
 
+WATCH_RECHECK_SECONDS = 30  # a watcher re-reads the job this often even without a change notice (other replicas)
+
+
+def _visible(job: Job) -> Job:
+    """The job, if the caller started it, is an admin, or belongs to the project of its dataset."""
+    caller = current_identity()
+    project = str(job.parameters.get("project_id", ""))
+    if caller.is_admin or job.parameters.get("created_by") == caller.username:
+        return job
+    if project and caller.project_role(project):
+        return job
+    raise NotFound(f"job {job.id!r} not found", reason="JOB_NOT_FOUND", details={"job_id": job.id})
+
+
+def _after(lines: list[LogLine], last: LogLine | None) -> list[LogLine]:
+    """The lines written after ``last`` (all of them when it has scrolled out of the kept window)."""
+    if last is None or last not in lines:
+        return lines
+    return lines[len(lines) - lines[::-1].index(last) :]
+
+
 class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
-    def __init__(self, objects: ObjectStore, saved: SqlPresets) -> None:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        saved: SqlPresets,
+        jobs: BatchJobs,
+        store: JobStore,
+        events: JobEvents,
+        datasets: DatasetSource,
+    ) -> None:
         self._objects = objects
         self._saved = saved
+        self._jobs = jobs
+        self._store = store
+        self._events = events
+        self._datasets = datasets
 
     def _settings(self, preset_id: str, settings_yaml: str) -> ExtractionSettings:
         """The settings of a built-in or saved preset, or the given YAML, checked."""
@@ -187,3 +228,132 @@ class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
         stable = stable_features(iccs, request.threshold if request.HasField("threshold") else 0.75)
         targets = set.intersection(*(set(by_target) for by_target in tables.values()))
         return pb.FeatureStabilityResponse(icc=iccs, stable=stable, targets=len(targets), raters=len(tables))
+
+    async def StartExtractionJob(
+        self, request: pb.StartExtractionJobRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StartExtractionJobResponse:
+        caller = current_identity()
+        if bool(request.dataset_id) == bool(request.pairs):
+            raise InvalidArgument("give a dataset_id or image/mask pairs, not both", reason="NO_INPUTS")
+        settings = await asyncio.to_thread(self._settings, request.preset_id, request.settings_yaml)
+        if request.dataset_id:
+            inputs = await self._datasets.inputs(request.dataset_id)
+            items, origin = inputs.items, inputs.provenance
+        else:
+            items, origin = await asyncio.to_thread(self._kept_pairs, list(request.pairs)), {}
+        plan = Plan(
+            job_id=request.job_id or uuid.uuid4().hex,
+            settings_yaml=settings.canonical_yaml,
+            settings_hash=settings.settings_hash,
+            regions=request.regions or "lesion",
+            labels=tuple(request.labels),
+            items=tuple(items),
+            provenance={**origin, "preset_id": request.preset_id, "created_by": caller.username},
+        )
+        parameters = {
+            **origin,
+            "preset_id": request.preset_id,
+            "settings_hash": settings.settings_hash,
+            "regions": plan.regions,
+            "labels": list(plan.labels),
+            "series": len(items),
+        }
+        job = await asyncio.to_thread(self._jobs.start, plan, parameters, caller.username)
+        return pb.StartExtractionJobResponse(job=job_to_proto(job), series=len(items))
+
+    def _kept_pairs(self, pairs: list[pb.ImagePair]) -> list[PlanItem]:
+        """Staged pairs copied under keys of their content (staging is temporary; equal files reuse results)."""
+        items = []
+        for pair in pairs:
+            for name in (pair.image_name, pair.mask_name):
+                if not name.lower().endswith(tuple(IMAGE_FORMATS)):
+                    raise InvalidArgument(
+                        f"'{name}' is not a NIfTI or NRRD file: expected a name ending in {', '.join(IMAGE_FORMATS)}",
+                        reason="INVALID_IMAGE",
+                        details={"file": name},
+                    )
+            image_key, mask_key = (
+                self._keep(key, name)
+                for key, name in ((pair.image_object_key, pair.image_name), (pair.mask_object_key, pair.mask_name))
+            )
+            case_id = pair.case_id or next(
+                pair.image_name[: -len(s)] for s in IMAGE_FORMATS if pair.image_name.lower().endswith(s)
+            )
+            items.append(
+                PlanItem(
+                    case_id=case_id,
+                    image_key=image_key,
+                    image_name=pair.image_name,
+                    mask_key=mask_key,
+                    mask_name=pair.mask_name,
+                    patient_id=pair.patient_id,
+                    label_class=pair.label_class,
+                )
+            )
+        return items
+
+    def _keep(self, staged: str, name: str) -> str:
+        data = self._objects.get(staged)
+        suffix = next(s for s in IMAGE_FORMATS if name.lower().endswith(s))
+        key = f"radiomics/inputs/{hashlib.sha256(data).hexdigest()}{suffix}"
+        if not self._objects.exists(key):
+            self._objects.put(key, data)
+        return key
+
+    async def _job(self, job_id: str) -> Job:
+        return _visible(await asyncio.to_thread(self._store.get, job_id))
+
+    async def GetJob(self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext) -> pb.GetJobResponse:
+        job = await self._job(request.job_id)
+        return pb.GetJobResponse(job=job_to_proto(job), log_lines=[log_line_to_proto(line) for line in job.logs])
+
+    async def ListJobs(self, request: pb.ListJobsRequest, context: grpc.aio.ServicerContext) -> pb.ListJobsResponse:
+        page = await asyncio.to_thread(
+            self._store.list, kind=KIND, page_size=request.page_size, page_token=request.page_token
+        )
+        visible = []
+        for job in page.jobs:
+            try:
+                visible.append(job_to_proto(_visible(job)))
+            except NotFound:
+                continue
+        return pb.ListJobsResponse(jobs=visible, next_page_token=page.next_page_token)
+
+    async def WatchJob(
+        self, request: pb.WatchJobRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[job_pb2.JobEvent]:
+        with self._events.subscribe(request.job_id) as changes:
+            job = await self._job(request.job_id)
+            yield job_event(job, job.logs)
+            last = job.logs[-1] if job.logs else None
+            while not job.state.is_terminal:
+                try:
+                    async with asyncio.timeout(WATCH_RECHECK_SECONDS):
+                        await changes.wait()
+                except TimeoutError:
+                    pass
+                seen_version, job = job.version, await asyncio.to_thread(self._store.get, request.job_id)
+                new = _after(job.logs, last)
+                if job.version != seen_version or new:
+                    yield job_event(job, new)
+                    last = job.logs[-1] if job.logs else last
+
+    async def CancelJob(self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext) -> pb.CancelJobResponse:
+        await self._job(request.job_id)
+        return pb.CancelJobResponse(job=job_to_proto(await asyncio.to_thread(self._jobs.cancel, request.job_id)))
+
+    async def GetFeatureTable(
+        self, request: pb.GetFeatureTableRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetFeatureTableResponse:
+        await self._job(request.job_id)
+        outcome = await asyncio.to_thread(self._jobs.outcome, request.job_id)
+        return pb.GetFeatureTableResponse(
+            parquet_object_key=outcome.parquet_key,
+            csv_object_key=outcome.csv_key,
+            rows=outcome.rows,
+            features=outcome.features,
+            id_columns=list(ID_COLUMNS),
+            provenance=outcome.provenance,
+            failures=[pb.RegionFailure(**vars(failure)) for failure in outcome.failures],
+            reused=outcome.reused,
+        )

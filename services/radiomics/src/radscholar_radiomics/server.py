@@ -1,28 +1,53 @@
-"""Builds the radiomics gRPC server."""
+"""Builds the radiomics gRPC server: the composition root of the service."""
 
 from pathlib import Path
 
+import grpc
+
 from radscholar_core.db import create_engine_for, session_factory, upgrade_to_head
 from radscholar_core.grpc_server import Registration, Server
+from radscholar_core.identity import relayed_identity_interceptors
+from radscholar_core.jobs import JobEvents, JobStore
 from radscholar_core.objectstore import open_object_store
+from radscholar_proto.dicomstore.v1.dicomstore_pb2_grpc import DicomStoreServiceStub
+from radscholar_proto.labeling.v1.labeling_pb2_grpc import LabelingServiceStub
 from radscholar_proto.radiomics.v1 import radiomics_pb2, radiomics_pb2_grpc
+from radscholar_radiomics.adapters.datasets import DatasetSource
 from radscholar_radiomics.adapters.presets import SqlPresets
+from radscholar_radiomics.adapters.ray_jobs import RayJobs
 from radscholar_radiomics.api import RadiomicsServicer
 from radscholar_radiomics.config import Settings
+from radscholar_radiomics.jobs import BatchJobs, driver_environment
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def build_server(settings: Settings) -> Server:
     upgrade_to_head(settings.database_url, MIGRATIONS)
-    sessions = session_factory(create_engine_for(settings.database_url))
+    engine = create_engine_for(settings.database_url)
+    objects = open_object_store(settings.object_store)
+    events = JobEvents()
+    store = JobStore(engine, events=events)
+    jobs = BatchJobs(
+        store,
+        RayJobs(settings.ray_address),
+        objects,
+        driver_environment(settings.object_store, settings.region_cpus),
+        settings.job_poll_seconds,
+    )
+    relay = relayed_identity_interceptors()
+    datasets = DatasetSource(
+        LabelingServiceStub(grpc.aio.insecure_channel(settings.labeling_address, interceptors=relay)),
+        DicomStoreServiceStub(grpc.aio.insecure_channel(settings.dicomstore_address, interceptors=relay)),
+    )
     return Server(
         [
             Registration(
                 radiomics_pb2.DESCRIPTOR.services_by_name["RadiomicsService"].full_name,
-                RadiomicsServicer(open_object_store(settings.object_store), SqlPresets(sessions)),
+                RadiomicsServicer(objects, SqlPresets(session_factory(engine)), jobs, store, events, datasets),
                 radiomics_pb2_grpc.add_RadiomicsServiceServicer_to_server,
             )
         ],
         verifier=settings.identity.verifier(),
+        background=[jobs.keep_syncing],
     )

@@ -1,3 +1,4 @@
+from radscholar_proto.common.v1 import job_pb2 as _job_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -252,3 +253,140 @@ class FeatureStabilityResponse(_message.Message):
     targets: int
     raters: int
     def __init__(self, icc: _Optional[_Mapping[str, float]] = ..., stable: _Optional[_Iterable[str]] = ..., targets: _Optional[int] = ..., raters: _Optional[int] = ...) -> None: ...
+
+class ImagePair(_message.Message):
+    __slots__ = ("image_object_key", "image_name", "mask_object_key", "mask_name", "case_id", "label_class", "patient_id")
+    IMAGE_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_NAME_FIELD_NUMBER: _ClassVar[int]
+    MASK_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    MASK_NAME_FIELD_NUMBER: _ClassVar[int]
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_CLASS_FIELD_NUMBER: _ClassVar[int]
+    PATIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    image_object_key: str
+    image_name: str
+    mask_object_key: str
+    mask_name: str
+    case_id: str
+    label_class: str
+    patient_id: str
+    def __init__(self, image_object_key: _Optional[str] = ..., image_name: _Optional[str] = ..., mask_object_key: _Optional[str] = ..., mask_name: _Optional[str] = ..., case_id: _Optional[str] = ..., label_class: _Optional[str] = ..., patient_id: _Optional[str] = ...) -> None: ...
+
+class StartExtractionJobRequest(_message.Message):
+    __slots__ = ("dataset_id", "pairs", "preset_id", "settings_yaml", "regions", "labels", "job_id")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    PAIRS_FIELD_NUMBER: _ClassVar[int]
+    PRESET_ID_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_YAML_FIELD_NUMBER: _ClassVar[int]
+    REGIONS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    pairs: _containers.RepeatedCompositeFieldContainer[ImagePair]
+    preset_id: str
+    settings_yaml: str
+    regions: str
+    labels: _containers.RepeatedScalarFieldContainer[int]
+    job_id: str
+    def __init__(self, dataset_id: _Optional[str] = ..., pairs: _Optional[_Iterable[_Union[ImagePair, _Mapping]]] = ..., preset_id: _Optional[str] = ..., settings_yaml: _Optional[str] = ..., regions: _Optional[str] = ..., labels: _Optional[_Iterable[int]] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class StartExtractionJobResponse(_message.Message):
+    __slots__ = ("job", "series")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    job: _job_pb2.Job
+    series: int
+    def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., series: _Optional[int] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class GetJobResponse(_message.Message):
+    __slots__ = ("job", "log_lines")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    LOG_LINES_FIELD_NUMBER: _ClassVar[int]
+    job: _job_pb2.Job
+    log_lines: _containers.RepeatedCompositeFieldContainer[_job_pb2.LogLine]
+    def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., log_lines: _Optional[_Iterable[_Union[_job_pb2.LogLine, _Mapping]]] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs", "next_page_token")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[_job_pb2.Job]
+    next_page_token: str
+    def __init__(self, jobs: _Optional[_Iterable[_Union[_job_pb2.Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WatchJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class CancelJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class CancelJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _job_pb2.Job
+    def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ...) -> None: ...
+
+class GetFeatureTableRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class RegionFailure(_message.Message):
+    __slots__ = ("region_id", "case_id", "reason", "message")
+    REGION_ID_FIELD_NUMBER: _ClassVar[int]
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    region_id: str
+    case_id: str
+    reason: str
+    message: str
+    def __init__(self, region_id: _Optional[str] = ..., case_id: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class GetFeatureTableResponse(_message.Message):
+    __slots__ = ("parquet_object_key", "csv_object_key", "rows", "features", "id_columns", "provenance", "failures", "reused")
+    class ProvenanceEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PARQUET_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    CSV_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    ID_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    PROVENANCE_FIELD_NUMBER: _ClassVar[int]
+    FAILURES_FIELD_NUMBER: _ClassVar[int]
+    REUSED_FIELD_NUMBER: _ClassVar[int]
+    parquet_object_key: str
+    csv_object_key: str
+    rows: int
+    features: int
+    id_columns: _containers.RepeatedScalarFieldContainer[str]
+    provenance: _containers.ScalarMap[str, str]
+    failures: _containers.RepeatedCompositeFieldContainer[RegionFailure]
+    reused: int
+    def __init__(self, parquet_object_key: _Optional[str] = ..., csv_object_key: _Optional[str] = ..., rows: _Optional[int] = ..., features: _Optional[int] = ..., id_columns: _Optional[_Iterable[str]] = ..., provenance: _Optional[_Mapping[str, str]] = ..., failures: _Optional[_Iterable[_Union[RegionFailure, _Mapping]]] = ..., reused: _Optional[int] = ...) -> None: ...

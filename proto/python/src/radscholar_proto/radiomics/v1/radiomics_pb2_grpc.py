@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from radscholar_proto.common.v1 import job_pb2 as radscholar_dot_common_dot_v1_dot_job__pb2
 from radscholar_proto.radiomics.v1 import radiomics_pb2 as radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -75,6 +76,36 @@ class RadiomicsServiceStub:
                 request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.FeatureStabilityRequest.SerializeToString,
                 response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.FeatureStabilityResponse.FromString,
                 _registered_method=True)
+        self.StartExtractionJob = channel.unary_unary(
+                '/radscholar.radiomics.v1.RadiomicsService/StartExtractionJob',
+                request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.StartExtractionJobRequest.SerializeToString,
+                response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.StartExtractionJobResponse.FromString,
+                _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/radscholar.radiomics.v1.RadiomicsService/GetJob',
+                request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetJobResponse.FromString,
+                _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/radscholar.radiomics.v1.RadiomicsService/ListJobs',
+                request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.WatchJob = channel.unary_stream(
+                '/radscholar.radiomics.v1.RadiomicsService/WatchJob',
+                request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.WatchJobRequest.SerializeToString,
+                response_deserializer=radscholar_dot_common_dot_v1_dot_job__pb2.JobEvent.FromString,
+                _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/radscholar.radiomics.v1.RadiomicsService/CancelJob',
+                request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.CancelJobResponse.FromString,
+                _registered_method=True)
+        self.GetFeatureTable = channel.unary_unary(
+                '/radscholar.radiomics.v1.RadiomicsService/GetFeatureTable',
+                request_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetFeatureTableRequest.SerializeToString,
+                response_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetFeatureTableResponse.FromString,
+                _registered_method=True)
 
 
 class RadiomicsServiceServicer:
@@ -137,6 +168,49 @@ class RadiomicsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartExtractionJob(self, request, context):
+        """Starts batch extraction as a Ray job (one task per region of interest) over a dataset version or staged
+        image/mask pairs; regions a finished run already extracted with the same settings are reused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJob(self, request, context):
+        """One batch job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """Batch jobs the caller may see, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchJob(self, request, context):
+        """Follows a job: its snapshot now, then one event per change (progress, log lines) until it ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJob(self, request, context):
+        """Stops a queued or running job; regions already extracted are kept for a re-run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFeatureTable(self, request, context):
+        """The feature table a finished batch job wrote: where it is, its provenance, and the regions that failed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RadiomicsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +253,36 @@ def add_RadiomicsServiceServicer_to_server(servicer, server):
                     servicer.FeatureStability,
                     request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.FeatureStabilityRequest.FromString,
                     response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.FeatureStabilityResponse.SerializeToString,
+            ),
+            'StartExtractionJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartExtractionJob,
+                    request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.StartExtractionJobRequest.FromString,
+                    response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.StartExtractionJobResponse.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetJobRequest.FromString,
+                    response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetJobResponse.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ListJobsRequest.FromString,
+                    response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'WatchJob': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJob,
+                    request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.WatchJobRequest.FromString,
+                    response_serializer=radscholar_dot_common_dot_v1_dot_job__pb2.JobEvent.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.CancelJobRequest.FromString,
+                    response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.CancelJobResponse.SerializeToString,
+            ),
+            'GetFeatureTable': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFeatureTable,
+                    request_deserializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetFeatureTableRequest.FromString,
+                    response_serializer=radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetFeatureTableResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -398,6 +502,168 @@ class RadiomicsService:
             '/radscholar.radiomics.v1.RadiomicsService/FeatureStability',
             radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.FeatureStabilityRequest.SerializeToString,
             radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.FeatureStabilityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartExtractionJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.radiomics.v1.RadiomicsService/StartExtractionJob',
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.StartExtractionJobRequest.SerializeToString,
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.StartExtractionJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.radiomics.v1.RadiomicsService/GetJob',
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetJobRequest.SerializeToString,
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.radiomics.v1.RadiomicsService/ListJobs',
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ListJobsRequest.SerializeToString,
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/radscholar.radiomics.v1.RadiomicsService/WatchJob',
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.WatchJobRequest.SerializeToString,
+            radscholar_dot_common_dot_v1_dot_job__pb2.JobEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.radiomics.v1.RadiomicsService/CancelJob',
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.CancelJobRequest.SerializeToString,
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.CancelJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFeatureTable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.radiomics.v1.RadiomicsService/GetFeatureTable',
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetFeatureTableRequest.SerializeToString,
+            radscholar_dot_radiomics_dot_v1_dot_radiomics__pb2.GetFeatureTableResponse.FromString,
             options,
             channel_credentials,
             insecure,

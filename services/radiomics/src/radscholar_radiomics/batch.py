@@ -1,0 +1,144 @@
+"""The Ray driver of a batch extraction: ``python -m radscholar_radiomics.batch <plan object key>``.
+
+Submitted by the service through Ray's Jobs API. It reads the plan, finds the regions of every mask, reuses the
+regions an earlier run already extracted with the same inputs and settings, runs one Ray task per remaining region,
+and writes the feature table (Parquet and CSV) and an outcome for the service. A region that fails is reported with
+its reason; the others go on. Progress and log lines go to stdout (``RADSCHOLAR_PROGRESS`` / ``RADSCHOLAR_LOG`` and
+JSON), which the service follows. The object store's settings come as JSON in ``RADSCHOLAR_BATCH_OBJECT_STORE``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import ray
+import SimpleITK as sitk
+
+from radscholar_core.errors import DomainError
+from radscholar_core.objectstore import ObjectStore, ObjectStoreSettings, open_object_store
+from radscholar_radiomics.domain.batch import (
+    LOG,
+    PROGRESS,
+    Failure,
+    Outcome,
+    Plan,
+    Region,
+    feature_table,
+    outcome_key,
+    parquet_bytes,
+    region_mask,
+    regions_of,
+    table_keys,
+)
+from radscholar_radiomics.domain.extraction import extract, provenance, read_image
+from radscholar_radiomics.domain.settings import validate_settings
+
+OBJECT_STORE_ENV = "RADSCHOLAR_BATCH_OBJECT_STORE"
+REGION_CPUS_ENV = "RADSCHOLAR_BATCH_REGION_CPUS"
+
+
+def objects_from_environment() -> ObjectStore:
+    return open_object_store(ObjectStoreSettings.model_validate_json(os.environ[OBJECT_STORE_ENV]))
+
+
+def _emit(prefix: str, document: dict[str, Any]) -> None:
+    """One line of the driver's output protocol, which the service reads from Ray's job log."""
+    sys.stdout.write(prefix + json.dumps(document) + "\n")
+    sys.stdout.flush()
+
+
+def say(level: str, message: str) -> None:
+    _emit(LOG, {"level": level, "message": message})
+
+
+def report(completed: int, total: int, failed: int, step: str) -> None:
+    _emit(PROGRESS, {"completed": completed, "total": total, "failed": failed, "step": step})
+
+
+def extract_region(plan: Plan, region: Region) -> dict[str, Any]:
+    """One region's features, stored under its result key; or its failure. Runs in a Ray worker."""
+    threads = max(1, int(float(os.environ.get(REGION_CPUS_ENV, "1"))))
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)  # as many threads as the CPUs Ray gave the task
+    objects = objects_from_environment()
+    item = region.item
+    started = time.perf_counter()
+    try:
+        image = read_image(objects.get(item.image_key), item.image_name)
+        mask, label = region_mask(read_image(objects.get(item.mask_key), item.mask_name), region)
+        features = extract(image, mask, validate_settings(plan.settings_yaml), label=label)
+    except DomainError as error:
+        return {"failure": {"reason": error.reason, "message": str(error)}}
+    objects.put(region.result_key(plan.settings_hash), json.dumps(features).encode(), "application/json")
+    return {"features": features, "seconds": time.perf_counter() - started}
+
+
+def run(plan_key: str) -> Outcome:
+    objects = objects_from_environment()
+    plan = Plan.from_json(objects.get(plan_key))
+    settings = validate_settings(plan.settings_yaml)
+    regions: list[Region] = []
+    failures: list[Failure] = []
+    report(0, 0, 0, f"reading {len(plan.items)} masks")
+    for item in plan.items:
+        try:
+            mask = read_image(objects.get(item.mask_key), item.mask_name)
+            regions += regions_of(item, mask, plan.regions, plan.labels)
+        except DomainError as error:
+            failures.append(Failure(f"{item.case_id}/{item.name}", item.case_id, error.reason, str(error)))
+            say("WARNING", f"{item.case_id}/{item.name}: {error.reason}: {error}")
+    done: list[tuple[Region, dict[str, float]]] = []
+    remaining: list[Region] = []
+    for region in regions:
+        key = region.result_key(plan.settings_hash)
+        if objects.exists(key):
+            done.append((region, json.loads(objects.get(key))))
+        else:
+            remaining.append(region)
+    reused, total = len(done), len(regions)
+    say("INFO", f"{total} regions in {len(plan.items)} images; {reused} reused from earlier runs")
+    report(reused, total, 0, f"region {reused}/{total}")
+    task = ray.remote(num_cpus=float(os.environ.get(REGION_CPUS_ENV, "1")), max_retries=1)(extract_region)
+    shared = ray.put(plan)
+    pending = {task.remote(shared, region): region for region in remaining}
+    failed = 0
+    while pending:
+        [ready], _ = ray.wait(list(pending), num_returns=1)
+        region = pending.pop(ready)
+        answer = ray.get(ready)
+        if "failure" in answer:
+            failed += 1
+            problem = answer["failure"]
+            failures.append(Failure(region.id, region.item.case_id, problem["reason"], problem["message"]))
+            say("WARNING", f"{region.id}: {problem['reason']}: {problem['message']}")
+        else:
+            done.append((region, answer["features"]))
+            say("INFO", f"{region.id}: {len(answer['features'])} features in {answer['seconds']:.1f} s")
+        finished = len(done) + failed
+        report(finished, total, failed, f"region {finished}/{total}")
+    table = feature_table(done)
+    origin = {**plan.provenance, **provenance(settings), "regions": plan.regions, "job_id": plan.job_id}
+    parquet_key, csv_key = table_keys(plan.job_id)
+    objects.put(parquet_key, parquet_bytes(table, origin), "application/vnd.apache.parquet")
+    objects.put(csv_key, table.to_csv(index=False).encode(), "text/csv")
+    features = len(table.columns) - len(regions[0].row()) if done else 0
+    outcome = Outcome(len(done), features, reused, tuple(failures), parquet_key, csv_key, origin)
+    objects.put(outcome_key(plan.job_id), outcome.to_json(), "application/json")
+    say("INFO", f"feature table: {len(done)} regions x {features} features; {len(failures)} failed")
+    return outcome
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        sys.stderr.write("usage: python -m radscholar_radiomics.batch PLAN_OBJECT_KEY\n")
+        return 2
+    ray.init(log_to_driver=False)  # the job's cluster (RAY_ADDRESS, set by Ray's job supervisor)
+    outcome = run(sys.argv[1])
+    return 0 if outcome.rows else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
