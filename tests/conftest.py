@@ -7,12 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
-import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -35,6 +30,7 @@ from radscholar_gateway.app import create_app
 from radscholar_gateway.config import Settings as GatewaySettings
 from radscholar_labeling.config import Settings as LabelingSettings
 from radscholar_labeling.server import build_server as build_labeling
+from radscholar_localstack.ray_head import running_ray_head
 from radscholar_localstack.scratch_orthanc import Orthanc, running_orthanc
 from radscholar_radiomics.config import Settings as RadiomicsSettings
 from radscholar_radiomics.server import build_server as build_radiomics
@@ -244,40 +240,5 @@ def ct_phantoms(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def ray_head(platform: Platform) -> Iterator[str]:
     """A real Ray head on 127.0.0.1 (2 CPUs) at the port the platform's radiomics service uses; its dashboard URL."""
-    from radscholar_localstack.ray_head import stop_leftovers
-
-    temp_dir = Path(tempfile.mkdtemp(prefix="rs-ray-", dir="/tmp"))
-    bin_dir = Path(sys.executable).parent
-    env = {
-        **os.environ,
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # keeps the node and its listeners on loopback
-        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
-        "DASHBOARD_METRIC_PORT": "0",
-        "AUTOSCALER_METRIC_PORT": "0",
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", os.defpath)]),  # job entrypoints' python
-    }
-    ports = {flag: free_port() for flag in ("--port", "--ray-client-server-port", "--dashboard-agent-listen-port")}
-    argv = [str(bin_dir / "ray"), "start", "--head", "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1"]
-    argv += ["--dashboard-port", str(platform.ray_dashboard_port), "--include-dashboard", "true"]
-    argv += [item for flag, port in ports.items() for item in (flag, str(port))]
-    argv += ["--temp-dir", str(temp_dir), "--num-cpus", "2", "--object-store-memory", str(256 << 20)]
-    argv += ["--disable-usage-stats", "--block"]
-    head = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{platform.ray_dashboard_port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/api/version", timeout=2).status_code == 200:
-                    break
-            if head.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the Ray head did not start (exit code {head.poll()})")
-            time.sleep(0.5)
+    with running_ray_head(platform.ray_dashboard_port) as url:
         yield url
-    finally:
-        head.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            head.wait(timeout=30)
-        stop_leftovers(temp_dir, grace_s=10)
-        shutil.rmtree(temp_dir, ignore_errors=True)

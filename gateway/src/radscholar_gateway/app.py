@@ -44,6 +44,7 @@ UPLOAD_PATHS = (
     f"{API_PREFIX}/radiomics/extractions",
     f"{API_PREFIX}/radiomics/selections",
     f"{API_PREFIX}/radiomics/stability",
+    f"{API_PREFIX}/radiomics/jobs/pairs",
 )
 
 

@@ -92,6 +92,14 @@ def test_training_reaches_mlflow_and_the_ray_jobs_api(config: StackConfig, secre
     assert env["RAY_AUTH_TOKEN_PATH"] == str(config.ray_token_file)
 
 
+def test_radiomics_reaches_ray_and_the_services_its_batch_jobs_read(config: StackConfig, secrets: StackSecrets) -> None:
+    env = service_env(config, "radiomics", secrets)
+    assert env["RADSCHOLAR_RADIOMICS_RAY_ADDRESS"] == "http://127.0.0.1:8265"
+    assert env["RADSCHOLAR_RADIOMICS_LABELING_ADDRESS"] == "127.0.0.1:50052"
+    assert env["RADSCHOLAR_RADIOMICS_DICOMSTORE_ADDRESS"] == "127.0.0.1:50051"
+    assert env["RAY_AUTH_MODE"] == "token"
+
+
 def test_gateway_knows_every_upstream(tmp_path: Path, secrets: StackSecrets) -> None:
     config = StackConfig(data_dir=tmp_path, ports=Ports.from_base(40000), gateway_host="0.0.0.0")
     env = gateway_env(config, secrets)

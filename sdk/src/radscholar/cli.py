@@ -36,7 +36,16 @@ from rich.progress import (
 )
 from rich.table import Column, Table
 
-from radscholar.client import ApiError, BatchResult, CaseQuery, Client, ResultList, StudyFilter
+from radscholar.client import (
+    FINISHED_STATES,
+    ApiError,
+    BatchResult,
+    CaseQuery,
+    Client,
+    ResultList,
+    StudyFilter,
+    job_state,
+)
 from radscholar.credentials import CredentialStore
 from radscholar.uploads import Journal, JournalError, LocalFile, MiB, UploadSummary, journal_path, plan_batches, walk
 
@@ -63,7 +72,10 @@ app.add_typer(cases, name="cases")
 app.add_typer(tasks, name="tasks")
 app.add_typer(labels, name="labels")
 app.add_typer(datasets, name="datasets")
-radiomics = typer.Typer(help="Radiomics features: presets, extraction, IBSI compliance.", no_args_is_help=True)
+radiomics = typer.Typer(
+    help="Radiomics features: presets, extraction (one region or batch jobs), selection, IBSI compliance.",
+    no_args_is_help=True,
+)
 app.add_typer(radiomics, name="radiomics")
 console = Console()
 err_console = Console(stderr=True)
@@ -2004,24 +2016,209 @@ def radiomics_delete_preset(
     console.print(f"deleted preset {escape(preset_id)}", highlight=False)
 
 
+class Regions(StrEnum):
+    lesion = "lesion"
+    label = "label"
+
+
+JobId = Annotated[str, typer.Argument(help="a batch extraction job's id")]
+TableOut = Annotated[
+    Path | None, typer.Option("--out", "-o", dir_okay=False, help="download the feature table here (.parquet or .csv)")
+]
+STATE_COLOURS = {"SUCCEEDED": "green", "FAILED": "red", "CANCELLED": "yellow", "RUNNING": "cyan"}
+
+
+def check_table_out(out: Path | None, param_hint: str = "--out") -> None:
+    if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
+        raise typer.BadParameter(f"'{out}': name a .parquet or .csv file", param_hint=param_hint)
+
+
+def duration(seconds: float | None) -> str:
+    """1 h 02 min, 3 min 05 s, 12 s; "-" when not known."""
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+    return f"{whole // 60} min {whole % 60:02d} s" if whole >= 60 else f"{whole} s"
+
+
+def state_text(job: dict[str, Any]) -> str:
+    state = job_state(job)
+    colour = STATE_COLOURS.get(state)
+    return f"[{colour}]{state}[/{colour}]" if colour else state
+
+
+def step_of(job: dict[str, Any]) -> str:
+    """What the job is at: its own words ("region 120/400"), else its counts."""
+    progress = job.get("progress") or {}
+    if progress.get("step"):
+        return str(progress["step"])
+    return f"region {progress.get('completed', 0)}/{progress['total']}" if progress.get("total") else ""
+
+
+def progress_text(job: dict[str, Any]) -> str:
+    fraction = (job.get("progress") or {}).get("fraction") or 0.0
+    return f"{fraction:.0%} {escape(step_of(job))}".strip()
+
+
+def log_text(line: dict[str, Any]) -> str:
+    level = line.get("level") or "INFO"
+    colour = {"ERROR": "red", "WARNING": "yellow", "DEBUG": "dim"}.get(level)
+    text = f"{when(line.get('time'), seconds=True)} {level:<7} {escape(line.get('message') or '')}"
+    return f"[{colour}]{text}[/{colour}]" if colour else text
+
+
+def job_seconds(job: dict[str, Any]) -> float | None:
+    try:
+        started = datetime.fromisoformat(job["started_at"])
+        finished = datetime.fromisoformat(job["finished_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (finished - started).total_seconds()
+
+
+def follow_job(client: Client, job_id: str) -> dict[str, Any]:
+    """Follows a batch job with a progress bar (fraction, region k/N, ETA), printing its log lines as they come;
+    returns the job once it ended. Ctrl-C stops following, not the job."""
+    seen: set[tuple[str, str, str]] = set()  # a watch opened again starts with lines already shown
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[step]}"),
+        TextColumn("ETA {task.fields[eta]}"),
+        console=console,
+    ) as progress:
+        bar = progress.add_task("queued", total=1.0, step="", eta="-")
+
+        def show(event: dict[str, Any]) -> None:
+            for line in event.get("log_lines") or []:
+                key = (line.get("time") or "", line.get("level") or "", line.get("message") or "")
+                if key not in seen:
+                    seen.add(key)
+                    progress.console.print(log_text(line), highlight=False)
+            job = event["job"]
+            fraction = (job.get("progress") or {}).get("fraction") or 0.0
+            eta = (job.get("progress") or {}).get("eta_seconds")
+            progress.update(
+                bar,
+                completed=fraction,
+                description=job_state(job).lower(),
+                step=escape(step_of(job)),
+                eta=duration(eta),
+            )
+
+        try:
+            return client.wait_for_radiomics_job(job_id, on_event=show)
+        except KeyboardInterrupt:
+            progress.stop()
+            err_console.print(
+                f"stopped following; the job goes on: radscholar radiomics status {escape(job_id)} --watch "
+                f"(or radscholar radiomics cancel {escape(job_id)})",
+                highlight=False,
+            )
+            raise typer.Exit(130) from None
+
+
+def print_job_end(job: dict[str, Any]) -> None:
+    """The job's state, how long it ran, its error or its result; exit code 1 unless it succeeded."""
+    seconds = job_seconds(job)
+    console.print(
+        f"job {escape(job['id'])} {state_text(job)}" + (f" after {duration(seconds)}" if seconds is not None else ""),
+        highlight=False,
+    )
+    if job.get("error"):
+        err_console.print(f"[red]{escape(job['error'])}[/red]", highlight=False)
+    if job.get("result"):
+        table = Table(show_header=False, box=None)
+        for name, value in sorted(job["result"].items()):
+            table.add_row(escape(name), escape(value))
+        console.print(table)
+    if job_state(job) != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+def show_job(job: dict[str, Any], with_result: bool = True) -> None:
+    table = Table(show_header=False, box=None)
+    table.add_row("job", escape(job["id"]))
+    table.add_row("kind", escape(job.get("kind") or "-"))
+    table.add_row("state", state_text(job))
+    table.add_row("progress", progress_text(job) or "-")
+    eta = (job.get("progress") or {}).get("eta_seconds")
+    if eta is not None and job_state(job) not in FINISHED_STATES:
+        table.add_row("ETA", duration(eta))
+    table.add_row("created", when(job.get("created_at"), seconds=True))
+    table.add_row("started", when(job.get("started_at"), seconds=True))
+    table.add_row("finished", when(job.get("finished_at"), seconds=True))
+    if job.get("error"):
+        table.add_row("error", f"[red]{escape(job['error'])}[/red]")
+    for name, value in sorted((job.get("parameters") or {}).items()):
+        table.add_row(escape(name), escape(value))
+    for name, value in sorted((job.get("result") or {}).items() if with_result else ()):
+        table.add_row(escape(name), escape(value))
+    console.print(table)
+
+
 @radiomics.command("extract")
 def radiomics_extract(
-    image: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="the image (NIfTI or NRRD)")],
-    mask: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="its mask, on the same grid")],
+    image: Annotated[
+        Path | None, typer.Argument(exists=True, dir_okay=False, help="the image (NIfTI or NRRD); or --dataset")
+    ] = None,
+    mask: Annotated[Path | None, typer.Argument(exists=True, dir_okay=False, help="its mask, on the same grid")] = None,
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="a dataset version: extract all its regions as a batch job")
+    ] = "",
     preset: Annotated[str, typer.Option("--preset", help="a built-in preset (see `radiomics presets`)")] = "",
     settings: Annotated[
         Path | None, typer.Option("--settings", exists=True, dir_okay=False, help="a pyradiomics parameter file")
     ] = None,
-    label: Annotated[int, typer.Option("--label", min=1, help="the mask's label of the region")] = 1,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the features as CSV here")] = None,
+    label: Annotated[
+        list[int] | None,
+        typer.Option("--label", min=1, help="the mask's label of the region (default 1); with --dataset, repeat"),
+    ] = None,
+    regions: Annotated[
+        Regions,
+        typer.Option(case_sensitive=False, help="with --dataset: lesion (each connected part of a label) or label"),
+    ] = Regions.lesion,
+    job_id: Annotated[
+        str, typer.Option("--job-id", help="with --dataset: your id for the job, so a retry never starts another")
+    ] = "",
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="with --dataset: start the job and return")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="write the features as CSV here; with --dataset the table (.parquet, .csv)"),
+    ] = None,
     url: Url = None,
 ) -> None:
-    """Extract the features of one region of interest."""
+    """Extract the features of one region of interest (IMAGE MASK), or of a dataset version's regions as a batch
+    job (--dataset), followed until it ends."""
+    labels = label or []
+    if dataset and (image is not None or mask is not None):
+        raise typer.BadParameter("give IMAGE and MASK, or --dataset, not both", param_hint="--dataset")
+    if not dataset and (image is None or mask is None):
+        raise typer.BadParameter(
+            "give IMAGE and MASK (one region), or --dataset ID (a batch job)", param_hint="IMAGE MASK"
+        )
     if bool(preset) == (settings is not None):
         raise typer.BadParameter("give --preset or --settings", param_hint="--preset")
     settings_yaml = settings.read_text() if settings is not None else ""
+    if dataset:
+        check_table_out(out)
+        if no_wait and out is not None:
+            raise typer.BadParameter("the table exists once the job ends: leave out --no-wait", param_hint="--out")
+        extract_dataset(url, dataset, preset, settings_yaml, regions, labels, job_id, no_wait, out)
+        return
+    batch_only = {"--job-id": bool(job_id), "--no-wait": no_wait, "--regions": regions is not Regions.lesion}
+    if given := [name for name, used in batch_only.items() if used]:
+        raise typer.BadParameter("only with --dataset", param_hint="/".join(given))
+    if len(labels) > 1:
+        raise typer.BadParameter("one region has one label; for several, use --dataset", param_hint="--label")
+    assert image is not None and mask is not None
     with signed_in(url) as client:
-        result = client.extract_features(image, mask, preset=preset, settings_yaml=settings_yaml, label=label)
+        result = client.extract_features(
+            image, mask, preset=preset, settings_yaml=settings_yaml, label=labels[0] if labels else 1
+        )
     features = result["features"]
     if out is not None:
         lines = ["feature,value,ibsi_name,ibsi_code"]
@@ -2038,6 +2235,122 @@ def radiomics_extract(
         for feature in features:
             table.add_row(escape(feature["name"]), f"{feature['value']:.6g}", escape(feature["ibsi_code"] or "-"))
         console.print(table)
+
+
+def extract_dataset(
+    url: str | None,
+    dataset: str,
+    preset: str,
+    settings_yaml: str,
+    regions: Regions,
+    labels: list[int],
+    job_id: str,
+    no_wait: bool,
+    out: Path | None,
+) -> None:
+    """`radiomics extract --dataset`: starts the batch job, then follows it unless told not to."""
+    with signed_in(url) as client:
+        started = client.start_extraction_job(
+            dataset,
+            preset=preset,
+            settings_yaml=settings_yaml,
+            regions="label" if regions is Regions.label else "lesion",
+            labels=labels,
+            job_id=job_id,
+        )
+        job = started["job"]
+        console.print(
+            f"job [bold]{escape(job['id'])}[/bold]: {plural(started['series'], 'series', 'series')} of dataset "
+            f"version {escape(dataset)}, {state_text(job)}",
+            highlight=False,
+        )
+        if no_wait:
+            console.print(f"follow it with: radscholar radiomics status {escape(job['id'])} --watch", highlight=False)
+            return
+        job = follow_job(client, job["id"])
+        if out is not None and job_state(job) == "SUCCEEDED":
+            client.download_feature_table(job["id"], out)
+    print_job_end(job)
+    if out is not None:
+        console.print(f"feature table written to {escape(str(out))}", highlight=False)
+
+
+@radiomics.command("status")
+def radiomics_status(
+    job_id: Annotated[str | None, typer.Argument(help="a batch job (default: list the jobs)")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="follow the job until it ends")] = False,
+    lines: Annotated[int, typer.Option("--lines", min=0, help="how many of its last log lines to show")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="how many jobs to list")] = 50,
+    url: Url = None,
+) -> None:
+    """Batch extraction jobs, newest first; or one job with its last log lines (--watch: follow it)."""
+    if job_id is None:
+        if watch:
+            raise typer.BadParameter("name the job to watch", param_hint="JOB_ID")
+        with signed_in(url) as client:
+            page = client.radiomics_jobs(page_size=limit)
+        jobs = page["jobs"]
+        if not jobs:
+            console.print("no batch jobs yet: radscholar radiomics extract --dataset ID", highlight=False)
+            return
+        table = listing(f"batch jobs ({len(jobs)})", fixed("id"), fixed("state"), "progress", "created")
+        for job in jobs:
+            table.add_row(escape(job["id"]), state_text(job), progress_text(job), when(job.get("created_at")))
+        console.print(table)
+        if page.get("next_page_token"):
+            console.print(f"the newest {len(jobs)}; more with --limit", highlight=False)
+        return
+    with signed_in(url) as client:
+        detail = client.radiomics_job(job_id)
+        show_job(detail["job"], with_result=not watch)  # a watch ends with the result
+        if not watch:
+            log = detail["log_lines"][-lines:] if lines else []
+            if log:
+                console.print(f"last {plural(len(log), 'log line')}:", highlight=False)
+                for line in log:
+                    console.print(log_text(line), highlight=False)
+            return
+        job = follow_job(client, job_id)
+    print_job_end(job)
+
+
+@radiomics.command("features")
+def radiomics_features(job_id: JobId, out: TableOut = None, url: Url = None) -> None:
+    """A finished batch job's feature table: its size, provenance and failed regions; --out downloads it."""
+    check_table_out(out)
+    with signed_in(url) as client:
+        table = client.feature_table(job_id)
+        if out is not None:
+            client.download_feature_table(job_id, out)
+    console.print(
+        f"{plural(table['rows'], 'region')} x {plural(table['features'], 'feature')}; "
+        f"{table['reused']} reused from earlier runs, {len(table['failures'])} failed"
+        + (f"; written to {escape(str(out))}" if out else ""),
+        highlight=False,
+    )
+    provenance = listing("provenance", fixed("what"), "value")
+    for name, value in sorted(table["provenance"].items()):
+        provenance.add_row(escape(name), escape(value))
+    console.print(provenance)
+    if table["failures"]:
+        failures = listing(f"failed regions ({len(table['failures'])})", "region", "case", fixed("reason"), "why")
+        for failure in table["failures"]:
+            failures.add_row(
+                escape(failure["region_id"]),
+                escape(failure["case_id"]),
+                escape(failure["reason"]),
+                escape(failure["message"]),
+            )
+        console.print(failures)
+
+
+@radiomics.command("cancel")
+def radiomics_cancel(job_id: JobId, url: Url = None) -> None:
+    """Stop a queued or running batch job; the regions it extracted are kept for a re-run."""
+    with signed_in(url) as client:
+        job = client.cancel_radiomics_job(job_id)
+    stopping = "" if job_state(job) in FINISHED_STATES else " (stopping)"
+    console.print(f"job {escape(job['id'])}: {state_text(job)}{stopping}", highlight=False)
 
 
 @radiomics.command("ibsi-report")

@@ -6,7 +6,8 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal, TypedDict, TypeVar, Unpack, cast
@@ -42,6 +43,11 @@ PAGE_SIZE = 200
 
 # Reading a whole batch's response may take long: the gateway ingests every file before it answers.
 UPLOAD_TIMEOUT = 900.0
+# A feature table may be large; this is a pause between its chunks, not the whole download.
+DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, read=300.0)
+# The gateway sends a comment line on a quiet event stream every 15 s; this much silence means it is gone.
+STREAM_READ_TIMEOUT = 60.0
+FINISHED_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
 Body = dict[str, Any] | Callable[[], dict[str, Any]] | None
 Files = list[tuple[str, tuple[str, Any, str]]] | None
@@ -263,9 +269,8 @@ class Client:
         content_type: str = "application/octet-stream",
     ) -> httpx.Response:
         headers = {"Content-Type": content_type} if content is not None else {}
-        bearer = self._login.access_token if self._login is not None else self._bearer
-        if authenticated and bearer:
-            headers["Authorization"] = f"Bearer {bearer}"
+        if authenticated:
+            headers |= self._authorization()
         body = json() if callable(json) else json
         return self._http.request(
             method,
@@ -277,6 +282,28 @@ class Client:
             content=content,
             timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else httpx.Timeout(timeout),
         )
+
+    def _authorization(self) -> dict[str, str]:
+        bearer = self._login.access_token if self._login is not None else self._bearer
+        return {"Authorization": f"Bearer {bearer}"} if bearer else {}
+
+    @contextlib.contextmanager
+    def _streamed(self, path: str, timeout: httpx.Timeout) -> Iterator[httpx.Response]:
+        """A GET whose body is read as it arrives (event streams, downloads); an error answer raises ApiError, and
+        an expired session is refreshed once, as in :meth:`_request`."""
+        if self._login is not None and self._login.access_expires_within(EXPIRY_MARGIN):
+            self._refresh(self._login)
+        for retried in (False, True):
+            sent_with = self._login
+            with self._http.stream("GET", path, headers=self._authorization(), timeout=timeout) as response:
+                if response.is_success:
+                    yield response
+                    return
+                response.read()
+                error = ApiError.of(response)
+            if retried or error.status != 401 or sent_with is None or error.reason not in REFRESHABLE:
+                raise error
+            self._refresh(sent_with)
 
     def _refresh(self, stale: Login) -> None:
         """Replaces the stale session with a rotated one, unless another thread or process already did.
@@ -1081,6 +1108,179 @@ class Client:
     def ibsi_report(self) -> dict[str, Any]:
         """The IBSI digital phantom's features against the IBSI reference values: {rows, table}."""
         return self._request("GET", "/api/v1/radiomics/ibsi-report", timeout=300)  # type: ignore[no-any-return]
+
+    def start_extraction_job(
+        self,
+        dataset_id: str,
+        *,
+        preset: str = "",
+        settings_yaml: str = "",
+        regions: Literal["lesion", "label"] = "lesion",
+        labels: Iterable[int] = (),
+        job_id: str = "",
+    ) -> dict[str, Any]:
+        """Starts batch extraction over a frozen dataset version (its series and masks) as a Ray job, with a preset
+        or pyradiomics settings. ``regions``: "lesion" makes each connected component of each mask label a region,
+        "label" each label; ``labels`` keeps only these labels; ``job_id`` (your choice) makes a retry safe.
+        Returns {job, series}; follow the job with :meth:`wait_for_radiomics_job`."""
+        body = {
+            "dataset_id": dataset_id,
+            "preset_id": preset,
+            "settings_yaml": settings_yaml,
+            "regions": regions,
+            "labels": list(labels),
+            "job_id": job_id,
+        }
+        return self._request("POST", "/api/v1/radiomics/jobs", json=body)  # type: ignore[no-any-return]
+
+    def start_extraction_job_on_pairs(
+        self,
+        pairs: Sequence[tuple[Path | str, Path | str]],
+        *,
+        preset: str = "",
+        settings_yaml: str = "",
+        regions: Literal["lesion", "label"] = "lesion",
+        labels: Iterable[int] = (),
+        case_ids: Sequence[str] = (),
+        label_classes: Sequence[str] = (),
+        patient_ids: Sequence[str] = (),
+        job_id: str = "",
+    ) -> dict[str, Any]:
+        """Like :meth:`start_extraction_job`, over local (image, mask) files (NIfTI or NRRD) instead of a dataset
+        version. ``case_ids``, ``label_classes`` and ``patient_ids``, when given, have one value per pair (default
+        case id: the image's file name). Returns {job, series}."""
+        spec = {
+            "preset_id": preset,
+            "settings_yaml": settings_yaml,
+            "regions": regions,
+            "labels": list(labels),
+            "job_id": job_id,
+            "case_ids": list(case_ids),
+            "label_classes": list(label_classes),
+            "patient_ids": list(patient_ids),
+        }
+        with contextlib.ExitStack() as files:
+            body: list[tuple[str, tuple[str | None, Any, str]]] = [
+                (field, (path.name, files.enter_context(path.open("rb")), "application/octet-stream"))
+                for image, mask in pairs
+                for field, path in (("image", Path(image)), ("mask", Path(mask)))
+            ]
+            body.append(("spec", (None, json.dumps(spec), "application/json")))
+            path = "/api/v1/radiomics/jobs/pairs"
+            return self._request("POST", path, files=cast(Files, body), timeout=UPLOAD_TIMEOUT)  # type: ignore[no-any-return]
+
+    def radiomics_jobs(self, page_size: int = 0, page_token: str = "") -> dict[str, Any]:
+        """One page of the batch jobs you may see, newest first: {jobs, next_page_token}. A job is {id, kind, state
+        (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED), progress: {fraction, step, completed, total, eta_seconds},
+        created_at, started_at, finished_at, error, result, parameters}."""
+        params = {"page_size": page_size, "page_token": page_token}
+        return self._request("GET", "/api/v1/radiomics/jobs", params=params)  # type: ignore[no-any-return]
+
+    def radiomics_job(self, job_id: str) -> dict[str, Any]:
+        """One batch job and its log: {job, log_lines: [{time, level, message}]} (the newest 500 lines)."""
+        return self._request("GET", f"/api/v1/radiomics/jobs/{_segment(job_id)}")  # type: ignore[no-any-return]
+
+    def watch_radiomics_job(self, job_id: str, *, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """Follows a batch job: yields its snapshot, then one event per change, {job, log_lines} with the lines
+        written since the previous event, until the job ends or the gateway ends the stream (after an hour: watch
+        again). An error after the stream began raises ApiError; past ``timeout`` seconds, TimeoutError."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        path = f"/api/v1/radiomics/jobs/{_segment(job_id)}/events"
+        with self._streamed(path, httpx.Timeout(30.0, read=STREAM_READ_TIMEOUT)) as response:
+            for kind, data in _server_sent_events(response.iter_lines(), deadline):
+                if kind == "error":
+                    answer = json.loads(data)
+                    error = answer.get("error") or {}
+                    raise ApiError(
+                        int(answer.get("status") or 0),
+                        error.get("code") or "",
+                        error.get("reason") or "",
+                        error.get("message") or "",
+                        error.get("details") or {},
+                    )
+                yield json.loads(data)
+
+    def wait_for_radiomics_job(
+        self,
+        job_id: str,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Follows a batch job until it has SUCCEEDED, FAILED or was CANCELLED and returns the job; ``on_event`` is
+        called with every event (see :meth:`watch_radiomics_job`). TimeoutError after ``timeout`` seconds (checked
+        at least every 15 s)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            try:
+                for event in self.watch_radiomics_job(job_id, timeout=left):
+                    if on_event is not None:
+                        on_event(event)
+                    if job_state(event["job"]) in FINISHED_STATES:
+                        return event["job"]  # type: ignore[no-any-return]
+            except TimeoutError:
+                raise TimeoutError(f"job {job_id} did not finish within {timeout:g} s") from None
+            except httpx.RemoteProtocolError:
+                pass  # the gateway went away mid-stream (a restart): look at the job, then follow it again
+            job: dict[str, Any] = self.radiomics_job(job_id)["job"]
+            if job_state(job) in FINISHED_STATES:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} did not finish within {timeout:g} s")
+            time.sleep(1.0)
+
+    def cancel_radiomics_job(self, job_id: str) -> dict[str, Any]:
+        """Stops a queued or running batch job (regions already extracted are kept for a re-run); returns the job."""
+        path = f"/api/v1/radiomics/jobs/{_segment(job_id)}/cancel"
+        return self._request("POST", path)["job"]  # type: ignore[no-any-return]
+
+    def feature_table(self, job_id: str) -> dict[str, Any]:
+        """What a finished batch job wrote: {rows, features, id_columns, provenance, failures: [{region_id, case_id,
+        reason, message}], reused, parquet_object_key, csv_object_key}."""
+        return self._request("GET", f"/api/v1/radiomics/jobs/{_segment(job_id)}/features")  # type: ignore[no-any-return]
+
+    def download_feature_table(self, job_id: str, path: Path | str) -> Path:
+        """Writes a finished job's feature table to ``path``, as Parquet or CSV by its suffix; streamed to disk, and
+        in place only once complete."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".parquet", ".csv"):
+            raise ValueError(f"{path}: name a .parquet or .csv file")
+        partial = path.with_name(path.name + ".part")
+        source = f"/api/v1/radiomics/jobs/{_segment(job_id)}/features{suffix}"
+        try:
+            with self._streamed(source, DOWNLOAD_TIMEOUT) as answer, partial.open("wb") as out:
+                for chunk in answer.iter_bytes(1 << 20):
+                    out.write(chunk)
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
+        return path
+
+
+def job_state(job: dict[str, Any]) -> str:
+    """A job's state: QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED (also from a proto-style JOB_STATE_ name)."""
+    return str(job.get("state") or "").removeprefix("JOB_STATE_")
+
+
+def _server_sent_events(lines: Iterable[str], deadline: float | None) -> Iterator[tuple[str, str]]:
+    """(event type, data) of each event of a text/event-stream; comment lines (keep-alives) only let the deadline
+    (time.monotonic) be checked."""
+    kind, data = "message", list[str]()
+    for line in lines:
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError("the event stream went on past its deadline")
+        if not line:
+            if data:
+                yield kind, "\n".join(data)
+            kind, data = "message", []
+        elif not line.startswith(":"):
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "event":
+                kind = value
+            elif field == "data":
+                data.append(value)
 
 
 def _iso(moment: datetime | str) -> str:

@@ -1,17 +1,27 @@
-"""Radiomics: presets, settings validation, extraction of one region, the IBSI compliance report."""
+"""Radiomics: presets, settings validation, extraction of one region, batch extraction jobs and their feature
+tables, selection, stability, the IBSI compliance report."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Request, Response, UploadFile
+import grpc
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from radscholar_core.errors import InvalidArgument
 from radscholar_core.objectstore import ObjectStore
 from radscholar_gateway.convert import to_model
 from radscholar_gateway.deps import Radiomics
+from radscholar_gateway.errors import on_rpc_error
+from radscholar_gateway.routes.dicom import object_response
 from radscholar_gateway.staging import form_json, staged
+from radscholar_proto.common.v1 import job_pb2
 from radscholar_proto.radiomics.v1 import radiomics_pb2 as pb
 
 router = APIRouter(prefix="/api/v1/radiomics", tags=["radiomics"])
@@ -228,3 +238,277 @@ async def feature_stability(
             )
         )
     return to_model(Stability, answer)
+
+
+# --- batch extraction jobs --------------------------------------------------------------------------
+
+JobState = Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
+Regions = Literal["lesion", "label"]
+JOB_ID = r"^[A-Za-z0-9._-]{0,64}$"
+KEEP_ALIVE_SECONDS = 15.0  # a comment line on an event stream after this much silence, so proxies keep it open
+WATCH_SECONDS = 3600.0  # the deadline of one watch; the stream then ends and a client still waiting opens another
+TABLE_FILES = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv"}
+
+
+class JobProgress(BaseModel):
+    fraction: float = Field(0.0, description="0.0 to 1.0")
+    step: str = Field("", examples=["region 120/400"])
+    completed: int = 0
+    total: int = Field(0, description="0 when not known")
+    eta_seconds: float | None = Field(None, description="absent until it can be estimated")
+
+
+class Job(BaseModel):
+    id: str
+    kind: str = Field(examples=["radiomics.extraction"])
+    state: JobState
+    progress: JobProgress = Field(default_factory=lambda: JobProgress.model_validate({}))
+    created_at: str | None = None
+    started_at: str | None = Field(None, description="unset while queued")
+    finished_at: str | None = Field(None, description="unset until it ends")
+    error: str = Field("", description="why it failed")
+    result: dict[str, str] = Field(default_factory=dict, description="result references by name, once it succeeded")
+    parameters: dict[str, str] = Field(default_factory=dict, description="what it was started with")
+
+
+class LogLine(BaseModel):
+    time: str | None = None
+    level: str = Field(examples=["INFO"])
+    message: str
+
+
+class JobEvent(BaseModel):
+    job: Job
+    log_lines: list[LogLine] = Field(description="lines written since the previous event")
+
+
+class JobOptions(BaseModel):
+    preset_id: str = Field("", description="a built-in or saved preset (see /presets); or give settings_yaml")
+    settings_yaml: str = Field("", max_length=100_000, description="pyradiomics parameter file as YAML")
+    regions: Regions = Field(
+        "lesion", description="lesion: each connected component of each mask label is a region; label: each label"
+    )
+    labels: list[Annotated[int, Field(ge=1, le=65535)]] = Field(
+        default_factory=list, description="only these mask labels (default: every label in the mask)"
+    )
+    job_id: str = Field(
+        "", pattern=JOB_ID, description="an id of your choosing, so that a retried request never starts a second job"
+    )
+
+
+class NewExtractionJob(JobOptions):
+    dataset_id: str = Field("", description="a frozen dataset version: its series and their masks")
+
+
+class PairsJobSpec(JobOptions):
+    case_ids: list[str] = Field(default_factory=list, description="one per pair (default: the image's file name)")
+    label_classes: list[str] = Field(default_factory=list, description="one per pair, for the label_class column")
+    patient_ids: list[str] = Field(default_factory=list, description="one per pair (default: the case id)")
+
+
+class StartedJob(BaseModel):
+    job: Job
+    series: int = Field(description="image/mask pairs in the batch (each gives one or more regions)")
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+    next_page_token: str
+
+
+class JobDetail(BaseModel):
+    job: Job
+    log_lines: list[LogLine] = Field(description="its log, oldest first (the newest 500 lines)")
+
+
+class CancelledJob(BaseModel):
+    job: Job
+
+
+class RegionFailure(BaseModel):
+    region_id: str
+    case_id: str
+    reason: str = Field(examples=["EMPTY_MASK"])
+    message: str
+
+
+class FeatureTable(BaseModel):
+    parquet_object_key: str
+    csv_object_key: str
+    rows: int = Field(description="regions extracted")
+    features: int = Field(description="feature columns")
+    id_columns: list[str] = Field(description="columns that describe a row rather than measure it")
+    provenance: dict[str, str] = Field(description="settings and their hash, versions, the dataset version")
+    failures: list[RegionFailure]
+    reused: int = Field(description="regions reused from an earlier run with the same inputs and settings")
+
+
+def job_of(message: job_pb2.Job) -> Job:
+    """The REST job: states are named without their proto prefix, as every enumeration of the API is."""
+    return to_model(Job, message, state=job_pb2.JobState.Name(message.state).removeprefix("JOB_STATE_"))
+
+
+def log_lines_of(lines: Iterable[job_pb2.LogLine]) -> list[LogLine]:
+    return [to_model(LogLine, line) for line in lines]
+
+
+def _started(request: Request, answer: pb.StartExtractionJobResponse, **details: str) -> StartedJob:
+    request.state.audit_resource = f"radiomics_job:{answer.job.id}"
+    request.state.audit_details = {"series": str(answer.series)} | {k: v for k, v in details.items() if v}
+    return StartedJob(job=job_of(answer.job), series=answer.series)
+
+
+@router.post(
+    "/jobs",
+    status_code=202,
+    summary="Start batch extraction over a dataset version (a Ray job, one task per region); follow it at /events",
+)
+async def start_extraction_job(body: NewExtractionJob, request: Request, radiomics: Radiomics) -> StartedJob:
+    answer = await radiomics.StartExtractionJob(pb.StartExtractionJobRequest(**body.model_dump()))
+    return _started(request, answer, dataset=body.dataset_id)
+
+
+@router.post(
+    "/jobs/pairs",
+    status_code=202,
+    summary="Start batch extraction over uploaded image/mask pairs (NIfTI or NRRD; the n-th mask is the n-th image's)",
+)
+async def start_extraction_job_on_pairs(
+    request: Request,
+    radiomics: Radiomics,
+    image: Annotated[list[UploadFile], File(description="the images, in the order of their masks")],
+    mask: Annotated[list[UploadFile], File(description="the masks, one per image, each on its image's grid")],
+    spec: Annotated[str, Form(description="the PairsJobSpec as JSON")] = "{}",
+) -> StartedJob:
+    chosen = form_json(PairsJobSpec, spec, "spec", "INVALID_JOB_SPEC")
+    if len(image) != len(mask):
+        raise InvalidArgument(
+            f"{len(image)} images but {len(mask)} masks: give one mask per image, in the same order",
+            reason="UNPAIRED_FILES",
+        )
+    per_pair = {"case_id": chosen.case_ids, "label_class": chosen.label_classes, "patient_id": chosen.patient_ids}
+    for field, values in per_pair.items():
+        if values and len(values) != len(image):
+            raise InvalidArgument(
+                f"spec: {len(values)} {field}s for {len(image)} image/mask pairs", reason="INVALID_JOB_SPEC"
+            )
+    files = [upload.file for pair in zip(image, mask, strict=True) for upload in pair]
+    async with staged(request, files, "staging/radiomics") as keys:
+        pairs = [
+            pb.ImagePair(
+                image_object_key=keys[2 * i],
+                image_name=image[i].filename or f"image-{i + 1}.nii.gz",
+                mask_object_key=keys[2 * i + 1],
+                mask_name=mask[i].filename or f"mask-{i + 1}.nii.gz",
+                **{field: values[i] for field, values in per_pair.items() if values},
+            )
+            for i in range(len(image))
+        ]
+        answer = await radiomics.StartExtractionJob(
+            pb.StartExtractionJobRequest(pairs=pairs, **chosen.model_dump(include=set(JobOptions.model_fields))),
+            timeout=request.app.state.settings.upload_timeout_seconds,
+        )
+    return _started(request, answer)
+
+
+@router.get("/jobs", summary="Batch extraction jobs you may see, newest first")
+async def list_jobs(
+    radiomics: Radiomics,
+    page_size: Annotated[int, Query(ge=0, le=1000, description="default 50")] = 0,
+    page_token: str = "",
+) -> JobList:
+    answer = await radiomics.ListJobs(pb.ListJobsRequest(page_size=page_size, page_token=page_token))
+    return JobList(jobs=[job_of(job) for job in answer.jobs], next_page_token=answer.next_page_token)
+
+
+@router.get("/jobs/{job_id}", summary="One batch job: state, progress, result, and its log")
+async def get_job(job_id: str, radiomics: Radiomics) -> JobDetail:
+    answer = await radiomics.GetJob(pb.GetJobRequest(job_id=job_id))
+    return JobDetail(job=job_of(answer.job), log_lines=log_lines_of(answer.log_lines))
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    summary="Follow a job as Server-Sent Events: its snapshot, then one JobEvent per change, until it ends",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "`data: <JobEvent as JSON>` per event"}},
+)
+async def watch_job(job_id: str, request: Request, radiomics: Radiomics) -> StreamingResponse:
+    call = radiomics.WatchJob(pb.WatchJobRequest(job_id=job_id), timeout=WATCH_SECONDS)
+    try:
+        first = await call.read()  # an error before the first event keeps its JSON answer (404 for an unknown job)
+    except BaseException:
+        call.cancel()
+        raise
+    return StreamingResponse(
+        _server_events(request, call, first), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}
+    )
+
+
+async def _server_events(request: Request, call: grpc.aio.UnaryStreamCall, first: object) -> AsyncIterator[str]:
+    """One `data:` event per JobEvent and a comment line after each quiet spell; an error after the stream began
+    is an `error` event: the usual error body and its HTTP status. The gRPC call ends with the stream, also when
+    the client goes away."""
+    reading: asyncio.Future[object] | None = None
+    try:
+        event = first
+        while event is not grpc.aio.EOF:
+            assert isinstance(event, job_pb2.JobEvent)
+            changed = JobEvent(job=job_of(event.job), log_lines=log_lines_of(event.log_lines))
+            yield f"data: {changed.model_dump_json()}\n\n"
+            reading = asyncio.ensure_future(call.read())
+            while not (await asyncio.wait({reading}, timeout=KEEP_ALIVE_SECONDS))[0]:
+                yield ": keep-alive\n\n"
+            event = reading.result()
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:  # at the watch's own deadline the stream just ends
+            answer = await on_rpc_error(request, exc)
+            error = {"status": answer.status_code} | json.loads(bytes(answer.body))
+            yield f"event: error\ndata: {json.dumps(error)}\n\n"
+    finally:
+        if reading is not None and not reading.done():
+            reading.cancel()
+            with contextlib.suppress(BaseException):
+                await reading
+        call.cancel()
+
+
+@router.post("/jobs/{job_id}/cancel", summary="Stop a queued or running job; regions already extracted are kept")
+async def cancel_job(job_id: str, radiomics: Radiomics) -> CancelledJob:
+    answer = await radiomics.CancelJob(pb.CancelJobRequest(job_id=job_id))
+    return CancelledJob(job=job_of(answer.job))
+
+
+@router.get(
+    "/jobs/{job_id}/features",
+    summary="The feature table a finished job wrote: rows, features, provenance, and the regions that failed",
+)
+async def feature_table(job_id: str, radiomics: Radiomics) -> FeatureTable:
+    return to_model(FeatureTable, await radiomics.GetFeatureTable(pb.GetFeatureTableRequest(job_id=job_id)))
+
+
+async def _table_file(job_id: str, request: Request, radiomics: Radiomics, suffix: str) -> StreamingResponse:
+    answer = await radiomics.GetFeatureTable(pb.GetFeatureTableRequest(job_id=job_id))
+    key = answer.parquet_object_key if suffix == "parquet" else answer.csv_object_key
+    request.state.audit_details = {"rows": str(answer.rows), "format": suffix}
+    return object_response(request, key, TABLE_FILES[suffix], f"features-{job_id}.{suffix}")
+
+
+@router.get(
+    "/jobs/{job_id}/features.parquet",
+    summary="Download the feature table as Parquet (provenance in its schema metadata)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {TABLE_FILES["parquet"]: {}}}},
+)
+async def feature_table_parquet(job_id: str, request: Request, radiomics: Radiomics) -> StreamingResponse:
+    return await _table_file(job_id, request, radiomics, "parquet")
+
+
+@router.get(
+    "/jobs/{job_id}/features.csv",
+    summary="Download the feature table as CSV",
+    response_class=StreamingResponse,
+    responses={200: {"content": {TABLE_FILES["csv"]: {}}}},
+)
+async def feature_table_csv(job_id: str, request: Request, radiomics: Radiomics) -> StreamingResponse:
+    return await _table_file(job_id, request, radiomics, "csv")

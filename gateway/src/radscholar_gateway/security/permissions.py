@@ -189,6 +189,23 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/radiomics/ibsi-report"): Rule(P.RADIOMICS_USE),
     ("POST", "/api/v1/radiomics/selections"): Rule(P.RADIOMICS_USE, "radiomics.select"),
     ("POST", "/api/v1/radiomics/stability"): Rule(P.RADIOMICS_USE, "radiomics.stability"),
+    ("POST", "/api/v1/radiomics/jobs"): Rule(P.RADIOMICS_USE, "radiomics.jobs.start"),
+    ("POST", "/api/v1/radiomics/jobs/pairs"): Rule(P.RADIOMICS_USE, "radiomics.jobs.start"),
+    ("GET", "/api/v1/radiomics/jobs"): Rule(P.RADIOMICS_USE),
+    ("GET", "/api/v1/radiomics/jobs/{job_id}"): Rule(P.RADIOMICS_USE),
+    ("GET", "/api/v1/radiomics/jobs/{job_id}/events"): Rule(P.RADIOMICS_USE),
+    ("POST", "/api/v1/radiomics/jobs/{job_id}/cancel"): Rule(
+        P.RADIOMICS_USE, "radiomics.jobs.cancel", "radiomics_job:{job_id}"
+    ),
+    ("GET", "/api/v1/radiomics/jobs/{job_id}/features"): Rule(
+        P.RADIOMICS_USE, "radiomics.features.read", "radiomics_job:{job_id}"
+    ),
+    ("GET", "/api/v1/radiomics/jobs/{job_id}/features.parquet"): Rule(
+        P.RADIOMICS_USE, "radiomics.features.download", "radiomics_job:{job_id}"
+    ),
+    ("GET", "/api/v1/radiomics/jobs/{job_id}/features.csv"): Rule(
+        P.RADIOMICS_USE, "radiomics.features.download", "radiomics_job:{job_id}"
+    ),
     ("POST", "/api/v1/stats/two-group-comparisons"): Rule(P.STATS_RUN),
 }
 

@@ -203,7 +203,11 @@ def service_env(config: StackConfig, service: str, secrets: StackSecrets) -> dic
         env[f"{prefix}OBJECT_STORE__ROOT"] = str(config.objects_dir)
     if service == "training":
         env[f"{prefix}MLFLOW_TRACKING_URI"] = config.mlflow_url
+    if service in ("training", "radiomics") and config.ray_enabled:
         env[f"{prefix}RAY_ADDRESS"] = config.ray_dashboard_url
+    if service == "radiomics":  # batch jobs read dataset versions and export their series
+        env[f"{prefix}LABELING_ADDRESS"] = f"{LOOPBACK}:{config.ports.labeling}"
+        env[f"{prefix}DICOMSTORE_ADDRESS"] = f"{LOOPBACK}:{config.ports.dicomstore}"
     if service in ("training", "radiomics") and config.ray_enabled:
         env.update(ray_client_env(config.ray_token_file))
     return env

@@ -7,14 +7,21 @@ shuts its node down) and then every process that still names our temp directory 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from radscholar_localstack import proctable
 
@@ -87,3 +94,48 @@ def stop_leftovers(temp_dir: Path, grace_s: float) -> list[int]:
         return []
     log.info("stopping %d Ray process(es) left from %s", len(leftovers), temp_dir)
     return proctable.terminate(leftovers, grace_s)
+
+
+@contextlib.contextmanager
+def running_ray_head(dashboard_port: int, num_cpus: int = 2) -> Iterator[str]:
+    """A throw-away Ray head on 127.0.0.1 without a token (tests and benchmarks); yields its Jobs API URL.
+
+    Its other ports are free ones, its temp directory a short one under /tmp, removed with every process at the end.
+    """
+    from radscholar_core.testing import free_port
+
+    temp_dir = Path(tempfile.mkdtemp(prefix="rs-ray-", dir="/tmp"))
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # keeps the node and its listeners on loopback
+        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
+        "DASHBOARD_METRIC_PORT": "0",
+        "AUTOSCALER_METRIC_PORT": "0",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", os.defpath)]),  # job entrypoints' python
+    }
+    ports = {flag: free_port() for flag in ("--port", "--ray-client-server-port", "--dashboard-agent-listen-port")}
+    argv = [str(bin_dir / "ray"), "start", "--head", "--node-ip-address", "127.0.0.1", "--dashboard-host", "127.0.0.1"]
+    argv += ["--dashboard-port", str(dashboard_port), "--include-dashboard", "true"]
+    argv += [item for flag, port in ports.items() for item in (flag, str(port))]
+    argv += ["--temp-dir", str(temp_dir), "--num-cpus", str(num_cpus), "--object-store-memory", str(256 << 20)]
+    argv += ["--disable-usage-stats", "--block"]
+    head = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{dashboard_port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/api/version", timeout=2).status_code == 200:
+                    break
+            if head.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Ray head did not start (exit code {head.poll()})")
+            time.sleep(0.5)
+        yield url
+    finally:
+        head.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.wait(timeout=30)
+        stop_leftovers(temp_dir, grace_s=10)
+        shutil.rmtree(temp_dir, ignore_errors=True)

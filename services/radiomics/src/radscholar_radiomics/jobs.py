@@ -16,7 +16,7 @@ from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
-from radscholar_core.errors import AlreadyExists, FailedPrecondition, NotFound
+from radscholar_core.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
 from radscholar_core.jobs import Job, JobState, JobStore, LogLevel, Progress, utc_now
 from radscholar_core.objectstore import ObjectStore, ObjectStoreSettings
 from radscholar_radiomics.adapters.ray_jobs import RayJobs
@@ -96,7 +96,9 @@ class BatchJobs:
             for job in page.jobs:
                 try:
                     await asyncio.to_thread(self.sync, job)
-                except Exception:  # Ray briefly unreachable, or a stored race: the next round tries again
+                except Unavailable as error:  # Ray unreachable for now: the next round tries again
+                    log.warning("job %s: %s", job.id, error)
+                except Exception:  # a fault of ours: logged, and the next round tries again
                     log.exception("could not bring job %s up to date", job.id)
             await asyncio.sleep(self._poll_seconds)
 

@@ -34,7 +34,7 @@ class RayJobs:
             if self._client is None:
                 try:
                     self._client = JobSubmissionClient(self._address)
-                except (ConnectionError, RuntimeError) as error:
+                except (OSError, RuntimeError) as error:
                     raise Unavailable(
                         f"Ray's Jobs API at {self._address} does not answer: {error}", reason="RAY_UNAVAILABLE"
                     ) from None
@@ -58,6 +58,8 @@ class RayJobs:
         client = self._connected()
         try:
             info = client.get_job_info(job_id)
+        except OSError as error:  # requests' connection errors
+            raise Unavailable(f"Ray's Jobs API at {self._address} does not answer: {error}", reason="RAY_UNAVAILABLE")
         except RuntimeError as error:
             if "does not exist" in str(error) or "404" in str(error):
                 return RayJobState("", str(error))
