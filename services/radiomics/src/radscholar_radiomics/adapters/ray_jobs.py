@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from ray.job_submission import JobStatus, JobSubmissionClient
@@ -44,12 +45,13 @@ class RayJobs:
         """Submits ``entrypoint`` as Ray job ``job_id``; a job already submitted under that id is left as it is."""
         client = self._connected()
         try:
-            client.submit_job(
-                entrypoint=entrypoint,
-                submission_id=job_id,
-                runtime_env={"env_vars": dict(env)},
-                entrypoint_num_cpus=0,  # the driver only waits; the regions' tasks take the CPUs
-            )
+            with self._reaching():
+                client.submit_job(
+                    entrypoint=entrypoint,
+                    submission_id=job_id,
+                    runtime_env={"env_vars": dict(env)},
+                    entrypoint_num_cpus=0,  # the driver only waits; the regions' tasks take the CPUs
+                )
         except RuntimeError as error:
             if "already exists" not in str(error):
                 raise Unavailable(f"Ray refused the job: {error}", reason="RAY_UNAVAILABLE") from None
@@ -57,9 +59,8 @@ class RayJobs:
     def state(self, job_id: str) -> RayJobState:
         client = self._connected()
         try:
-            info = client.get_job_info(job_id)
-        except OSError as error:  # requests' connection errors
-            raise Unavailable(f"Ray's Jobs API at {self._address} does not answer: {error}", reason="RAY_UNAVAILABLE")
+            with self._reaching():
+                info = client.get_job_info(job_id)
         except RuntimeError as error:
             if "does not exist" in str(error) or "404" in str(error):
                 return RayJobState("", str(error))
@@ -68,7 +69,18 @@ class RayJobs:
         return RayJobState(status, info.message or "")
 
     def logs(self, job_id: str) -> str:
-        return str(self._connected().get_job_logs(job_id))
+        with self._reaching():
+            return str(self._connected().get_job_logs(job_id))
 
     def stop(self, job_id: str) -> None:
-        self._connected().stop_job(job_id)
+        with self._reaching():
+            self._connected().stop_job(job_id)
+
+    @contextlib.contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """Ray's answers pass; a connection error (requests' are OSErrors) becomes UNAVAILABLE."""
+        try:
+            yield
+        except OSError as error:
+            message = f"Ray's Jobs API at {self._address} does not answer: {error}"
+            raise Unavailable(message, reason="RAY_UNAVAILABLE") from None
