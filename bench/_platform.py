@@ -133,9 +133,9 @@ def dicomstore_process(orthanc: Orthanc, public_pem: str, objects: Path, data_di
 
 
 @contextlib.contextmanager
-def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpoint]:
+def running_platform(orthanc: Orthanc, data_dir: Path, ray_address: str = "") -> Iterator[PlatformEndpoint]:
     """The five services (real servers on free ports) behind the real gateway application: the DICOM store in
-    its own process, the others in this one."""
+    its own process, the others in this one; the radiomics service's batch jobs go to Ray at ``ray_address``."""
     data_dir.mkdir(parents=True, exist_ok=True)
     objects = ObjectStoreSettings(root=data_dir / "objects")  # staged uploads: gateway -> DICOM store
     private_pem, public_pem = generate_key_pair()
@@ -157,6 +157,10 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpo
                 identity=trusted,
                 object_store=objects,
                 database_url=f"sqlite:///{data_dir}/radiomics.db",
+                ray_address=ray_address,
+                labeling_address=addresses["labeling_address"],
+                dicomstore_address=addresses["dicomstore_address"],
+                job_poll_seconds=0.2,
             )
         ),
         "stats": lambda: build_stats(StatsSettings(port=0, identity=trusted)),
@@ -169,8 +173,10 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpo
 
     dicomstore = dicomstore_process(orthanc, public_pem, objects.root, data_dir)
     addresses = {"dicomstore_address": dicomstore.__enter__()}  # first: the labeling service calls it
-    servers = {name: background.run(start(build)) for name, build in builders.items()}
-    addresses |= {f"{name}_address": f"127.0.0.1:{port}" for name, (_, port) in servers.items()}
+    servers = {}
+    for name, build in builders.items():  # in order: the radiomics service calls the labeling service
+        servers[name] = background.run(start(build))
+        addresses[f"{name}_address"] = f"127.0.0.1:{servers[name][1]}"
     settings = GatewaySettings(
         **addresses,  # type: ignore[arg-type]
         database_url=f"sqlite:///{data_dir}/gateway.db",
@@ -197,12 +203,12 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpo
 
 
 @contextlib.contextmanager
-def platform_process(orthanc: Orthanc, data_dir: Path) -> Iterator[PlatformEndpoint]:
+def platform_process(orthanc: Orthanc, data_dir: Path, ray_address: str = "") -> Iterator[PlatformEndpoint]:
     """`running_platform` in a child process; it stops when its stdin closes."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / "platform.log").open("wb")
     child = subprocess.Popen(
-        [sys.executable, "-m", "bench._platform", json.dumps(asdict(orthanc)), str(data_dir)],
+        [sys.executable, "-m", "bench._platform", json.dumps(asdict(orthanc)), str(data_dir), ray_address],
         cwd=REPO_ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -230,9 +236,10 @@ def _serve_child() -> None:
     parser = argparse.ArgumentParser(description="the platform for a benchmark, until stdin closes")
     parser.add_argument("orthanc", help="the Orthanc to use, as JSON (see Orthanc)")
     parser.add_argument("data_dir", type=Path)
+    parser.add_argument("ray_address", nargs="?", default="", help="Ray's Jobs API, for batch jobs")
     args = parser.parse_args()
     orthanc = Orthanc(**json.loads(args.orthanc))
-    with running_platform(orthanc, args.data_dir) as endpoint:
+    with running_platform(orthanc, args.data_dir, args.ray_address) as endpoint:
         print(json.dumps(asdict(endpoint)), flush=True)
         sys.stdin.read()  # the parent closes our stdin when it is done
 

@@ -1,13 +1,19 @@
-"""Radiomics extraction: pyradiomics called directly vs the platform's service (through the gateway), per region.
+"""Radiomics extraction: pyradiomics called directly vs the platform, per region and as a Ray batch.
 
-    .venv/bin/python -m bench.radiomics [--regions 20] [--preset ct] [--repeat 3]
+    .venv/bin/python -m bench.radiomics [--regions 20] [--preset ct] [--repeat 3] [--batch-preset comprehensive]
 
-Generates CT phantoms with ground-truth lesion masks, writes each series as NIfTI, and extracts every
-lesion (a region of interest) both ways with the same settings, the paths taking turns; the median of
---repeat runs per region is kept. Direct: `RadiomicsFeatureExtractor(settings).execute(image, mask,
-label)` in this process. Service: `Client.extract_features` (upload of image and mask, staging, gRPC,
-the same pyradiomics call, the answer). Both must give the same feature values. Goal (the radiomics
-issue): service overhead at most 10 % per region. Results go to stdout and, as JSON, to --out.
+Generates CT phantoms with ground-truth lesion masks (whole cases, at least --regions lesions), writes each series
+as NIfTI, and measures in one run, on the same regions:
+
+1. Per region, pyradiomics directly vs the service: `RadiomicsFeatureExtractor(settings).execute(image, mask,
+   label)` in this process against `Client.extract_features` (upload of image and mask, staging, gRPC, the same
+   pyradiomics call, the answer), the paths taking turns, the median of --repeat runs per region kept. Goal:
+   service overhead at most 10 % per region.
+2. The batch: sequential pyradiomics over every region (one after another, in this process) against the platform's
+   batch job on a Ray head with --workers CPUs (one task per region), timed from submission to the finished table.
+   Goal: at least 1.7x with 2 workers. The driver's own extraction time (first task to last) is reported too.
+
+Both ways must give the same feature values. Results go to stdout and, as JSON, to --out.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pandas as pd
 import SimpleITK as sitk
 import yaml
 from radiomics import __version__ as pyradiomics_version
@@ -33,10 +40,13 @@ from radiomics.featureextractor import RadiomicsFeatureExtractor
 import radscholar_phantoms
 from bench._platform import REPO_ROOT, platform_process
 from radscholar import Client
+from radscholar_core.testing import free_port
+from radscholar_localstack.ray_head import running_ray_head
 from radscholar_localstack.scratch_orthanc import running_orthanc
 from radscholar_radiomics.domain.settings import presets
 
 OVERHEAD_GOAL = 0.10
+BATCH_SPEEDUP_GOAL = 1.7
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,22 @@ class Result:
     identical_values: bool
 
 
+@dataclass
+class BatchResult:
+    regions: int
+    features_per_region: int
+    workers: int
+    sequential_seconds: float  # pyradiomics, one region after another
+    batch_seconds: float  # the Ray job, from submission to its finished feature table
+    extraction_seconds: float  # the driver's: from the first region task submitted to the last one done
+    speedup: float  # sequential / batch
+    extraction_speedup: float  # sequential / extraction
+    sequential_features_per_s: float
+    batch_features_per_s: float
+    goal_met: bool
+    identical_values: bool
+
+
 def make_regions(out: Path, count: int, seed: int) -> list[Region]:
     """At least `count` lesions of CT phantoms: each series as NIfTI, with its ground-truth label map."""
     regions: list[Region] = []
@@ -77,7 +103,7 @@ def make_regions(out: Path, count: int, seed: int) -> list[Region]:
                 sitk.WriteImage(reader.Execute(), str(image))
                 mask = manifest.root / series["mask"]
                 regions += [Region(image, mask, lesion["lesion_id"]) for lesion in series["lesions"]]
-    return regions[:count]
+    return regions  # whole cases: a batch extracts every lesion of each mask
 
 
 def timed_median(run: object, repeat: int) -> tuple[float, dict[str, float]]:
@@ -128,15 +154,62 @@ def measure(regions: Sequence[Region], settings_yaml: str, preset: str, client: 
     )
 
 
+def measure_batch(
+    regions: Sequence[Region], settings_yaml: str, preset: str, client: Client, workers: int
+) -> BatchResult:
+    params = yaml.safe_load(settings_yaml)
+    sequential: dict[tuple[str, int], dict[str, float]] = {}
+    started = time.perf_counter()
+    for region in regions:
+        answer = RadiomicsFeatureExtractor(params).execute(str(region.image), str(region.mask), label=region.label)
+        key = (region.image.name.removesuffix(".nii.gz"), region.label)
+        sequential[key] = {k: float(v) for k, v in answer.items() if not k.startswith("diagnostics_")}
+    sequential_seconds = time.perf_counter() - started
+    print(f"  sequential pyradiomics: {len(regions)} regions in {sequential_seconds:.1f} s", flush=True)
+    pairs = list(dict.fromkeys((region.image, region.mask) for region in regions))
+    started = time.perf_counter()
+    job = client.start_extraction_job_on_pairs(pairs, preset=preset, regions="label")["job"]
+    job = client.wait_for_radiomics_job(job["id"])
+    batch_seconds = time.perf_counter() - started
+    if job["state"] != "SUCCEEDED":
+        raise RuntimeError(f"the batch job ended {job['state']}: {job.get('error')}")
+    extraction_seconds = float(job["result"]["extraction_seconds"])
+    print(f"  Ray batch ({workers} workers): {batch_seconds:.1f} s, of which extraction {extraction_seconds:.1f} s")
+    with tempfile.TemporaryDirectory() as folder:
+        table = pd.read_parquet(client.download_feature_table(job["id"], Path(folder) / "features.parquet"))
+    batch = {(row["case_id"], int(row["mask_label"])): row for row in table.to_dict("records")}
+    identical = set(batch) == set(sequential) and all(
+        all(batch[key][name] == value for name, value in values.items()) for key, values in sequential.items()
+    )
+    features = len(next(iter(sequential.values())))
+    return BatchResult(
+        regions=len(regions),
+        features_per_region=features,
+        workers=workers,
+        sequential_seconds=sequential_seconds,
+        batch_seconds=batch_seconds,
+        extraction_seconds=extraction_seconds,
+        speedup=sequential_seconds / batch_seconds,
+        extraction_speedup=sequential_seconds / extraction_seconds,
+        sequential_features_per_s=features * len(regions) / sequential_seconds,
+        batch_features_per_s=features * len(regions) / batch_seconds,
+        goal_met=sequential_seconds / batch_seconds >= BATCH_SPEEDUP_GOAL,
+        identical_values=identical,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--regions", type=int, default=20)
     parser.add_argument("--preset", default="ct", help="a built-in preset (default ct)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per region and path; the median is kept")
     parser.add_argument("--seed", type=int, default=20240607)
+    parser.add_argument("--batch-preset", default="comprehensive", help="the batch half's preset")
+    parser.add_argument("--workers", type=int, default=2, help="CPUs of the Ray head (one region task each)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "var/bench/radiomics.json")
     args = parser.parse_args(argv)
     settings_yaml = next(p.settings_yaml for p in presets() if p.id == args.preset)
+    batch_yaml = next(p.settings_yaml for p in presets() if p.id == args.batch_preset)
 
     (REPO_ROOT / "var/bench").mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="radiomics-", dir=REPO_ROOT / "var/bench"))
@@ -144,11 +217,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         regions = make_regions(work / "phantoms", args.regions, args.seed)
         print(f"{len(regions)} regions of interest; preset {args.preset}; {os.cpu_count()} CPUs", flush=True)
         with (
+            running_ray_head(free_port(), num_cpus=args.workers) as ray_address,
             running_orthanc(work / "orthanc") as orthanc,
-            platform_process(orthanc, work / "platform") as gateway,
+            platform_process(orthanc, work / "platform", ray_address) as gateway,
             Client(gateway.url, token=gateway.token) as client,
         ):
             result = measure(regions, settings_yaml, args.preset, client, args.repeat)
+            print(f"\nbatch: preset {args.batch_preset}", flush=True)
+            batch = measure_batch(regions, batch_yaml, args.batch_preset, client, args.workers)
         print()
         print(
             f"{result.regions} regions x {result.features_per_region} features: direct {result.direct_seconds:.2f} s "
@@ -158,17 +234,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         verdict = "MET" if result.goal_met else "NOT MET"
         print(f"service overhead per region {result.overhead:+.1%} (goal <= {OVERHEAD_GOAL:.0%}): {verdict}")
         print(f"same values both ways: {'yes' if result.identical_values else 'NO'}")
+        print(
+            f"batch of {batch.regions} regions x {batch.features_per_region} features: sequential "
+            f"{batch.sequential_seconds:.1f} s ({batch.sequential_features_per_s:.0f} features/s), Ray on "
+            f"{batch.workers} workers {batch.batch_seconds:.1f} s ({batch.batch_features_per_s:.0f} features/s)"
+        )
+        verdict = "MET" if batch.goal_met else "NOT MET"
+        print(
+            f"batch speed-up {batch.speedup:.2f}x (goal >= {BATCH_SPEEDUP_GOAL}x): {verdict}; extraction alone "
+            f"{batch.extraction_speedup:.2f}x; same values: {'yes' if batch.identical_values else 'NO'}"
+        )
         report = {
             "benchmark": "radiomics",
             "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": host.platform()},
             "pyradiomics": pyradiomics_version,
             "settings": {"preset": args.preset, "regions": args.regions, "repeat": args.repeat, "seed": args.seed},
-            "goals": {"service_overhead": OVERHEAD_GOAL},
+            "goals": {"service_overhead": OVERHEAD_GOAL, "batch_speedup": BATCH_SPEEDUP_GOAL},
             "result": asdict(result),
+            "batch": {"preset": args.batch_preset, **asdict(batch)},
         }
         args.out.write_text(json.dumps(report, indent=2) + "\n")
         print(f"\nwritten to {args.out}")
-        return 0 if result.identical_values else 1
+        return 0 if result.identical_values and batch.identical_values else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -26,6 +26,7 @@ import radscholar_phantoms
 from radscholar import Client
 from radscholar.cli import app
 from radscholar_radiomics.domain.batch import ID_COLUMNS
+from radscholar_radiomics.domain.stability import feature_icc
 from tests.conftest import Platform
 
 
@@ -91,6 +92,8 @@ def test_a_batch_reports_bad_regions_finishes_and_reuses_what_is_done(
         reasons = {f["case_id"]: f["reason"] for f in table["failures"]}
         assert reasons == {"empty": "EMPTY_MASK", "elsewhere": "MASK_OUTSIDE_IMAGE", "coarse": "GEOMETRY_MISMATCH"}
         assert "spacing" in next(f["message"] for f in table["failures"] if f["case_id"] == "coarse")
+        no_variants = platform.gateway.get(f"/api/v1/radiomics/jobs/{job_id}/stability.csv")
+        assert no_variants.status_code == 404 and no_variants.json()["error"]["reason"] == "NO_STABILITY"
         parquet = client.download_feature_table(job_id, tmp_path / "features.parquet")
         csv = client.download_feature_table(job_id, tmp_path / "features.csv")
         provenance = json.loads(pq.read_schema(parquet).metadata[b"radscholar.provenance"])
@@ -259,3 +262,36 @@ def test_comprehensive_features_of_a_dataset_version_separate_benign_from_malign
             seed=7,
         )
     assert selection["cv_auc_mean"] > 0.75, selection
+
+
+def test_stability_as_a_job_gives_each_features_icc_across_mask_variants(
+    platform: Platform, ray_head: str, pairs: dict[str, Any], tmp_path: Path
+) -> None:
+    files = [(image, mask) for image, mask, _, _ in pairs["good"]]
+    perturbations = {"erode": 1, "dilate": 1, "shift": False, "icc_kind": "ICC(2,1)", "threshold": 0.5}
+    with admin(platform) as client:
+        started = client.start_extraction_job_on_pairs(files, preset="ct", perturbations=perturbations)
+        job = client.wait_for_radiomics_job(started["job"]["id"])
+        assert job["state"] == "SUCCEEDED", job
+        table = client.feature_table(job["id"])
+        frame = pd.read_parquet(client.download_feature_table(job["id"], tmp_path / "variants.parquet"))
+        stability = pd.read_csv(client.download_feature_table(job["id"], tmp_path / "icc.csv", stability=True))
+        plain = platform.gateway.get(f"/api/v1/radiomics/jobs/{job['id']}/features").json()
+    regions = frame["region_id"].nunique()
+    assert regions == sum(n for _, _, _, n in pairs["good"])
+    # Every region on its original mask and each variant (a variant too small to extract is left out): the rows
+    # say which.
+    assert sorted(frame["perturbation"].unique()) == ["dilate1", "erode1", "original"]
+    assert (frame["perturbation"] == "original").sum() == (frame["perturbation"] == "dilate1").sum() == regions
+    assert table["rows"] == len(frame) > 2 * regions and table["features"] == 1130
+    assert plain["stable_features"] == table["stable_features"] == int(stability["stable"].sum()) > 0
+    # The ICCs are those of the table's own values (domain/stability.py is checked against Shrout & Fleiss).
+    features = [c for c in frame.columns if c not in ID_COLUMNS]
+    rated = {
+        variant: {row["region_id"]: {f: row[f] for f in features} for row in rows.to_dict("records")}
+        for variant, rows in frame.groupby("perturbation")
+    }
+    expected = feature_icc(rated, "ICC(2,1)")
+    got = dict(zip(stability["feature"], stability["icc"], strict=True))
+    assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert set(stability.loc[stability["stable"], "feature"]) == {f for f, v in expected.items() if v >= 0.5}

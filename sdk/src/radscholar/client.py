@@ -1118,11 +1118,15 @@ class Client:
         regions: Literal["lesion", "label"] = "lesion",
         labels: Iterable[int] = (),
         job_id: str = "",
+        perturbations: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Starts batch extraction over a frozen dataset version (its series and masks) as a Ray job, with a preset
         or pyradiomics settings. ``regions``: "lesion" makes each connected component of each mask label a region,
         "label" each label; ``labels`` keeps only these labels; ``job_id`` (your choice) makes a retry safe.
-        Returns {job, series}; follow the job with :meth:`wait_for_radiomics_job`."""
+        ``perturbations`` such as {"erode": 1, "dilate": 1, "shift": True, "threshold": 0.75} also extracts every
+        region on those mask variants and gives each feature's ICC across them (download with
+        :meth:`download_feature_table` to a ``stability.csv``). Returns {job, series}; follow the job with
+        :meth:`wait_for_radiomics_job`."""
         body = {
             "dataset_id": dataset_id,
             "preset_id": preset,
@@ -1130,6 +1134,7 @@ class Client:
             "regions": regions,
             "labels": list(labels),
             "job_id": job_id,
+            "perturbations": perturbations,
         }
         return self._request("POST", "/api/v1/radiomics/jobs", json=body)  # type: ignore[no-any-return]
 
@@ -1145,6 +1150,7 @@ class Client:
         label_classes: Sequence[str] = (),
         patient_ids: Sequence[str] = (),
         job_id: str = "",
+        perturbations: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Like :meth:`start_extraction_job`, over local (image, mask) files (NIfTI or NRRD) instead of a dataset
         version. ``case_ids``, ``label_classes`` and ``patient_ids``, when given, have one value per pair (default
@@ -1158,6 +1164,7 @@ class Client:
             "case_ids": list(case_ids),
             "label_classes": list(label_classes),
             "patient_ids": list(patient_ids),
+            "perturbations": perturbations,
         }
         with contextlib.ExitStack() as files:
             body: list[tuple[str, tuple[str | None, Any, str]]] = [
@@ -1239,15 +1246,15 @@ class Client:
         reason, message}], reused, parquet_object_key, csv_object_key}."""
         return self._request("GET", f"/api/v1/radiomics/jobs/{_segment(job_id)}/features")  # type: ignore[no-any-return]
 
-    def download_feature_table(self, job_id: str, path: Path | str) -> Path:
-        """Writes a finished job's feature table to ``path``, as Parquet or CSV by its suffix; streamed to disk, and
-        in place only once complete."""
+    def download_feature_table(self, job_id: str, path: Path | str, *, stability: bool = False) -> Path:
+        """Writes a finished job's feature table to ``path``, as Parquet or CSV by its suffix (with ``stability``:
+        each feature's ICC across the mask variants, CSV); streamed to disk, and in place only once complete."""
         path = Path(path)
         suffix = path.suffix.lower()
-        if suffix not in (".parquet", ".csv"):
-            raise ValueError(f"{path}: name a .parquet or .csv file")
+        if suffix not in ((".csv",) if stability else (".parquet", ".csv")):
+            raise ValueError(f"{path}: name a {'.csv' if stability else '.parquet or .csv'} file")
         partial = path.with_name(path.name + ".part")
-        source = f"/api/v1/radiomics/jobs/{_segment(job_id)}/features{suffix}"
+        source = f"/api/v1/radiomics/jobs/{_segment(job_id)}/{'stability' if stability else 'features'}{suffix}"
         try:
             with self._streamed(source, DOWNLOAD_TIMEOUT) as answer, partial.open("wb") as out:
                 for chunk in answer.iter_bytes(1 << 20):

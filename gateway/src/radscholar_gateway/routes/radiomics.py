@@ -14,7 +14,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from radscholar_core.errors import InvalidArgument
+from radscholar_core.errors import InvalidArgument, NotFound
 from radscholar_core.objectstore import ObjectStore
 from radscholar_gateway.convert import to_model
 from radscholar_gateway.deps import Radiomics
@@ -282,6 +282,14 @@ class JobEvent(BaseModel):
     log_lines: list[LogLine] = Field(description="lines written since the previous event")
 
 
+class MaskPerturbations(BaseModel):
+    erode: int = Field(0, ge=0, le=10, description="erosion radius in voxels (0: none)")
+    dilate: int = Field(0, ge=0, le=10, description="dilation radius in voxels (0: none)")
+    shift: bool = Field(False, description="shifts by one voxel either way along each axis")
+    icc_kind: Literal["ICC(1,1)", "ICC(2,1)", "ICC(3,1)"] = "ICC(3,1)"
+    threshold: float = Field(0.75, ge=0, le=1, description="features with an ICC at least this are stable")
+
+
 class JobOptions(BaseModel):
     preset_id: str = Field("", description="a built-in or saved preset (see /presets); or give settings_yaml")
     settings_yaml: str = Field("", max_length=100_000, description="pyradiomics parameter file as YAML")
@@ -293,6 +301,9 @@ class JobOptions(BaseModel):
     )
     job_id: str = Field(
         "", pattern=JOB_ID, description="an id of your choosing, so that a retried request never starts a second job"
+    )
+    perturbations: MaskPerturbations | None = Field(
+        None, description="also extract every region with its mask perturbed, and each feature's ICC across them"
     )
 
 
@@ -341,6 +352,8 @@ class FeatureTable(BaseModel):
     provenance: dict[str, str] = Field(description="settings and their hash, versions, the dataset version")
     failures: list[RegionFailure]
     reused: int = Field(description="regions reused from an earlier run with the same inputs and settings")
+    stability_object_key: str = Field(description="with perturbations: each feature's ICC (download stability.csv)")
+    stable_features: int = Field(description="with perturbations: the features whose ICC reached the threshold")
 
 
 def job_of(message: job_pb2.Job) -> Job:
@@ -364,7 +377,7 @@ def _started(request: Request, answer: pb.StartExtractionJobResponse, **details:
     summary="Start batch extraction over a dataset version (a Ray job, one task per region); follow it at /events",
 )
 async def start_extraction_job(body: NewExtractionJob, request: Request, radiomics: Radiomics) -> StartedJob:
-    answer = await radiomics.StartExtractionJob(pb.StartExtractionJobRequest(**body.model_dump()))
+    answer = await radiomics.StartExtractionJob(pb.StartExtractionJobRequest(**body.model_dump(exclude_none=True)))
     return _started(request, answer, dataset=body.dataset_id)
 
 
@@ -405,7 +418,9 @@ async def start_extraction_job_on_pairs(
             for i in range(len(image))
         ]
         answer = await radiomics.StartExtractionJob(
-            pb.StartExtractionJobRequest(pairs=pairs, **chosen.model_dump(include=set(JobOptions.model_fields))),
+            pb.StartExtractionJobRequest(
+                pairs=pairs, **chosen.model_dump(include=set(JobOptions.model_fields), exclude_none=True)
+            ),
             timeout=request.app.state.settings.upload_timeout_seconds,
         )
     return _started(request, answer)
@@ -492,6 +507,19 @@ async def _table_file(job_id: str, request: Request, radiomics: Radiomics, suffi
     key = answer.parquet_object_key if suffix == "parquet" else answer.csv_object_key
     request.state.audit_details = {"rows": str(answer.rows), "format": suffix}
     return object_response(request, key, TABLE_FILES[suffix], f"features-{job_id}.{suffix}")
+
+
+@router.get(
+    "/jobs/{job_id}/stability.csv",
+    summary="Download each feature's ICC across the mask variants (a job started with perturbations)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {TABLE_FILES["csv"]: {}}}},
+)
+async def feature_stability_csv(job_id: str, request: Request, radiomics: Radiomics) -> StreamingResponse:
+    answer = await radiomics.GetFeatureTable(pb.GetFeatureTableRequest(job_id=job_id))
+    if not answer.stability_object_key:
+        raise NotFound(f"job {job_id!r} was started without perturbations", reason="NO_STABILITY")
+    return object_response(request, answer.stability_object_key, TABLE_FILES["csv"], f"stability-{job_id}.csv")
 
 
 @router.get(

@@ -206,6 +206,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/radiomics/jobs/{job_id}/features.csv"): Rule(
         P.RADIOMICS_USE, "radiomics.features.download", "radiomics_job:{job_id}"
     ),
+    ("GET", "/api/v1/radiomics/jobs/{job_id}/stability.csv"): Rule(
+        P.RADIOMICS_USE, "radiomics.features.download", "radiomics_job:{job_id}"
+    ),
     ("POST", "/api/v1/stats/two-group-comparisons"): Rule(P.STATS_RUN),
 }
 

@@ -21,7 +21,7 @@ from radscholar_proto.radiomics.v1 import radiomics_pb2 as pb
 from radscholar_proto.radiomics.v1 import radiomics_pb2_grpc
 from radscholar_radiomics.adapters.datasets import DatasetSource
 from radscholar_radiomics.adapters.presets import SqlPresets
-from radscholar_radiomics.domain.batch import ID_COLUMNS, KIND, Plan, PlanItem
+from radscholar_radiomics.domain.batch import ID_COLUMNS, KIND, Perturbations, Plan, PlanItem
 from radscholar_radiomics.domain.extraction import IMAGE_FORMATS, extract, provenance, read_image
 from radscholar_radiomics.domain.ibsi import compliance, compliance_table, ibsi_name
 from radscholar_radiomics.domain.selection import Step, select
@@ -241,6 +241,14 @@ class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
             items, origin = inputs.items, inputs.provenance
         else:
             items, origin = await asyncio.to_thread(self._kept_pairs, list(request.pairs)), {}
+        variants = request.perturbations
+        perturbations = Perturbations(
+            erode=variants.erode,
+            dilate=variants.dilate,
+            shift=variants.shift,
+            icc_kind=variants.icc_kind or "ICC(3,1)",
+            threshold=variants.threshold if variants.HasField("threshold") else 0.75,
+        )
         plan = Plan(
             job_id=request.job_id or uuid.uuid4().hex,
             settings_yaml=settings.canonical_yaml,
@@ -249,6 +257,7 @@ class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
             labels=tuple(request.labels),
             items=tuple(items),
             provenance={**origin, "preset_id": request.preset_id, "created_by": caller.username},
+            perturbations=perturbations,
         )
         parameters = {
             **origin,
@@ -257,6 +266,7 @@ class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
             "regions": plan.regions,
             "labels": list(plan.labels),
             "series": len(items),
+            **({"perturbations": vars(perturbations)} if perturbations.wanted else {}),
         }
         job = await asyncio.to_thread(self._jobs.start, plan, parameters, caller.username)
         return pb.StartExtractionJobResponse(job=job_to_proto(job), series=len(items))
@@ -356,4 +366,6 @@ class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
             provenance=outcome.provenance,
             failures=[pb.RegionFailure(**vars(failure)) for failure in outcome.failures],
             reused=outcome.reused,
+            stability_object_key=outcome.stability_key,
+            stable_features=outcome.stable_features,
         )

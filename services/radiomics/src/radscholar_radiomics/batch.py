@@ -21,6 +21,7 @@ import SimpleITK as sitk
 from radscholar_core.errors import DomainError
 from radscholar_core.objectstore import ObjectStore, ObjectStoreSettings, open_object_store
 from radscholar_radiomics.domain.batch import (
+    ID_COLUMNS,
     LOG,
     PROGRESS,
     Failure,
@@ -32,10 +33,12 @@ from radscholar_radiomics.domain.batch import (
     parquet_bytes,
     region_mask,
     regions_of,
+    stability_table,
     table_keys,
 )
 from radscholar_radiomics.domain.extraction import extract, provenance, read_image
 from radscholar_radiomics.domain.settings import validate_settings
+from radscholar_radiomics.domain.stability import perturbation_stability
 
 OBJECT_STORE_ENV = "RADSCHOLAR_BATCH_OBJECT_STORE"
 REGION_CPUS_ENV = "RADSCHOLAR_BATCH_REGION_CPUS"
@@ -66,13 +69,22 @@ def extract_region(plan: Plan, region: Region) -> dict[str, Any]:
     objects = objects_from_environment()
     item = region.item
     started = time.perf_counter()
+    variants = plan.perturbations
     try:
         image = read_image(objects.get(item.image_key), item.image_name)
         mask, label = region_mask(read_image(objects.get(item.mask_key), item.mask_name), region)
-        features = extract(image, mask, validate_settings(plan.settings_yaml), label=label)
+        settings = validate_settings(plan.settings_yaml)
+        if variants.wanted:
+            shifts: list[tuple[int, ...]] | None = None if variants.shift else []
+            features = perturbation_stability(
+                image, mask, settings, label=label, shifts_voxels=shifts, erode=variants.erode, dilate=variants.dilate
+            )
+        else:
+            features = {"original": extract(image, mask, settings, label=label)}
     except DomainError as error:
         return {"failure": {"reason": error.reason, "message": str(error)}}
-    objects.put(region.result_key(plan.settings_hash), json.dumps(features).encode(), "application/json")
+    key = region.result_key(plan.settings_hash, variants)
+    objects.put(key, json.dumps(features).encode(), "application/json")
     return {"features": features, "seconds": time.perf_counter() - started}
 
 
@@ -90,10 +102,10 @@ def run(plan_key: str) -> Outcome:
         except DomainError as error:
             failures.append(Failure(f"{item.case_id}/{item.name}", item.case_id, error.reason, str(error)))
             say("WARNING", f"{item.case_id}/{item.name}: {error.reason}: {error}")
-    done: list[tuple[Region, dict[str, float]]] = []
+    done: list[tuple[Region, dict[str, dict[str, float]]]] = []
     remaining: list[Region] = []
     for region in regions:
-        key = region.result_key(plan.settings_hash)
+        key = region.result_key(plan.settings_hash, plan.perturbations)
         if objects.exists(key):
             done.append((region, json.loads(objects.get(key))))
         else:
@@ -102,6 +114,7 @@ def run(plan_key: str) -> Outcome:
     say("INFO", f"{total} regions in {len(plan.items)} images; {reused} reused from earlier runs")
     report(reused, total, 0, f"region {reused}/{total}")
     task = ray.remote(num_cpus=float(os.environ.get(REGION_CPUS_ENV, "1")), max_retries=1)(extract_region)
+    extraction_started = time.perf_counter()
     shared = ray.put(plan)
     pending = {task.remote(shared, region): region for region in remaining}
     failed = 0
@@ -116,18 +129,47 @@ def run(plan_key: str) -> Outcome:
             say("WARNING", f"{region.id}: {problem['reason']}: {problem['message']}")
         else:
             done.append((region, answer["features"]))
-            say("INFO", f"{region.id}: {len(answer['features'])} features in {answer['seconds']:.1f} s")
+            extracted = answer["features"]
+            count = len(extracted["original"])
+            variants = f" on {len(extracted)} mask variants" if plan.perturbations.wanted else ""
+            say("INFO", f"{region.id}: {count} features{variants} in {answer['seconds']:.1f} s")
         finished = len(done) + failed
         report(finished, total, failed, f"region {finished}/{total}")
+    extraction_seconds = time.perf_counter() - extraction_started
     table = feature_table(done)
     origin = {**plan.provenance, **provenance(settings), "regions": plan.regions, "job_id": plan.job_id}
-    parquet_key, csv_key = table_keys(plan.job_id)
+    parquet_key, csv_key, stability_key = table_keys(plan.job_id)
     objects.put(parquet_key, parquet_bytes(table, origin), "application/vnd.apache.parquet")
     objects.put(csv_key, table.to_csv(index=False).encode(), "text/csv")
-    features = len(table.columns) - len(regions[0].row()) if done else 0
-    outcome = Outcome(len(done), features, reused, tuple(failures), parquet_key, csv_key, origin)
+    features = len(table.columns) - len(ID_COLUMNS) if done else 0
+    stable = 0
+    if plan.perturbations.wanted and done:
+        stability = stability_table(table, plan.perturbations)
+        objects.put(stability_key, stability.to_csv(index=False).encode(), "text/csv")
+        stable = int(stability["stable"].sum())
+        say(
+            "INFO",
+            f"{stable} of {len(stability)} features have {plan.perturbations.icc_kind} >= "
+            f"{plan.perturbations.threshold} across the mask variants",
+        )
+    outcome = Outcome(
+        len(table),
+        features,
+        reused,
+        tuple(failures),
+        parquet_key,
+        csv_key,
+        origin,
+        extraction_seconds,
+        stability_key if plan.perturbations.wanted and done else "",
+        stable,
+    )
     objects.put(outcome_key(plan.job_id), outcome.to_json(), "application/json")
-    say("INFO", f"feature table: {len(done)} regions x {features} features; {len(failures)} failed")
+    say(
+        "INFO",
+        f"feature table: {len(done)} regions x {features} features; {len(failures)} failed; "
+        f"{len(remaining)} regions extracted in {extraction_seconds:.1f} s",
+    )
     return outcome
 
 

@@ -160,4 +160,5 @@ def _result(outcome: Outcome) -> dict[str, str]:
         "features": str(outcome.features),
         "failed": str(len(outcome.failures)),
         "reused": str(outcome.reused),
+        "extraction_seconds": f"{outcome.extraction_seconds:.3f}",
     }

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import SimpleITK as sitk
 
 from radscholar_core.errors import InvalidArgument
+from radscholar_radiomics.domain.stability import ICC_KINDS, feature_icc, stable_features
 
 KIND = "radiomics.extraction"
 REGION_MODES = ("lesion", "label")
@@ -38,8 +39,10 @@ ID_COLUMNS = (
     "label_name",
     "lesion",
     "voxels",
+    "perturbation",
 )
 PROVENANCE_KEY = b"radscholar.provenance"  # Parquet schema metadata: the provenance as JSON
+RESULT_FORMAT = 2  # part of every region's result key: bump when the stored result's layout changes
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,29 @@ class PlanItem:
 
 
 @dataclass(frozen=True)
+class Perturbations:
+    """Variants of every region for feature stability (``stability.perturbed_masks``); all zero: none."""
+
+    erode: int = 0
+    dilate: int = 0
+    shift: bool = False
+    icc_kind: str = "ICC(3,1)"
+    threshold: float = 0.75
+
+    def __post_init__(self) -> None:
+        if self.erode < 0 or self.dilate < 0 or self.erode > 10 or self.dilate > 10:
+            raise InvalidArgument("erode and dilate are radii of 0 to 10 voxels", reason="INVALID_PERTURBATION")
+        if self.icc_kind not in ICC_KINDS:
+            raise InvalidArgument(f"icc_kind must be one of {', '.join(ICC_KINDS)}", reason="INVALID_PERTURBATION")
+        if not 0 <= self.threshold <= 1:
+            raise InvalidArgument("the ICC threshold lies in [0, 1]", reason="INVALID_PERTURBATION")
+
+    @property
+    def wanted(self) -> bool:
+        return bool(self.erode or self.dilate or self.shift)
+
+
+@dataclass(frozen=True)
 class Plan:
     """What a batch job extracts, and with which settings; stored as JSON next to the job's results."""
 
@@ -75,6 +101,7 @@ class Plan:
     labels: tuple[int, ...]
     items: tuple[PlanItem, ...]
     provenance: Mapping[str, str]  # dataset id and hash, preset, who started it
+    perturbations: Perturbations = field(default_factory=Perturbations)
 
     def __post_init__(self) -> None:
         if self.regions not in REGION_MODES:
@@ -97,6 +124,7 @@ class Plan:
                 **document,
                 "labels": tuple(document["labels"]),
                 "items": tuple(PlanItem(**item) for item in document["items"]),
+                "perturbations": Perturbations(**document["perturbations"]),
             }
         )
 
@@ -110,9 +138,10 @@ def outcome_key(job_id: str) -> str:
     return f"radiomics/jobs/{job_id}/outcome.json"
 
 
-def table_keys(job_id: str) -> tuple[str, str]:
-    """The feature table as Parquet and as CSV."""
-    return f"radiomics/feature-tables/{job_id}/features.parquet", f"radiomics/feature-tables/{job_id}/features.csv"
+def table_keys(job_id: str) -> tuple[str, str, str]:
+    """The feature table as Parquet and as CSV, and the features' stability (CSV)."""
+    folder = f"radiomics/feature-tables/{job_id}"
+    return f"{folder}/features.parquet", f"{folder}/features.csv", f"{folder}/stability.csv"
 
 
 @dataclass(frozen=True)
@@ -129,10 +158,13 @@ class Region:
         suffix = f"{self.label}-{self.lesion}" if self.lesion else str(self.label)
         return f"{self.item.case_id}/{self.item.name}/{suffix}"
 
-    def result_key(self, settings_hash: str) -> str:
-        """Where this region's features are kept: the same image, mask, region and settings give the same key."""
+    def result_key(self, settings_hash: str, perturbations: Perturbations) -> str:
+        """Where this region's features are kept: the same image, mask, region, settings and variants give the
+        same key."""
+        variants = [perturbations.erode, perturbations.dilate, perturbations.shift] if perturbations.wanted else []
         identity = json.dumps(
-            [settings_hash, self.item.image_key, self.item.mask_key, self.label, self.lesion], separators=(",", ":")
+            [RESULT_FORMAT, settings_hash, self.item.image_key, self.item.mask_key, self.label, self.lesion, *variants],
+            separators=(",", ":"),
         )
         return f"radiomics/regions/{hashlib.sha256(identity.encode()).hexdigest()}.json"
 
@@ -213,6 +245,9 @@ class Outcome:
     parquet_key: str
     csv_key: str
     provenance: Mapping[str, str]
+    extraction_seconds: float  # from the first region task submitted to the last one done
+    stability_key: str = ""  # with perturbations: feature, icc, stable (CSV)
+    stable_features: int = 0
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -223,18 +258,33 @@ class Outcome:
         return cls(**{**document, "failures": tuple(Failure(**f) for f in document["failures"])})
 
 
-def feature_table(rows: Sequence[tuple[Region, Mapping[str, float]]]) -> pd.DataFrame:
-    """One row per region: the describing columns, then the features in pyradiomics' order, sorted by region id."""
+Variants = Mapping[str, Mapping[str, float]]  # a region's features by mask variant ("original", "erode1", ...)
+
+
+def feature_table(rows: Sequence[tuple[Region, Variants]]) -> pd.DataFrame:
+    """One row per region and variant: the describing columns, then the features in pyradiomics' order, sorted by
+    region id and variant ("original" first)."""
     ordered = sorted(rows, key=lambda pair: pair[0].id)
-    records = [{**region.row(), **features} for region, features in ordered]
-    return pd.DataFrame.from_records(records, columns=_columns(ordered))
-
-
-def _columns(rows: Sequence[tuple[Region, Mapping[str, float]]]) -> list[str]:
+    records = [
+        {**region.row(), "perturbation": name, **features}
+        for region, variants in ordered
+        for name, features in sorted(variants.items(), key=lambda v: (v[0] != "original", v[0]))
+    ]
     names: dict[str, None] = dict.fromkeys(ID_COLUMNS)
-    for _, features in rows:
-        names.update(dict.fromkeys(features))
-    return list(names)
+    for record in records:
+        names.update(dict.fromkeys(record))
+    return pd.DataFrame.from_records(records, columns=list(names))
+
+
+def stability_table(table: pd.DataFrame, perturbations: Perturbations) -> pd.DataFrame:
+    """Each feature's ICC across the mask variants of the regions (``feature_icc``), and whether it is stable."""
+    features = [c for c in table.columns if c not in ID_COLUMNS]
+    rated: dict[str, dict[str, dict[str, float]]] = {}
+    for record in table[["region_id", "perturbation", *features]].to_dict("records"):
+        rated.setdefault(record["perturbation"], {})[record["region_id"]] = {f: record[f] for f in features}
+    iccs = feature_icc(rated, perturbations.icc_kind)
+    stable = set(stable_features(iccs, perturbations.threshold))
+    return pd.DataFrame({"feature": list(iccs), "icc": list(iccs.values()), "stable": [f in stable for f in iccs]})
 
 
 def parquet_bytes(table: pd.DataFrame, provenance: Mapping[str, str]) -> bytes:

@@ -273,7 +273,7 @@ class ImagePair(_message.Message):
     def __init__(self, image_object_key: _Optional[str] = ..., image_name: _Optional[str] = ..., mask_object_key: _Optional[str] = ..., mask_name: _Optional[str] = ..., case_id: _Optional[str] = ..., label_class: _Optional[str] = ..., patient_id: _Optional[str] = ...) -> None: ...
 
 class StartExtractionJobRequest(_message.Message):
-    __slots__ = ("dataset_id", "pairs", "preset_id", "settings_yaml", "regions", "labels", "job_id")
+    __slots__ = ("dataset_id", "pairs", "preset_id", "settings_yaml", "regions", "labels", "job_id", "perturbations")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     PAIRS_FIELD_NUMBER: _ClassVar[int]
     PRESET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -281,6 +281,7 @@ class StartExtractionJobRequest(_message.Message):
     REGIONS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PERTURBATIONS_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     pairs: _containers.RepeatedCompositeFieldContainer[ImagePair]
     preset_id: str
@@ -288,7 +289,22 @@ class StartExtractionJobRequest(_message.Message):
     regions: str
     labels: _containers.RepeatedScalarFieldContainer[int]
     job_id: str
-    def __init__(self, dataset_id: _Optional[str] = ..., pairs: _Optional[_Iterable[_Union[ImagePair, _Mapping]]] = ..., preset_id: _Optional[str] = ..., settings_yaml: _Optional[str] = ..., regions: _Optional[str] = ..., labels: _Optional[_Iterable[int]] = ..., job_id: _Optional[str] = ...) -> None: ...
+    perturbations: MaskPerturbations
+    def __init__(self, dataset_id: _Optional[str] = ..., pairs: _Optional[_Iterable[_Union[ImagePair, _Mapping]]] = ..., preset_id: _Optional[str] = ..., settings_yaml: _Optional[str] = ..., regions: _Optional[str] = ..., labels: _Optional[_Iterable[int]] = ..., job_id: _Optional[str] = ..., perturbations: _Optional[_Union[MaskPerturbations, _Mapping]] = ...) -> None: ...
+
+class MaskPerturbations(_message.Message):
+    __slots__ = ("erode", "dilate", "shift", "icc_kind", "threshold")
+    ERODE_FIELD_NUMBER: _ClassVar[int]
+    DILATE_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_FIELD_NUMBER: _ClassVar[int]
+    ICC_KIND_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    erode: int
+    dilate: int
+    shift: bool
+    icc_kind: str
+    threshold: float
+    def __init__(self, erode: _Optional[int] = ..., dilate: _Optional[int] = ..., shift: _Optional[bool] = ..., icc_kind: _Optional[str] = ..., threshold: _Optional[float] = ...) -> None: ...
 
 class StartExtractionJobResponse(_message.Message):
     __slots__ = ("job", "series")
@@ -365,7 +381,7 @@ class RegionFailure(_message.Message):
     def __init__(self, region_id: _Optional[str] = ..., case_id: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class GetFeatureTableResponse(_message.Message):
-    __slots__ = ("parquet_object_key", "csv_object_key", "rows", "features", "id_columns", "provenance", "failures", "reused")
+    __slots__ = ("parquet_object_key", "csv_object_key", "rows", "features", "id_columns", "provenance", "failures", "reused", "stability_object_key", "stable_features")
     class ProvenanceEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -381,6 +397,8 @@ class GetFeatureTableResponse(_message.Message):
     PROVENANCE_FIELD_NUMBER: _ClassVar[int]
     FAILURES_FIELD_NUMBER: _ClassVar[int]
     REUSED_FIELD_NUMBER: _ClassVar[int]
+    STABILITY_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    STABLE_FEATURES_FIELD_NUMBER: _ClassVar[int]
     parquet_object_key: str
     csv_object_key: str
     rows: int
@@ -389,4 +407,6 @@ class GetFeatureTableResponse(_message.Message):
     provenance: _containers.ScalarMap[str, str]
     failures: _containers.RepeatedCompositeFieldContainer[RegionFailure]
     reused: int
-    def __init__(self, parquet_object_key: _Optional[str] = ..., csv_object_key: _Optional[str] = ..., rows: _Optional[int] = ..., features: _Optional[int] = ..., id_columns: _Optional[_Iterable[str]] = ..., provenance: _Optional[_Mapping[str, str]] = ..., failures: _Optional[_Iterable[_Union[RegionFailure, _Mapping]]] = ..., reused: _Optional[int] = ...) -> None: ...
+    stability_object_key: str
+    stable_features: int
+    def __init__(self, parquet_object_key: _Optional[str] = ..., csv_object_key: _Optional[str] = ..., rows: _Optional[int] = ..., features: _Optional[int] = ..., id_columns: _Optional[_Iterable[str]] = ..., provenance: _Optional[_Mapping[str, str]] = ..., failures: _Optional[_Iterable[_Union[RegionFailure, _Mapping]]] = ..., reused: _Optional[int] = ..., stability_object_key: _Optional[str] = ..., stable_features: _Optional[int] = ...) -> None: ...
