@@ -35,8 +35,6 @@ from radscholar_gateway.config import Settings as GatewaySettings
 from radscholar_labeling.config import Settings as LabelingSettings
 from radscholar_labeling.server import build_server as build_labeling
 from radscholar_localstack.scratch_orthanc import Orthanc
-from radscholar_radiomics.config import Settings as RadiomicsSettings
-from radscholar_radiomics.server import build_server as build_radiomics
 from radscholar_stats.config import Settings as StatsSettings
 from radscholar_stats.server import build_server as build_stats
 from radscholar_training.config import Settings as TrainingSettings
@@ -95,35 +93,23 @@ class PlatformEndpoint:
 
 
 @contextlib.contextmanager
-def dicomstore_process(orthanc: Orthanc, public_pem: str, objects: Path, data_dir: Path) -> Iterator[str]:
-    """The DICOM store in its own process, as deployed (it shares no interpreter lock with the gateway)."""
+def service_process(service: str, settings: dict[str, str], data_dir: Path) -> Iterator[str]:
+    """One service in its own process, as deployed (it shares no interpreter lock with the gateway): ``service``
+    is its package's suffix (``dicomstore``, ``radiomics``), ``settings`` its environment without the prefix."""
     port = free_port()
-    prefix = "RADSCHOLAR_DICOMSTORE_"
-    env = {
-        **os.environ,
-        f"{prefix}HOST": "127.0.0.1",
-        f"{prefix}PORT": str(port),
-        f"{prefix}ORTHANC_URL": orthanc.url,
-        f"{prefix}ORTHANC_USERNAME": orthanc.username,
-        f"{prefix}ORTHANC_PASSWORD": orthanc.password,
-        f"{prefix}DEIDENTIFICATION_SECRET": secrets.token_urlsafe(32),
-        f"{prefix}DATABASE_URL": f"sqlite:///{data_dir}/dicomstore.db",
-        f"{prefix}OBJECT_STORE__BACKEND": "filesystem",
-        f"{prefix}OBJECT_STORE__ROOT": str(objects),
-        f"{prefix}IDENTITY__PUBLIC_KEYS": json.dumps({key_id_of(public_pem): public_pem}),
-        f"{prefix}LOG_LEVEL": "WARNING",
-    }
-    log = (data_dir / "dicomstore.log").open("wb")
-    child = subprocess.Popen([sys.executable, "-m", "radscholar_dicomstore"], env=env, stdout=log, stderr=log)
+    prefix = f"RADSCHOLAR_{service.upper()}_"
+    env = {**os.environ, **{prefix + name: value for name, value in settings.items()}}
+    env |= {f"{prefix}HOST": "127.0.0.1", f"{prefix}PORT": str(port), f"{prefix}LOG_LEVEL": "WARNING"}
+    log_path = data_dir / f"{service}.log"
+    log = log_path.open("wb")
+    child = subprocess.Popen([sys.executable, "-m", f"radscholar_{service}"], env=env, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 60
         while True:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
                 break
             if child.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the DICOM store did not start: {(data_dir / 'dicomstore.log').read_text()[-2000:]}"
-                )
+                raise RuntimeError(f"the {service} service did not start: {log_path.read_text()[-2000:]}")
             time.sleep(0.1)
         yield f"127.0.0.1:{port}"
     finally:
@@ -134,8 +120,8 @@ def dicomstore_process(orthanc: Orthanc, public_pem: str, objects: Path, data_di
 
 @contextlib.contextmanager
 def running_platform(orthanc: Orthanc, data_dir: Path, ray_address: str = "") -> Iterator[PlatformEndpoint]:
-    """The five services (real servers on free ports) behind the real gateway application: the DICOM store in
-    its own process, the others in this one; the radiomics service's batch jobs go to Ray at ``ray_address``."""
+    """The five services (real servers on free ports) behind the real gateway application: the DICOM store and the
+    radiomics service in their own processes, the others in this one; batch jobs go to Ray at ``ray_address``."""
     data_dir.mkdir(parents=True, exist_ok=True)
     objects = ObjectStoreSettings(root=data_dir / "objects")  # staged uploads: gateway -> DICOM store
     private_pem, public_pem = generate_key_pair()
@@ -151,18 +137,6 @@ def running_platform(orthanc: Orthanc, data_dir: Path, ray_address: str = "") ->
             )
         ),
         "training": lambda: build_training(TrainingSettings(port=0, identity=trusted)),
-        "radiomics": lambda: build_radiomics(
-            RadiomicsSettings(
-                port=0,
-                identity=trusted,
-                object_store=objects,
-                database_url=f"sqlite:///{data_dir}/radiomics.db",
-                ray_address=ray_address,
-                labeling_address=addresses["labeling_address"],
-                dicomstore_address=addresses["dicomstore_address"],
-                job_poll_seconds=0.2,
-            )
-        ),
         "stats": lambda: build_stats(StatsSettings(port=0, identity=trusted)),
     }
     background = BackgroundLoop()
@@ -171,12 +145,34 @@ def running_platform(orthanc: Orthanc, data_dir: Path, ray_address: str = "") ->
         server = build()
         return server, await server.start("127.0.0.1", 0)
 
-    dicomstore = dicomstore_process(orthanc, public_pem, objects.root, data_dir)
-    addresses = {"dicomstore_address": dicomstore.__enter__()}  # first: the labeling service calls it
+    shared = {
+        "OBJECT_STORE__BACKEND": "filesystem",
+        "OBJECT_STORE__ROOT": str(objects.root),
+        "IDENTITY__PUBLIC_KEYS": json.dumps({key_id_of(public_pem): public_pem}),
+    }
+    processes = contextlib.ExitStack()
+    dicomstore = {
+        "ORTHANC_URL": orthanc.url,
+        "ORTHANC_USERNAME": orthanc.username,
+        "ORTHANC_PASSWORD": orthanc.password,
+        "DEIDENTIFICATION_SECRET": secrets.token_urlsafe(32),
+        "DATABASE_URL": f"sqlite:///{data_dir}/dicomstore.db",
+    }
+    addresses = {  # first: the labeling service calls it
+        "dicomstore_address": processes.enter_context(service_process("dicomstore", dicomstore | shared, data_dir))
+    }
     servers = {}
-    for name, build in builders.items():  # in order: the radiomics service calls the labeling service
+    for name, build in builders.items():
         servers[name] = background.run(start(build))
         addresses[f"{name}_address"] = f"127.0.0.1:{servers[name][1]}"
+    radiomics = {  # its own process too: extraction holds the interpreter for seconds
+        "DATABASE_URL": f"sqlite:///{data_dir}/radiomics.db",
+        "RAY_ADDRESS": ray_address,
+        "LABELING_ADDRESS": addresses["labeling_address"],
+        "DICOMSTORE_ADDRESS": addresses["dicomstore_address"],
+        "JOB_POLL_SECONDS": "0.2",
+    }
+    addresses["radiomics_address"] = processes.enter_context(service_process("radiomics", radiomics | shared, data_dir))
     settings = GatewaySettings(
         **addresses,  # type: ignore[arg-type]
         database_url=f"sqlite:///{data_dir}/gateway.db",
@@ -196,10 +192,10 @@ def running_platform(orthanc: Orthanc, data_dir: Path, ray_address: str = "") ->
             login.raise_for_status()
             yield PlatformEndpoint(url, login.json()["access_token"])
     finally:
-        dicomstore.__exit__(None, None, None)
         for server, _ in servers.values():
             background.run(server.stop(0))
         background.close()
+        processes.close()
 
 
 @contextlib.contextmanager

@@ -53,6 +53,8 @@ REFUSED = {
         ["extract", "--dataset", "d", "--preset", "ct", "--no-wait", "--out", "t.csv"],
         "leave out --no-wait",
     ),
+    "mask variants for one region": (["extract", "{image}", "{mask}", "--preset", "ct", "--erode", "1"], "only with"),
+    "stability table format": (["features", "j", "--stability-out", "icc.parquet"], "name a .csv file"),
     "watch nothing": (["status", "--watch"], "name the job to watch"),
     "features format": (["features", "j", "--out", "t.txt"], ".parquet or .csv"),
 }

@@ -256,8 +256,7 @@ def test_comprehensive_features_of_a_dataset_version_separate_benign_from_malign
             path,
             "label_name",
             [("variance", {}), ("correlation", {"threshold": 0.9}), ("mrmr", {"k": 5})],
-            group="patient_id",
-            ids=[c for c in ID_COLUMNS if c not in ("label_name", "patient_id")],
+            group="patient_id",  # the table's describing columns are known: none is taken for a feature
             folds=5,
             seed=7,
         )
@@ -265,7 +264,7 @@ def test_comprehensive_features_of_a_dataset_version_separate_benign_from_malign
 
 
 def test_stability_as_a_job_gives_each_features_icc_across_mask_variants(
-    platform: Platform, ray_head: str, pairs: dict[str, Any], tmp_path: Path
+    platform: Platform, ray_head: str, pairs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = [(image, mask) for image, mask, _, _ in pairs["good"]]
     perturbations = {"erode": 1, "dilate": 1, "shift": False, "icc_kind": "ICC(2,1)", "threshold": 0.5}
@@ -295,3 +294,14 @@ def test_stability_as_a_job_gives_each_features_icc_across_mask_variants(
     got = dict(zip(stability["feature"], stability["icc"], strict=True))
     assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
     assert set(stability.loc[stability["stable"], "feature"]) == {f for f, v in expected.items() if v >= 0.5}
+    # The command line shows the count and writes the same ICCs.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    runner = CliRunner()
+    login = ["login", "--username", platform.admin_username, "--password-stdin", "--url", platform.url]
+    assert runner.invoke(app, login, input=platform.admin_password).exit_code == 0
+    written = tmp_path / "from-cli.csv"
+    shown = runner.invoke(
+        app, ["radiomics", "features", job["id"], "--stability-out", str(written), "--url", platform.url]
+    )
+    assert shown.exit_code == 0 and f"{table['stable_features']} features stable" in shown.output, shown.output
+    pd.testing.assert_frame_equal(pd.read_csv(written), stability)

@@ -2185,6 +2185,16 @@ def radiomics_extract(
         str, typer.Option("--job-id", help="with --dataset: your id for the job, so a retry never starts another")
     ] = "",
     no_wait: Annotated[bool, typer.Option("--no-wait", help="with --dataset: start the job and return")] = False,
+    erode: Annotated[
+        int, typer.Option("--erode", min=0, max=10, help="with --dataset: also on masks eroded by this radius (voxels)")
+    ] = 0,
+    dilate: Annotated[
+        int, typer.Option("--dilate", min=0, max=10, help="with --dataset: also on masks dilated by this radius")
+    ] = 0,
+    shift: Annotated[bool, typer.Option("--shift", help="with --dataset: also on masks shifted by one voxel")] = False,
+    stable_at: Annotated[
+        float, typer.Option("--stable-at", min=0, max=1, help="with mask variants: the ICC(3,1) of a stable feature")
+    ] = 0.75,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="write the features as CSV here; with --dataset the table (.parquet, .csv)"),
@@ -2207,9 +2217,16 @@ def radiomics_extract(
         check_table_out(out)
         if no_wait and out is not None:
             raise typer.BadParameter("the table exists once the job ends: leave out --no-wait", param_hint="--out")
-        extract_dataset(url, dataset, preset, settings_yaml, regions, labels, job_id, no_wait, out)
+        variants = {"erode": erode, "dilate": dilate, "shift": shift, "threshold": stable_at}
+        perturbations = variants if erode or dilate or shift else None
+        extract_dataset(url, dataset, preset, settings_yaml, regions, labels, job_id, no_wait, out, perturbations)
         return
-    batch_only = {"--job-id": bool(job_id), "--no-wait": no_wait, "--regions": regions is not Regions.lesion}
+    batch_only = {
+        "--job-id": bool(job_id),
+        "--no-wait": no_wait,
+        "--regions": regions is not Regions.lesion,
+        "--erode/--dilate/--shift": bool(erode or dilate or shift),
+    }
     if given := [name for name, used in batch_only.items() if used]:
         raise typer.BadParameter("only with --dataset", param_hint="/".join(given))
     if len(labels) > 1:
@@ -2247,6 +2264,7 @@ def extract_dataset(
     job_id: str,
     no_wait: bool,
     out: Path | None,
+    perturbations: dict[str, Any] | None,
 ) -> None:
     """`radiomics extract --dataset`: starts the batch job, then follows it unless told not to."""
     with signed_in(url) as client:
@@ -2257,6 +2275,7 @@ def extract_dataset(
             regions="label" if regions is Regions.label else "lesion",
             labels=labels,
             job_id=job_id,
+            perturbations=perturbations,
         )
         job = started["job"]
         console.print(
@@ -2315,19 +2334,37 @@ def radiomics_status(
 
 
 @radiomics.command("features")
-def radiomics_features(job_id: JobId, out: TableOut = None, url: Url = None) -> None:
+def radiomics_features(
+    job_id: JobId,
+    out: TableOut = None,
+    stability: Annotated[
+        Path | None,
+        typer.Option("--stability-out", help="a job with --erode/--dilate/--shift: write each feature's ICC (.csv)"),
+    ] = None,
+    url: Url = None,
+) -> None:
     """A finished batch job's feature table: its size, provenance and failed regions; --out downloads it."""
     check_table_out(out)
+    if stability is not None and stability.suffix.lower() != ".csv":
+        raise typer.BadParameter("name a .csv file", param_hint="--stability-out")
     with signed_in(url) as client:
         table = client.feature_table(job_id)
         if out is not None:
             client.download_feature_table(job_id, out)
+        if stability is not None:
+            client.download_feature_table(job_id, stability, stability=True)
     console.print(
-        f"{plural(table['rows'], 'region')} x {plural(table['features'], 'feature')}; "
-        f"{table['reused']} reused from earlier runs, {len(table['failures'])} failed"
+        f"{plural(table['rows'], 'row')} x {plural(table['features'], 'feature')}; "
+        f"{table['reused']} regions reused from earlier runs, {len(table['failures'])} failed"
         + (f"; written to {escape(str(out))}" if out else ""),
         highlight=False,
     )
+    if table.get("stability_object_key"):
+        console.print(
+            f"{plural(table['stable_features'], 'feature')} stable across the mask variants"
+            + (f"; ICCs written to {escape(str(stability))}" if stability else ""),
+            highlight=False,
+        )
     provenance = listing("provenance", fixed("what"), "value")
     for name, value in sorted(table["provenance"].items()):
         provenance.add_row(escape(name), escape(value))

@@ -9,6 +9,7 @@ JSON), which the service follows. The object store's settings come as JSON in ``
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -88,10 +89,21 @@ def extract_region(plan: Plan, region: Region) -> dict[str, Any]:
     return {"features": features, "seconds": time.perf_counter() - started}
 
 
+def warm_up() -> None:
+    """A new worker imports what the regions need (pyradiomics, SimpleITK, pandas: seconds) while the driver reads
+    the masks."""
+    for module in ("radscholar_radiomics.domain.stability", "radscholar_radiomics.domain.batch"):
+        importlib.import_module(module)
+
+
 def run(plan_key: str) -> Outcome:
     objects = objects_from_environment()
     plan = Plan.from_json(objects.get(plan_key))
     settings = validate_settings(plan.settings_yaml)
+    region_cpus = float(os.environ.get(REGION_CPUS_ENV, "1"))
+    task = ray.remote(num_cpus=region_cpus, max_retries=1)(extract_region)
+    workers = max(1, int(ray.cluster_resources().get("CPU", 1) // region_cpus))
+    warming = [ray.remote(num_cpus=region_cpus)(warm_up).remote() for _ in range(workers)]
     regions: list[Region] = []
     failures: list[Failure] = []
     report(0, 0, 0, f"reading {len(plan.items)} masks")
@@ -113,7 +125,8 @@ def run(plan_key: str) -> Outcome:
     reused, total = len(done), len(regions)
     say("INFO", f"{total} regions in {len(plan.items)} images; {reused} reused from earlier runs")
     report(reused, total, 0, f"region {reused}/{total}")
-    task = ray.remote(num_cpus=float(os.environ.get(REGION_CPUS_ENV, "1")), max_retries=1)(extract_region)
+    ray.get(warming)
+    remaining.sort(key=lambda region: -region.voxels)  # the largest first, so that no large one is left for last
     extraction_started = time.perf_counter()
     shared = ray.put(plan)
     pending = {task.remote(shared, region): region for region in remaining}

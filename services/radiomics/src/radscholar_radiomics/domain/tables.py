@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from radscholar_core.errors import InvalidArgument
+from radscholar_radiomics.domain.batch import ID_COLUMNS
 
 
 def read_table(data: bytes, name: str) -> pd.DataFrame:
@@ -25,7 +26,8 @@ def read_table(data: bytes, name: str) -> pd.DataFrame:
 def feature_columns(
     table: pd.DataFrame, outcome: str, group: str, ids: Sequence[str]
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series | None]:
-    """(features, outcome, groups): every column but the outcome, group and id columns is a feature."""
+    """(features, outcome, groups): every column but the outcome, group and id columns is a feature; the describing
+    columns of the platform's own feature tables (``batch.ID_COLUMNS``: region_id, mask_label, ...) never are."""
     for role, column in (("outcome", outcome), ("group", group), *(("id", c) for c in ids)):
         if column and column not in table.columns:
             known = ", ".join(map(str, table.columns[:20]))
@@ -36,7 +38,7 @@ def feature_columns(
             )
     if not outcome:
         raise InvalidArgument("name the outcome column", reason="UNKNOWN_COLUMN")
-    others = {outcome, group, *ids} - {""}
+    others = {outcome, group, *ids, *(c for c in ID_COLUMNS if c in table.columns)} - {""}
     features = table[[c for c in table.columns if c not in others]]
     non_numeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
     if non_numeric:
