@@ -22,6 +22,7 @@ import SimpleITK as sitk
 from radscholar_core.errors import DomainError
 from radscholar_core.objectstore import ObjectStore, ObjectStoreSettings, open_object_store
 from radscholar_radiomics.domain.batch import (
+    DONE,
     ID_COLUMNS,
     LOG,
     PROGRESS,
@@ -103,7 +104,8 @@ def run(plan_key: str) -> Outcome:
     region_cpus = float(os.environ.get(REGION_CPUS_ENV, "1"))
     task = ray.remote(num_cpus=region_cpus, max_retries=1)(extract_region)
     workers = max(1, int(ray.cluster_resources().get("CPU", 1) // region_cpus))
-    warming = [ray.remote(num_cpus=region_cpus)(warm_up).remote() for _ in range(workers)]
+    for _ in range(workers):  # the region tasks queue behind these
+        ray.remote(num_cpus=region_cpus)(warm_up).remote()
     regions: list[Region] = []
     failures: list[Failure] = []
     report(0, 0, 0, f"reading {len(plan.items)} masks")
@@ -125,7 +127,6 @@ def run(plan_key: str) -> Outcome:
     reused, total = len(done), len(regions)
     say("INFO", f"{total} regions in {len(plan.items)} images; {reused} reused from earlier runs")
     report(reused, total, 0, f"region {reused}/{total}")
-    ray.get(warming)
     remaining.sort(key=lambda region: -region.voxels)  # the largest first, so that no large one is left for last
     extraction_started = time.perf_counter()
     shared = ray.put(plan)
@@ -192,7 +193,11 @@ def main() -> int:
         return 2
     ray.init(log_to_driver=False)  # the job's cluster (RAY_ADDRESS, set by Ray's job supervisor)
     outcome = run(sys.argv[1])
-    return 0 if outcome.rows else 1
+    if not outcome.rows:
+        return 1
+    sys.stdout.write(DONE + "\n")
+    sys.stdout.flush()
+    return 0
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from radscholar_core.jobs import Job, JobState, JobStore, LogLevel, Progress, ut
 from radscholar_core.objectstore import ObjectStore, ObjectStoreSettings
 from radscholar_radiomics.adapters.ray_jobs import RayJobs
 from radscholar_radiomics.batch import OBJECT_STORE_ENV, REGION_CPUS_ENV
-from radscholar_radiomics.domain.batch import KIND, LOG, PROGRESS, Outcome, Plan, outcome_key, plan_key
+from radscholar_radiomics.domain.batch import DONE, KIND, LOG, PROGRESS, Outcome, Plan, outcome_key, plan_key
 
 log = logging.getLogger(__name__)
 ENTRYPOINT = "python -m radscholar_radiomics.batch"  # Ray's PATH finds the platform's Python
@@ -115,15 +115,15 @@ class BatchJobs:
             return self._store.transition(job.id, JobState.CANCELLED)
         if ray.status != "PENDING" and job.state is JobState.QUEUED:
             job = self._store.transition(job.id, JobState.RUNNING)
-        job = self._follow_log(job)
-        if ray.status not in RAY_ENDED:
+        job, table_written = self._follow_log(job)
+        if ray.status not in RAY_ENDED and not table_written:
             return job
         self._log_offsets.pop(job.id, None)
         if ray.status == "STOPPED":
             return self._store.transition(job.id, JobState.CANCELLED)
         with suppress(NotFound):
             outcome = Outcome.from_json(self._objects.get(outcome_key(job.id)))
-            if ray.status == "SUCCEEDED":
+            if ray.status == "SUCCEEDED" or table_written:  # the table is complete; the driver may still be exiting
                 return self._store.transition(job.id, JobState.SUCCEEDED, result=_result(outcome))
             reasons = sorted({f.reason for f in outcome.failures})
             problem = f"no region could be extracted ({', '.join(reasons)}); see the job's failures in its log"
@@ -131,16 +131,18 @@ class BatchJobs:
         tail = self._ray.logs(job.id).strip().splitlines()[-5:]
         return self._store.transition(job.id, JobState.FAILED, error="\n".join([ray.message, *tail]).strip())
 
-    def _follow_log(self, job: Job) -> Job:
-        """Turns the driver's new output lines into progress and log lines of the job."""
+    def _follow_log(self, job: Job) -> tuple[Job, bool]:
+        """Turns the driver's new output lines into progress and log lines of the job; True once the driver said
+        that its feature table is written."""
         text = self._ray.logs(job.id)
         start = self._log_offsets.get(job.id, 0)
         end = text.rfind("\n") + 1
         if end <= start:
-            return job
+            return job, False
         self._log_offsets[job.id] = end
-        progress = None
+        progress, table_written = None, False
         for line in text[start:end].splitlines():
+            table_written |= line == DONE
             if line.startswith(PROGRESS):
                 progress = json.loads(line.removeprefix(PROGRESS))
             elif line.startswith(LOG):
@@ -149,7 +151,7 @@ class BatchJobs:
         if progress is not None and job.state is JobState.RUNNING:
             units = Progress.of_units(progress["completed"], progress["total"], progress["step"])
             job = self._store.update_progress(job.id, units)
-        return job
+        return job, table_written
 
 
 def _result(outcome: Outcome) -> dict[str, str]:
