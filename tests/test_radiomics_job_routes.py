@@ -82,3 +82,17 @@ def test_jobs_are_listed(platform: Platform) -> None:
     assert answer.status_code == 200, answer.text
     assert set(answer.json()) == {"jobs", "next_page_token"}
     assert platform.gateway.get(JOBS, params={"page_size": 5000}).status_code == 422
+
+
+def test_bad_settings_and_unknown_datasets_are_refused_before_a_job_starts(platform: Platform) -> None:
+    before = platform.gateway.get(JOBS, params={"page_size": 1000}).json()["jobs"]
+    bad = "setting:\n  binWidth: -3\nimageType:\n  Original: {}\n"
+    answer = platform.gateway.post(JOBS, json={"dataset_id": "any", "settings_yaml": bad})
+    assert error_of(answer) == (422, "INVALID_SETTINGS") and "binWidth" in answer.text, answer.text
+    answer = platform.gateway.post(JOBS, json={"dataset_id": "no-such-dataset", "preset_id": "ct"})
+    assert answer.status_code == 404, answer.text
+    answer = platform.gateway.post(JOBS, json={"dataset_id": "any", "preset_id": "ultrasound"})
+    assert error_of(answer) == (404, "PRESET_NOT_FOUND"), answer.text
+    answer = platform.gateway.post(JOBS, json={"dataset_id": "any", "preset_id": "ct", "regions": "voxel"})
+    assert answer.status_code == 422, answer.text
+    assert platform.gateway.get(JOBS, params={"page_size": 1000}).json()["jobs"] == before  # nothing half-started
