@@ -30,17 +30,15 @@ from radscholar_radiomics.domain.batch import (
     Outcome,
     Plan,
     Region,
-    feature_table,
     outcome_key,
-    parquet_bytes,
     region_mask,
     regions_of,
-    stability_table,
     table_keys,
 )
 from radscholar_radiomics.domain.extraction import extract, provenance, read_image
 from radscholar_radiomics.domain.settings import validate_settings
 from radscholar_radiomics.domain.stability import perturbation_stability
+from radscholar_radiomics.domain.tables import feature_table, parquet_bytes, stability_table
 
 OBJECT_STORE_ENV = "RADSCHOLAR_BATCH_OBJECT_STORE"
 REGION_CPUS_ENV = "RADSCHOLAR_BATCH_REGION_CPUS"

@@ -1,14 +1,21 @@
-"""Feature tables as researchers bring them: CSV or Parquet, one row per region, some columns not features."""
+"""Feature tables: those a batch writes (one row per region and mask variant, provenance in the Parquet metadata)
+and those researchers bring (CSV or Parquet, some columns not features)."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from radscholar_core.errors import InvalidArgument
-from radscholar_radiomics.domain.batch import ID_COLUMNS
+from radscholar_radiomics.domain.batch import ID_COLUMNS, Perturbations, Region
+from radscholar_radiomics.domain.stability import feature_icc, stable_features
+
+PROVENANCE_KEY = b"radscholar.provenance"  # Parquet schema metadata: the provenance as JSON
 
 
 def read_table(data: bytes, name: str) -> pd.DataFrame:
@@ -74,3 +81,41 @@ def rated_features(
             raise InvalidArgument(f"rater '{who}' rates region '{what}' twice", reason="INVALID_TABLE")
         rated[who][what] = row
     return rated
+
+
+Variants = Mapping[str, Mapping[str, float]]  # a region's features by mask variant ("original", "erode1", ...)
+
+
+def feature_table(rows: Sequence[tuple[Region, Variants]]) -> pd.DataFrame:
+    """One row per region and variant: the describing columns, then the features in pyradiomics' order, sorted by
+    region id and variant ("original" first)."""
+    ordered = sorted(rows, key=lambda pair: pair[0].id)
+    records = [
+        {**region.row(), "perturbation": name, **features}
+        for region, variants in ordered
+        for name, features in sorted(variants.items(), key=lambda v: (v[0] != "original", v[0]))
+    ]
+    names: dict[str, None] = dict.fromkeys(ID_COLUMNS)
+    for record in records:
+        names.update(dict.fromkeys(record))
+    return pd.DataFrame.from_records(records, columns=list(names))
+
+
+def stability_table(table: pd.DataFrame, perturbations: Perturbations) -> pd.DataFrame:
+    """Each feature's ICC across the mask variants of the regions (``feature_icc``), and whether it is stable."""
+    features = [c for c in table.columns if c not in ID_COLUMNS]
+    rated: dict[str, dict[str, dict[str, float]]] = {}
+    for record in table[["region_id", "perturbation", *features]].to_dict("records"):
+        rated.setdefault(record["perturbation"], {})[record["region_id"]] = {f: record[f] for f in features}
+    iccs = feature_icc(rated, perturbations.icc_kind)
+    stable = set(stable_features(iccs, perturbations.threshold))
+    return pd.DataFrame({"feature": list(iccs), "icc": list(iccs.values()), "stable": [f in stable for f in iccs]})
+
+
+def parquet_bytes(table: pd.DataFrame, provenance: Mapping[str, str]) -> bytes:
+    """The table as Parquet, its provenance in the schema metadata (``radscholar.provenance``, JSON)."""
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    metadata = {**(arrow.schema.metadata or {}), PROVENANCE_KEY: json.dumps(dict(provenance), sort_keys=True).encode()}
+    buffer = io.BytesIO()
+    pq.write_table(arrow.replace_schema_metadata(metadata), buffer)
+    return buffer.getvalue()
