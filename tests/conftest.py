@@ -182,7 +182,7 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
                 job_poll_seconds=0.2,
             )
         ),
-        "stats": lambda: build_stats(StatsSettings(port=0, identity=trusted)),
+        "stats": lambda: build_stats(StatsSettings(port=0, identity=trusted, object_store=objects)),
     }
     background = BackgroundLoop()
 

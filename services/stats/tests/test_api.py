@@ -1,11 +1,18 @@
 """The stats server on a real port, driven through its stub."""
 
+import json
+from pathlib import Path
+
 import grpc
+import pandas as pd
 import pytest
+import statsmodels.api as sm
+from sklearn.datasets import load_breast_cancer
 
 from radscholar_core.grpc_server import serving
+from radscholar_core.objectstore import ObjectStore, ObjectStoreSettings, open_object_store
 from radscholar_core.status import error_info
-from radscholar_core.testing import gateway_keys
+from radscholar_core.testing import gateway_keys, person
 from radscholar_proto.stats.v1 import stats_pb2 as pb
 from radscholar_proto.stats.v1 import stats_pb2_grpc
 from radscholar_stats.config import Settings
@@ -15,9 +22,73 @@ KEYS = gateway_keys()
 
 
 @pytest.fixture
-async def stats():  # type: ignore[no-untyped-def]
-    async with serving(build_server(Settings(port=0, identity=KEYS.keys)), interceptors=KEYS.interceptors()) as channel:
+async def stats(tmp_path: Path):  # type: ignore[no-untyped-def]
+    settings = Settings(port=0, identity=KEYS.keys, object_store=ObjectStoreSettings(root=tmp_path / "objects"))
+    async with serving(build_server(settings), interceptors=KEYS.interceptors()) as channel:
         yield stats_pb2_grpc.StatsServiceStub(channel)
+
+
+@pytest.fixture
+def objects(tmp_path: Path) -> ObjectStore:
+    return open_object_store(ObjectStoreSettings(root=tmp_path / "objects"))
+
+
+async def stored(stats: stats_pb2_grpc.StatsServiceStub, objects: ObjectStore, frame: pd.DataFrame) -> pb.Table:
+    objects.put("staging/stats/table", frame.to_csv(index=False).encode())
+    answer = await stats.CreateTable(pb.CreateTableRequest(object_key="staging/stats/table", name="table.csv"))
+    return answer.table
+
+
+async def test_a_stored_table_is_typed_and_analysed_with_its_plots_kept(
+    stats: stats_pb2_grpc.StatsServiceStub, objects: ObjectStore
+) -> None:
+    data = load_breast_cancer(as_frame=True).frame[["mean radius", "mean texture", "target"]]
+    data.loc[3, "mean texture"] = None  # one row without a value: left out and named
+    table = await stored(stats, objects, data)
+    assert table.rows == len(data) and table.created_by == "rita.researcher"
+    types = {c.name: (c.type, c.missing) for c in table.columns}
+    assert types == {"mean radius": ("numeric", 0), "mean texture": ("numeric", 1), "target": ("binary", 0)}
+    parameters = {"outcome": "target", "predictors": ["mean radius", "mean texture"], "model": "logistic"}
+    answer = await stats.RunAnalysis(
+        pb.RunAnalysisRequest(table_id=table.id, kind="regression", parameters_json=json.dumps(parameters).encode())
+    )
+    complete = data.dropna()
+    direct = sm.Logit(complete["target"], sm.add_constant(complete[["mean radius", "mean texture"]])).fit(disp=0)
+    result = json.loads(answer.result_json)
+    coefficients = {term["name"]: term["coefficient"] for term in result["terms"]}
+    assert coefficients["mean radius"] == pytest.approx(direct.params["mean radius"], rel=1e-6)
+    assert coefficients["mean texture"] == pytest.approx(direct.params["mean texture"], rel=1e-6)
+    assert list(answer.rows_dropped) == [4] and len(answer.rows_used) == len(data) - 1  # rows are numbered from 1
+    assert answer.provenance["statsmodels_version"] and [p.name for p in answer.plots] == ["forest"]
+    assert objects.get(answer.plots[0].png_object_key).startswith(b"\x89PNG")
+    assert b"<svg" in objects.get(answer.plots[0].svg_object_key)
+    kept = await stats.GetResult(pb.GetResultRequest(result_id=answer.id))
+    assert kept.csv_object_key == answer.csv_object_key and [p.name for p in kept.plots] == ["forest"]
+
+
+async def test_tables_and_results_are_their_owners(
+    tmp_path: Path, stats: stats_pb2_grpc.StatsServiceStub, objects: ObjectStore
+) -> None:
+    table = await stored(stats, objects, pd.DataFrame({"x": [1.0, 2.0, 3.0], "g": ["a", "b", "a"]}))
+    settings = Settings(port=0, identity=KEYS.keys, object_store=ObjectStoreSettings(root=tmp_path / "objects"))
+    other = KEYS.interceptors(person("otto.other"))
+    async with serving(build_server(settings), interceptors=other) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as failure:
+            await stats_pb2_grpc.StatsServiceStub(channel).GetTable(pb.GetTableRequest(table_id=table.id))
+    assert failure.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    for request, reason in (
+        (pb.RunAnalysisRequest(table_id=table.id, kind="anova"), "UNKNOWN_ANALYSIS"),
+        (pb.RunAnalysisRequest(table_id=table.id, kind="test", parameters_json=b"[1]"), "INVALID_PARAMETERS"),
+        (
+            pb.RunAnalysisRequest(table_id=table.id, kind="kmeans", parameters_json=b'{"features": ["x"], "j": 2}'),
+            "INVALID_PARAMETERS",
+        ),
+        (pb.RunAnalysisRequest(table_id="nope", kind="test"), "TABLE_NOT_FOUND"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as failure:
+            await stats.RunAnalysis(request)
+        info = error_info(failure.value)
+        assert info is not None and info.reason == reason, (request.kind, info)
 
 
 async def test_welch_comparison(stats: stats_pb2_grpc.StatsServiceStub) -> None:

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
+from typing import Any
 
 import grpc
+import pandas as pd
 
 from radscholar_core.errors import InvalidArgument
+from radscholar_core.identity import Identity, current_identity
 from radscholar_proto.stats.v1 import stats_pb2, stats_pb2_grpc
+from radscholar_stats import analyses
+from radscholar_stats.adapters.stored import Results, StoredResult, StoredTable, Tables
+from radscholar_stats.domain import ml
+from radscholar_stats.domain.plots import render
 from radscholar_stats.domain.two_groups import TwoGroupTest, compare_two_groups
 
 TESTS = {
@@ -18,7 +27,134 @@ TESTS = {
 }
 
 
+def _table_to_proto(table: StoredTable) -> stats_pb2.Table:
+    return stats_pb2.Table(
+        id=table.id,
+        name=table.name,
+        rows=table.rows,
+        columns=[
+            stats_pb2.Column(name=c.name, type=c.type, missing=c.missing, distinct=c.distinct, values=c.values)
+            for c in table.columns
+        ],
+        created_by=table.created_by,
+        source=table.source,
+    )
+
+
 class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
+    def __init__(self, tables: Tables, results: Results) -> None:
+        self._tables = tables
+        self._results = results
+
+    async def CreateTable(
+        self, request: stats_pb2.CreateTableRequest, context: grpc.aio.ServicerContext
+    ) -> stats_pb2.CreateTableResponse:
+        caller = current_identity()
+        data = await asyncio.to_thread(self._tables.objects.get, request.object_key)
+        stored = await asyncio.to_thread(
+            self._tables.create, data, request.name or "table.csv", request.source or "upload", caller.username
+        )
+        return stats_pb2.CreateTableResponse(table=_table_to_proto(stored))
+
+    async def GetTable(
+        self, request: stats_pb2.GetTableRequest, context: grpc.aio.ServicerContext
+    ) -> stats_pb2.GetTableResponse:
+        stored = await asyncio.to_thread(self._tables.get, request.table_id, current_identity())
+        return stats_pb2.GetTableResponse(table=_table_to_proto(stored))
+
+    async def RunAnalysis(
+        self, request: stats_pb2.RunAnalysisRequest, context: grpc.aio.ServicerContext
+    ) -> stats_pb2.RunAnalysisResponse:
+        caller = current_identity()
+        await asyncio.to_thread(self._tables.get, request.table_id, caller)
+        try:
+            parameters = json.loads(request.parameters_json or b"{}")
+        except ValueError as error:
+            raise InvalidArgument(f"parameters are not JSON: {error}", reason="INVALID_PARAMETERS") from None
+        if not isinstance(parameters, dict):
+            raise InvalidArgument("parameters must be a JSON object", reason="INVALID_PARAMETERS")
+        frame = await asyncio.to_thread(self._tables.frame, request.table_id)
+        if request.kind == "score":
+            analysis = await asyncio.to_thread(self._score, frame, parameters, caller)
+        else:
+            analysis = await asyncio.to_thread(analyses.run, request.kind, frame, parameters)
+        return await asyncio.to_thread(self._keep, request, analysis, caller.username)
+
+    def _score(self, frame: pd.DataFrame, parameters: dict[str, Any], caller: Identity) -> analyses.Analysis:
+        """A trained classifier (the result ``model_result_id``) scores the table."""
+        if set(parameters) != {"model_result_id"}:
+            raise InvalidArgument("score takes model_result_id: a classifier's result", reason="INVALID_PARAMETERS")
+        stored = self._results.get(str(parameters["model_result_id"]), caller)
+        if not stored.model_key:
+            raise InvalidArgument("that result has no trained model", reason="NOT_A_MODEL")
+        scores = ml.score(self._results.objects.get(stored.model_key), frame)
+        table = pd.DataFrame({"probability": scores.probability, "predicted": scores.predicted}).reset_index()
+        result = {"threshold": scores.threshold, "labels": list(scores.labels), "scores": analyses.jsonable(table)}
+        return analyses.Analysis(result, scores.used, scores.dropped, table, provenance={"model": stored.id})
+
+    def _keep(
+        self, request: stats_pb2.RunAnalysisRequest, analysis: analyses.Analysis, created_by: str
+    ) -> stats_pb2.RunAnalysisResponse:
+        """Stores the result (JSON, CSV), its plots (PNG, SVG) and model under a new result id."""
+        result_id = uuid.uuid4().hex
+        provenance = {**analysis.provenance, "table_id": request.table_id, "kind": request.kind}
+        csv_key = model_key = ""
+        if analysis.table is not None:
+            csv_key = self._results.put(
+                result_id, "result.csv", analysis.table.to_csv(index=False).encode(), "text/csv"
+            )
+        if analysis.model:
+            model_key = self._results.put(result_id, "model.joblib", analysis.model, "application/octet-stream")
+        plots = []
+        for plot in analysis.plots:
+            drawn = render(plot.figure)
+            plots.append(
+                stats_pb2.Plot(
+                    name=plot.name,
+                    png_object_key=self._results.put(result_id, f"{plot.name}.png", drawn.png, "image/png"),
+                    svg_object_key=self._results.put(result_id, f"{plot.name}.svg", drawn.svg, "image/svg+xml"),
+                    data_json=json.dumps(plot.data, allow_nan=False).encode(),
+                )
+            )
+        document = StoredResult(
+            id=result_id,
+            kind=request.kind,
+            result=analysis.result,
+            rows_used=list(analysis.rows_used),
+            rows_dropped=list(analysis.rows_dropped),
+            provenance=provenance,
+            created_by=created_by,
+            csv_key=csv_key,
+            model_key=model_key,
+            plots=[{"name": p.name, "png": p.png_object_key, "svg": p.svg_object_key} for p in plots],
+        )
+        json_key = self._results.keep(document)
+        return stats_pb2.RunAnalysisResponse(
+            id=result_id,
+            kind=request.kind,
+            result_json=json.dumps(analysis.result, allow_nan=False).encode(),
+            rows_used=list(analysis.rows_used),
+            rows_dropped=list(analysis.rows_dropped),
+            plots=plots,
+            provenance=provenance,
+            json_object_key=json_key,
+            csv_object_key=csv_key,
+            model_object_key=model_key,
+        )
+
+    async def GetResult(
+        self, request: stats_pb2.GetResultRequest, context: grpc.aio.ServicerContext
+    ) -> stats_pb2.GetResultResponse:
+        stored = await asyncio.to_thread(self._results.get, request.result_id, current_identity())
+        return stats_pb2.GetResultResponse(
+            json_object_key=stored.json_key,
+            csv_object_key=stored.csv_key,
+            plots=[
+                stats_pb2.Plot(name=p["name"], png_object_key=p["png"], svg_object_key=p["svg"]) for p in stored.plots
+            ],
+            model_object_key=stored.model_key,
+        )
+
     async def CompareTwoGroups(
         self, request: stats_pb2.CompareTwoGroupsRequest, context: grpc.aio.ServicerContext
     ) -> stats_pb2.CompareTwoGroupsResponse:

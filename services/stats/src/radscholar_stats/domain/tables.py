@@ -145,7 +145,8 @@ def event(table: pd.DataFrame, column: str) -> pd.Series:
     allowed = {0, 1}
     odd = [v for v in present.unique() if v not in allowed]  # True == 1 and False == 0 in Python
     if odd:
-        raise _problem(column, f"an event is 1 (event) or 0 (censored); found {odd[0]!r}", "INVALID_EVENT")
+        found = odd[0].item() if isinstance(odd[0], np.generic) else odd[0]
+        raise _problem(column, f"an event is 1 (event) or 0 (censored); found {found!r}", "INVALID_EVENT")
     return values.astype(float)
 
 

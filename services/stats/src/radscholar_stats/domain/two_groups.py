@@ -108,11 +108,12 @@ def _exact_u_counts(n_a: int, n_b: int) -> np.ndarray:
 
 
 def _mann_whitney(a: np.ndarray, b: np.ndarray, confidence_level: float) -> TwoGroupResult:
-    result = stats.mannwhitneyu(a, b, alternative="two-sided")
     n_a, n_b = a.size, b.size
+    ties = np.unique(np.concatenate([a, b])).size < n_a + n_b
+    exact = n_a < 50 and n_b < 50 and not ties  # as R's wilcox.test: exact below 50 per group without ties
+    result = stats.mannwhitneyu(a, b, alternative="two-sided", method="exact" if exact else "asymptotic")
     diffs = np.sort(np.subtract.outer(a, b).ravel())
     alpha = 1 - confidence_level
-    ties = np.unique(np.concatenate([a, b])).size < n_a + n_b
     if n_a < 50 and n_b < 50 and not ties:
         # R: qu <- qwilcox(alpha/2, n.x, n.y); interval (diffs[qu], diffs[n.x*n.y - qu + 1]), 1-based.
         cdf = np.cumsum(_exact_u_counts(n_a, n_b))

@@ -40,6 +40,26 @@ class StatsServiceStub:
                 request_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.CompareTwoGroupsRequest.SerializeToString,
                 response_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.CompareTwoGroupsResponse.FromString,
                 _registered_method=True)
+        self.CreateTable = channel.unary_unary(
+                '/radscholar.stats.v1.StatsService/CreateTable',
+                request_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.CreateTableRequest.SerializeToString,
+                response_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.CreateTableResponse.FromString,
+                _registered_method=True)
+        self.GetTable = channel.unary_unary(
+                '/radscholar.stats.v1.StatsService/GetTable',
+                request_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetTableRequest.SerializeToString,
+                response_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetTableResponse.FromString,
+                _registered_method=True)
+        self.RunAnalysis = channel.unary_unary(
+                '/radscholar.stats.v1.StatsService/RunAnalysis',
+                request_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.RunAnalysisRequest.SerializeToString,
+                response_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.RunAnalysisResponse.FromString,
+                _registered_method=True)
+        self.GetResult = channel.unary_unary(
+                '/radscholar.stats.v1.StatsService/GetResult',
+                request_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetResultRequest.SerializeToString,
+                response_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetResultResponse.FromString,
+                _registered_method=True)
 
 
 class StatsServiceServicer:
@@ -53,6 +73,35 @@ class StatsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateTable(self, request, context):
+        """Stores a table staged in the object store (CSV, Excel .xlsx or Parquet) and types its columns.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTable(self, request, context):
+        """A stored table: its columns' types, missing values and categories.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunAnalysis(self, request, context):
+        """Runs one analysis on a stored table (a test, Table 1, a regression, survival, machine learning); the result,
+        its plots (PNG and SVG) and its provenance are kept in the object store.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetResult(self, request, context):
+        """Where a stored result's files are (its owner's or an admin's).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StatsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +109,26 @@ def add_StatsServiceServicer_to_server(servicer, server):
                     servicer.CompareTwoGroups,
                     request_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.CompareTwoGroupsRequest.FromString,
                     response_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.CompareTwoGroupsResponse.SerializeToString,
+            ),
+            'CreateTable': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTable,
+                    request_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.CreateTableRequest.FromString,
+                    response_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.CreateTableResponse.SerializeToString,
+            ),
+            'GetTable': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTable,
+                    request_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetTableRequest.FromString,
+                    response_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetTableResponse.SerializeToString,
+            ),
+            'RunAnalysis': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunAnalysis,
+                    request_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.RunAnalysisRequest.FromString,
+                    response_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.RunAnalysisResponse.SerializeToString,
+            ),
+            'GetResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetResult,
+                    request_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetResultRequest.FromString,
+                    response_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetResultResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +159,114 @@ class StatsService:
             '/radscholar.stats.v1.StatsService/CompareTwoGroups',
             radscholar_dot_stats_dot_v1_dot_stats__pb2.CompareTwoGroupsRequest.SerializeToString,
             radscholar_dot_stats_dot_v1_dot_stats__pb2.CompareTwoGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.stats.v1.StatsService/CreateTable',
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.CreateTableRequest.SerializeToString,
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.CreateTableResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.stats.v1.StatsService/GetTable',
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.GetTableRequest.SerializeToString,
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.GetTableResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunAnalysis(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.stats.v1.StatsService/RunAnalysis',
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.RunAnalysisRequest.SerializeToString,
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.RunAnalysisResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.stats.v1.StatsService/GetResult',
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.GetResultRequest.SerializeToString,
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.GetResultResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,249 @@
+"""The analyses a stored table can undergo, by kind: parameters (a JSON object) -> the domain -> a JSON result.
+
+Each kind checks its parameters (``INVALID_PARAMETERS`` names an unknown or missing one), runs the domain
+function, and returns an ``Analysis``: the result as JSON-ready data, the rows used and dropped, the main table
+for CSV, plots (data and figure), provenance (package versions, seeds) and, for a classifier, the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from radscholar_core.errors import InvalidArgument
+from radscholar_stats.domain import descriptive, hypothesis, ml, plots, regression, survival
+
+PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "lifelines", "scikit-learn", "xgboost")
+
+
+@dataclass(frozen=True)
+class Plot:
+    name: str
+    data: Any  # what the figure draws, JSON-ready
+    figure: Figure
+
+
+@dataclass
+class Analysis:
+    result: Any  # JSON-ready
+    rows_used: tuple[int, ...] = ()
+    rows_dropped: tuple[int, ...] = ()
+    table: pd.DataFrame | None = None  # the main table of the result, for CSV
+    plots: list[Plot] = field(default_factory=list)
+    provenance: dict[str, str] = field(default_factory=dict)
+    model: bytes = b""  # a trained classifier, to score new tables
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON data: dataclasses as objects, tables as lists of rows, NaN and infinities as null."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.repr and not isinstance(getattr(value, f.name), pd.DataFrame | pd.Series)
+        }
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, pd.DataFrame):
+        return [jsonable(row) for row in value.reset_index().to_dict("records")]
+    if isinstance(value, list | tuple | np.ndarray | pd.Series):
+        return [jsonable(v) for v in (value.tolist() if isinstance(value, np.ndarray | pd.Series) else value)]
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _versions() -> dict[str, str]:
+    return {f"{name}_version": metadata.version(name) for name in PACKAGES}
+
+
+def _call(function: Callable[..., Any], kind: str, table: pd.DataFrame, parameters: Mapping[str, Any]) -> Any:
+    """``function(table, **parameters)``; an unknown or missing parameter is INVALID_PARAMETERS naming it."""
+    signature = inspect.signature(function)
+    accepted = [name for name in signature.parameters if name != "table"]
+    unknown = sorted(set(parameters) - set(accepted))
+    if unknown:
+        raise InvalidArgument(
+            f"{kind}: unknown parameter {', '.join(unknown)}; it takes {', '.join(accepted)}",
+            reason="INVALID_PARAMETERS",
+        )
+    try:
+        signature.bind(table, **parameters)
+    except TypeError as error:
+        raise InvalidArgument(f"{kind}: {error}", reason="INVALID_PARAMETERS") from None
+    return function(table, **parameters)
+
+
+def _test(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
+    result = _call(hypothesis.run_test, "test", table, parameters)
+    return Analysis(jsonable(result), result.rows_used, result.rows_dropped, provenance=_versions())
+
+
+def _p_adjust(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
+    column, method = parameters.get("column", ""), parameters.get("method", "fdr_bh")
+    if set(parameters) - {"column", "method"} or not column:
+        raise InvalidArgument("p-adjust takes column (of p-values) and method", reason="INVALID_PARAMETERS")
+    values = table[column].dropna() if column in table.columns else None
+    if values is None:
+        raise InvalidArgument(
+            f"the table has no column '{column}'", reason="UNKNOWN_COLUMN", details={"column": column}
+        )
+    adjusted = hypothesis.adjust_p_values(list(values.astype(float)), method)
+    frame = pd.DataFrame({"row": values.index, column: values.to_numpy(), "adjusted": adjusted})
+    return Analysis({"method": method, "rows": jsonable(frame)}, tuple(values.index), (), frame)
+
+
+def _table_one(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
+    result = _call(descriptive.table_one, "table-one", table, parameters)
+    return Analysis(jsonable(result), result.rows_used, result.rows_dropped, result.to_frame(), provenance=_versions())
+
+
+def _regression(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
+    result = _call(regression.fit_regression, "regression", table, parameters)
+    forest = regression.forest_plot_data(result)
+    rows = [{"term": r.name, "estimate": r.estimate, "low": r.low, "high": r.high} for r in forest.rows]
+    figure = plots.forest(rows, forest.reference_line, forest.scale)
+    terms = pd.DataFrame([jsonable(term) for term in result.terms])
+    return Analysis(
+        jsonable(result),
+        result.rows_used,
+        result.rows_dropped,
+        terms,
+        [Plot("forest", jsonable(forest), figure)],
+        _versions(),
+    )
+
+
+def _kaplan_meier(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
+    result = _call(survival.kaplan_meier, "kaplan-meier", table, parameters)
+    curves = [
+        {
+            "group": curve.group,
+            "time": list(curve.time),
+            "survival": list(curve.survival),
+            "low": list(curve.ci_low),
+            "high": list(curve.ci_high),
+        }
+        for curve in result.curves
+    ]
+    return Analysis(
+        jsonable(result),
+        result.rows_used,
+        result.rows_dropped,
+        None,
+        [Plot("kaplan-meier", jsonable(curves), plots.kaplan_meier(curves))],
+        _versions(),
+    )
+
+
+def _log_rank(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
+    result = _call(survival.log_rank, "log-rank", table, parameters)
+    return Analysis(jsonable(result), result.rows_used, result.rows_dropped, provenance=_versions())
+
+
+def _cox(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
+    result = _call(survival.cox, "cox", table, parameters)
+    terms = result.terms
+    rows = [{"term": t.name, "estimate": t.hazard_ratio, "low": t.hr_ci_low, "high": t.hr_ci_high} for t in terms]
+    return Analysis(
+        jsonable(result),
+        result.rows_used,
+        result.rows_dropped,
+        pd.DataFrame([jsonable(t) for t in result.terms]),
+        [Plot("forest", rows, plots.forest(rows, 1.0, "hazard ratio"))],
+        _versions(),
+    )
+
+
+def _classifier(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
+    result = _call(ml.train_classifier, "classifier", table, parameters)
+    test = result.test
+    roc = [
+        {"name": part, "fpr": list(e.roc.false_positive_rate), "tpr": list(e.roc.true_positive_rate), "auc": e.auc}
+        for part, e in (("cross-validation", result.cv), ("test", test))
+    ]
+    ranked = result.permutation_importance
+    names, values = [i.feature for i in ranked], [i.importance for i in ranked]
+    labels = list(result.labels)
+    figures = [
+        Plot("roc", jsonable(roc), plots.roc(roc)),
+        Plot(
+            "calibration",
+            jsonable(test.calibration),
+            plots.calibration(test.calibration.predicted, test.calibration.observed),
+        ),
+        Plot("importance", {"features": names, "importance": jsonable(values)}, plots.importance(names, values)),
+        Plot(
+            "confusion-matrix",
+            {"labels": labels, "matrix": jsonable(test.confusion)},
+            plots.confusion_matrix(test.confusion, labels),
+        ),
+    ]
+    return Analysis(
+        jsonable(result),
+        result.rows.used,
+        result.rows.dropped,
+        result.predictions.reset_index(),
+        figures,
+        {**result.versions, "seed": str(result.seed)},
+        ml.model_bytes(result),
+    )
+
+
+def _delong(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
+    names = {"outcome", "score_a", "score_b", "level"}
+    if set(parameters) - names or not {"outcome", "score_a", "score_b"} <= set(parameters):
+        raise InvalidArgument("delong takes outcome, score_a, score_b and level", reason="INVALID_PARAMETERS")
+    columns = [parameters["outcome"], parameters["score_a"], parameters["score_b"]]
+    from radscholar_stats.domain.tables import binary, complete_rows, numeric
+
+    rows = complete_rows(table, columns)
+    outcome, _ = binary(rows.table, columns[0])
+    result = ml.delong_test(
+        outcome.to_numpy(),
+        numeric(rows.table, columns[1]).to_numpy(),
+        numeric(rows.table, columns[2]).to_numpy(),
+        float(parameters.get("level", 0.95)),
+    )
+    return Analysis(jsonable(result), rows.used, rows.dropped, provenance=_versions())
+
+
+def _kmeans(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
+    result = _call(ml.kmeans, "kmeans", table, parameters)
+    clusters = result.labels.rename("cluster").reset_index()
+    return Analysis(jsonable(result), result.rows.used, result.rows.dropped, clusters, provenance=_versions())
+
+
+ANALYSES: dict[str, Callable[[pd.DataFrame, Mapping[str, Any]], Analysis]] = {
+    "test": _test,
+    "p-adjust": _p_adjust,
+    "table-one": _table_one,
+    "regression": _regression,
+    "kaplan-meier": _kaplan_meier,
+    "log-rank": _log_rank,
+    "cox": _cox,
+    "classifier": _classifier,
+    "delong": _delong,
+    "kmeans": _kmeans,
+}
+
+
+def run(kind: str, table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
+    if kind not in ANALYSES:
+        raise InvalidArgument(
+            f"unknown analysis '{kind}'; the analyses are {', '.join(ANALYSES)}", reason="UNKNOWN_ANALYSIS"
+        )
+    return ANALYSES[kind](table, parameters)
