@@ -20,6 +20,7 @@ import pytest
 import SimpleITK as sitk
 import yaml
 from radiomics.featureextractor import RadiomicsFeatureExtractor
+from scipy.stats import mannwhitneyu
 from typer.testing import CliRunner
 
 import radscholar_phantoms
@@ -261,6 +262,17 @@ def test_comprehensive_features_of_a_dataset_version_separate_benign_from_malign
             seed=7,
         )
     assert selection["cv_auc_mean"] > 0.75, selection
+
+    # The feature table goes to the statistics service as a table of its own.
+    with admin(platform) as client:
+        stored = client.table_from_radiomics(job_id)
+        compared = client.analyse(
+            stored["id"], "test", test="mann_whitney_u", variable="original_shape_Sphericity", group="label_name"
+        )
+    assert stored["rows"] == len(frame) and stored["source"] == f"radiomics:{job_id}"
+    by_class = [frame.loc[frame["label_name"] == name, "original_shape_Sphericity"] for name in ("benign", "malignant")]
+    exact = mannwhitneyu(*by_class, method="exact").pvalue  # as R's wilcox.test: fewer than 50 a group, no ties
+    assert compared["result"]["p_value"] == pytest.approx(exact, rel=1e-9)
 
 
 def test_stability_as_a_job_gives_each_features_icc_across_mask_variants(

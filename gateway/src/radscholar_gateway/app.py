@@ -45,6 +45,7 @@ UPLOAD_PATHS = (
     f"{API_PREFIX}/radiomics/selections",
     f"{API_PREFIX}/radiomics/stability",
     f"{API_PREFIX}/radiomics/jobs/pairs",
+    f"{API_PREFIX}/stats/tables",
 )
 
 

@@ -77,6 +77,13 @@ radiomics = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(radiomics, name="radiomics")
+statistics = typer.Typer(
+    help="Statistics: alone, the DICOM store's counts; with a command, analyses of tables (tests, regression, "
+    "survival, machine learning).",
+)
+statistics_tables = typer.Typer(help="Tables to analyse: upload one, or show a stored one.", no_args_is_help=True)
+statistics.add_typer(statistics_tables, name="tables")
+app.add_typer(statistics, name="stats")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -1049,9 +1056,11 @@ def statistics_table(title: str, key: str, groups: list[dict[str, Any]], unknown
     return table
 
 
-@app.command()
-def stats(url: Url = None) -> None:
+@statistics.callback(invoke_without_command=True)
+def stats(ctx: typer.Context, url: Url = None) -> None:
     """Counts and disk use of the DICOM store, in all and by modality, site and month of the study date."""
+    if ctx.invoked_subcommand is not None:
+        return
     with signed_in(url) as client:
         found = client.store_statistics()
     table = Table(show_header=False, box=None, title="DICOM store")
@@ -2476,3 +2485,414 @@ def radiomics_stability(
     for name, value in sorted(iccs.items(), key=lambda item: item[1])[:20]:
         view.add_row(escape(name), f"{value:.3f}")
     console.print(view)
+
+
+# -- statistics ----------------------------------------------------------------------------------
+
+TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
+SHORT_LIST = 8  # lists of numbers up to this long are shown; longer ones (curves) are in result.json
+MAX_ROWS = 30  # rows of a result's table shown; every row is in result.json and result.csv
+TableRef = Annotated[
+    str, typer.Argument(help="a local .csv, .xlsx or .parquet file (uploaded first) or a stored table's id")
+]
+ResultDir = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", file_okay=False, help="download result.json, result.csv and the plots (PNG, SVG) here"),
+]
+Missing = Annotated[
+    str | None,
+    typer.Option("--missing", help="rows with a missing value: drop (default), mean or median (imputed), fail"),
+]
+Level = Annotated[float | None, typer.Option("--confidence-level", min=0, max=1, help="of the intervals (0.95)")]
+
+
+def show_table(table: dict[str, Any]) -> None:
+    console.print(
+        f"table {escape(table['id'])}: {escape(table['name'])}, {plural(table['rows'], 'row')} "
+        f"from {escape(table['source'])}",
+        highlight=False,
+    )
+    view = listing("columns", "column", fixed("type"), fixed("missing"), fixed("distinct"), "values")
+    for column in table["columns"]:
+        view.add_row(
+            escape(column["name"]),
+            column["type"],
+            str(column["missing"]),
+            str(column["distinct"]),
+            escape(", ".join(column["values"])),
+        )
+    console.print(view)
+
+
+def stored_table(client: Client, ref: str) -> str:
+    """The id of a stored table: a local file is uploaded first; anything else is taken as an id."""
+    path = Path(ref)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        return ref
+    if not path.is_file():
+        raise typer.BadParameter(f"'{ref}' is no file", param_hint="TABLE")
+    table = client.upload_table(path)
+    console.print(
+        f"uploaded {escape(path.name)} as table {escape(table['id'])} ({plural(table['rows'], 'row')})",
+        highlight=False,
+    )
+    return str(table["id"])
+
+
+def given(**parameters: Any) -> dict[str, Any]:
+    """The parameters set on the command line (empty lists and None left to the service's defaults)."""
+    return {name: value for name, value in parameters.items() if value not in (None, [])}
+
+
+def is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def shown(value: Any) -> str:
+    """A number as a reader wants it: 4 significant digits (small p-values in exponent form), "-" for none."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return ", ".join(shown(v) for v in value)
+    return escape(str(value))
+
+
+def result_tables(title: str, result: dict[str, Any]) -> list[Table]:
+    """A result as rich tables: its numbers (nested groups of numbers as `group.name`), then a table per list of
+    records, then its nested sections. Row lists and long curves are left to result.json."""
+    numbers = listing(title, fixed("what"), fixed("value"))
+    more: list[Table] = []
+    for key, value in result.items():
+        if key in ROW_LISTS or value is None or value in ("", [], {}):
+            continue
+        if is_scalar(value) or (isinstance(value, list) and len(value) <= SHORT_LIST and all(map(is_scalar, value))):
+            numbers.add_row(escape(key), shown(value))
+        elif isinstance(value, dict) and all(map(is_scalar, value.values())):
+            for name, item in value.items():
+                numbers.add_row(escape(f"{key}.{name}"), shown(item))
+        elif isinstance(value, dict):
+            more += result_tables(f"{title}: {key}", value)
+        elif isinstance(value, list) and all(isinstance(row, dict) for row in value):
+            more.append(records_table(f"{title}: {key}", value))
+    return ([numbers] if numbers.row_count else []) + more
+
+
+def records_table(title: str, records: list[dict[str, Any]]) -> Table:
+    columns = list(dict.fromkeys(k for row in records for k, v in row.items() if is_scalar(v)))
+    view = listing(title, *[escape(c) if i == 0 else fixed(escape(c)) for i, c in enumerate(columns)])
+    for row in records[:MAX_ROWS]:
+        view.add_row(*[shown(row.get(column)) for column in columns])
+    if len(records) > MAX_ROWS:
+        view.caption = f"{len(records) - MAX_ROWS} more rows in result.json"
+    return view
+
+
+def interval(low: Any, high: Any) -> str:
+    return f"{shown(low)} to {shown(high)}"
+
+
+def ci_header(result: dict[str, Any]) -> Column:
+    return fixed(f"{float(result.get('confidence_level') or 0.95):.0%} CI")
+
+
+def regression_tables(result: dict[str, Any]) -> list[Table]:
+    """Each term's coefficient, standard error, odds or rate ratio, interval (of the ratio where there is one) and
+    p-value; then the goodness of fit."""
+    ratio = result.get("ratio_name")
+    headers: list[str | Column] = ["term", fixed("coefficient"), fixed("SE")]
+    headers += [fixed(ratio), ci_header(result)] if ratio else [ci_header(result)]
+    terms = listing(f"{result['model']} regression of {result['outcome']}", *headers, fixed("p"))
+    for term in result["terms"]:
+        row = [escape(term["name"]), shown(term["coefficient"]), shown(term["std_error"])]
+        if ratio:
+            row += [shown(term.get("ratio")), interval(term.get("ratio_ci_low"), term.get("ratio_ci_high"))]
+        else:
+            row.append(interval(term["ci_low"], term["ci_high"]))
+        terms.add_row(*row, shown(term["p_value"]))
+    return [terms, *result_tables("fit", result.get("fit") or {})]
+
+
+def cox_tables(result: dict[str, Any]) -> list[Table]:
+    """Hazard ratios with their intervals, p-values and proportional-hazards checks; then the model's fit."""
+    terms = listing("Cox model: hazard ratios", "term", fixed("HR"), ci_header(result), fixed("p"), fixed("PH test p"))
+    for term in result["terms"]:
+        terms.add_row(
+            escape(term["name"]),
+            shown(term["hazard_ratio"]),
+            interval(term["hr_ci_low"], term["hr_ci_high"]),
+            shown(term["p_value"]),
+            shown(term.get("ph_p_value")),
+        )
+    return [terms, *result_tables("Cox model", {k: v for k, v in result.items() if k != "terms"})]
+
+
+CLASSIFIER_METRICS = (
+    ("ROC AUC", "auc"),
+    ("AUC CI (DeLong)", "auc_delong"),
+    ("AUC CI (bootstrap)", "auc_bootstrap"),
+    ("threshold (Youden)", "threshold"),
+    ("sensitivity", "sensitivity"),
+    ("specificity", "specificity"),
+    ("accuracy", "accuracy"),
+    ("F1", "f1"),
+    ("Brier score", "brier"),
+    ("cases (positive)", "cases"),
+)
+
+
+def classifier_tables(result: dict[str, Any]) -> list[Table]:
+    """The metrics out of fold (cross-validation) and on the held-out test, then the ranked importances."""
+    parts = [(name, result[key]) for name, key in (("cross-validation", "cv"), ("test", "test")) if result.get(key)]
+    metrics = listing(f"{result['model']} predicting {result['outcome']}", "metric", *[fixed(n) for n, _ in parts])
+    for name, key in CLASSIFIER_METRICS:
+        cells = []
+        for _, evaluation in parts:
+            value = evaluation.get(key)
+            if isinstance(value, dict):  # an interval
+                cells.append(f"{interval(value.get('low'), value.get('high'))} ({float(value.get('level', 0.95)):.0%})")
+            elif key == "cases":
+                cells.append(f"{value} ({evaluation.get('positives')})")
+            else:
+                cells.append(shown(value))
+        metrics.add_row(name, *cells)
+    tables = [metrics]
+    ranked = result.get("permutation_importance") or []
+    if ranked:
+        importance = listing("permutation importance (fall in test AUC)", "feature", fixed("importance"), fixed("SD"))
+        for entry in ranked[:MAX_ROWS]:
+            importance.add_row(escape(entry["feature"]), shown(entry["importance"]), shown(entry.get("spread")))
+        tables.append(importance)
+    if result.get("hyperparameters"):
+        chosen = ", ".join(f"{name}={shown(value)}" for name, value in result["hyperparameters"].items())
+        tables[0].caption = f"hyperparameters chosen: {chosen}"
+    return tables
+
+
+def hypothesis_tables(result: dict[str, Any]) -> list[Table]:
+    """The statistic, p-value, effect size and the estimate with its interval, named as the test names them."""
+    view = listing(str(result.get("method") or result.get("test") or "test"), fixed("what"), fixed("value"))
+    lines = [
+        (result.get("statistic_name") or "statistic", result.get("statistic")),
+        ("degrees of freedom", result.get("degrees_of_freedom")),
+        ("p-value", result.get("p_value")),
+        (result.get("effect_size_name") or "effect size", result.get("effect_size")),
+        (result.get("estimate_name") or "estimate", result.get("estimate")),
+    ]
+    for name, value in lines:
+        if value is not None:
+            view.add_row(escape(name), shown(value))
+    if result.get("ci_low") is not None:
+        view.add_row(
+            f"{float(result.get('confidence_level') or 0.95):.0%} CI", interval(result["ci_low"], result["ci_high"])
+        )
+    for group, n in zip(result.get("groups") or [], result.get("n") or [], strict=False):
+        view.add_row(f"n {escape(str(group))}", str(n))
+    for note in result.get("notes") or []:
+        view.add_row("note", escape(note))
+    return [view]
+
+
+def table_one_tables(result: dict[str, Any]) -> list[Table]:
+    """A Table 1 as a paper prints it: a column per group, then the p-value and its test."""
+    groups = [f"{name} (n={n})" for name, n in zip(result["columns"], result["column_n"], strict=True)]
+    view = listing(f"Table 1{' by ' + result['group'] if result.get('group') else ''}", "variable", "", *groups)
+    if result.get("group"):
+        view.add_column("p", no_wrap=True)
+        view.add_column("test")
+    for row in result["rows"]:
+        cells = [escape(row["variable"] if not row["level"] else ""), escape(row["level"] or row["statistic"])]
+        cells += [escape(cell["text"]) for cell in row["cells"]]
+        if result.get("group"):
+            p_value = row.get("p_value")
+            cells += ["" if p_value is None else shown(p_value), escape(row.get("test") or "")]
+        view.add_row(*cells)
+    return [view]
+
+
+VIEWS = {
+    "test": hypothesis_tables,
+    "regression": regression_tables,
+    "cox": cox_tables,
+    "classifier": classifier_tables,
+    "table-one": table_one_tables,
+}
+ROW_LISTS = frozenset({"rows_used", "rows_dropped", "train_rows", "test_rows", "imputed"})  # said after the tables
+
+
+def print_analysis(analysis: dict[str, Any]) -> None:
+    result = analysis["result"]
+    if not isinstance(result, dict):
+        result = {"result": result}
+    view = VIEWS.get(analysis["kind"])
+    for table in view(result) if view is not None else result_tables(analysis["kind"], result):
+        console.print(table)
+    dropped = analysis["rows_dropped"]
+    console.print(
+        f"result {escape(analysis['id'])}: {plural(len(analysis['rows_used']), 'row')} used"
+        + (f", {plural(len(dropped), 'row')} dropped for missing values" if dropped else ""),
+        highlight=False,
+    )
+
+
+def download_analysis(client: Client, analysis: dict[str, Any], out: Path) -> list[Path]:
+    """Writes a result's JSON, CSV, plots (PNG and SVG) and trained model into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    urls = [analysis["json_url"], analysis["csv_url"], analysis["model_url"]]
+    urls += [url for plot in analysis["plots"] for url in (plot["png_url"], plot["svg_url"])]
+    files = [url.rpartition("/")[2] for url in urls if url]
+    return [client.download_result(analysis["id"], name, out / name) for name in files]
+
+
+def run_analyses(table: str, steps: list[tuple[str, dict[str, Any]]], out: Path | None, url: str | None) -> None:
+    """Runs the analyses on a table (uploaded first when it is a file), prints each, and downloads each into
+    ``out`` (into ``out/<kind>`` when there are several)."""
+    with signed_in(url) as client:
+        table_id = stored_table(client, table)
+        for kind, parameters in steps:
+            analysis = client.analyse(table_id, kind, **parameters)
+            print_analysis(analysis)
+            if out is not None:
+                folder = out / kind if len(steps) > 1 else out
+                written = download_analysis(client, analysis, folder)
+                console.print(f"{plural(len(written), 'file')} written to {escape(str(folder))}", highlight=False)
+
+
+@statistics_tables.command("upload")
+def stats_tables_upload(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a .csv, .xlsx or .parquet table")],
+    name: Annotated[str, typer.Option("--name", help="its name (default: the file's)")] = "",
+    url: Url = None,
+) -> None:
+    """Store a table to analyse; its columns are typed (numeric, binary, categorical, date, text)."""
+    with signed_in(url) as client:
+        show_table(client.upload_table(file, name=name))
+
+
+@statistics_tables.command("from-radiomics")
+def stats_tables_from_radiomics(
+    job_id: Annotated[str, typer.Argument(help="a finished radiomics batch job")], url: Url = None
+) -> None:
+    """Store a radiomics job's feature table as a table to analyse."""
+    with signed_in(url) as client:
+        show_table(client.table_from_radiomics(job_id))
+
+
+@statistics_tables.command("show")
+def stats_tables_show(table_id: Annotated[str, typer.Argument(help="a stored table's id")], url: Url = None) -> None:
+    """A stored table's columns: type, missing values, categories."""
+    with signed_in(url) as client:
+        show_table(client.table(table_id))
+
+
+@statistics.command("test")
+def stats_test(
+    table: TableRef,
+    test: Annotated[
+        str,
+        typer.Option(
+            "--test",
+            help="student_t, welch_t, paired_t, mann_whitney_u, wilcoxon, anova, kruskal_wallis, chi_square, "
+            "fisher_exact, mcnemar, shapiro_wilk, pearson or spearman",
+        ),
+    ],
+    variable: Annotated[str, typer.Option("--variable", help="the column tested")],
+    group: Annotated[str | None, typer.Option("--group", help="the column of the groups compared")] = None,
+    second: Annotated[str | None, typer.Option("--second", help="the paired or correlated column")] = None,
+    confidence_level: Level = None,
+    missing: Missing = None,
+    out: ResultDir = None,
+    url: Url = None,
+) -> None:
+    """A hypothesis test with its effect size and confidence interval."""
+    parameters = given(
+        test=test, variable=variable, group=group, second=second, confidence_level=confidence_level, missing=missing
+    )
+    run_analyses(table, [("test", parameters)], out, url)
+
+
+@statistics.command("regress")
+def stats_regress(
+    table: TableRef,
+    outcome: Annotated[str, typer.Option("--outcome", help="the column modelled")],
+    predictor: Annotated[list[str], typer.Option("--predictor", help="a predictor column (repeat)")],
+    model: Annotated[str, typer.Option("--model", help="linear, logistic or poisson")] = "linear",
+    confidence_level: Level = None,
+    missing: Missing = None,
+    out: ResultDir = None,
+    url: Url = None,
+) -> None:
+    """Linear, logistic or Poisson regression: coefficients, intervals, p-values, odds or rate ratios, fit."""
+    parameters = given(
+        outcome=outcome, predictors=predictor, model=model, confidence_level=confidence_level, missing=missing
+    )
+    run_analyses(table, [("regression", parameters)], out, url)
+
+
+@statistics.command("survival")
+def stats_survival(
+    table: TableRef,
+    follow_up: Annotated[str, typer.Option("--time", help="the column of follow-up times")],
+    event: Annotated[str, typer.Option("--event", help="the column of events: 1 event, 0 censored")],
+    group: Annotated[str | None, typer.Option("--group", help="curves by group, and the log-rank test")] = None,
+    covariate: Annotated[list[str] | None, typer.Option("--covariate", help="a Cox model's covariate (repeat)")] = None,
+    strata: Annotated[list[str] | None, typer.Option("--strata", help="a Cox model's stratum column (repeat)")] = None,
+    confidence_level: Level = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", file_okay=False, help="download each analysis' results and plots into DIR/<kind>"),
+    ] = None,
+    url: Url = None,
+) -> None:
+    """Kaplan-Meier curves; with --group the log-rank test; with --covariate a Cox model (hazard ratios)."""
+    steps = [("kaplan-meier", given(time=follow_up, event=event, group=group, confidence_level=confidence_level))]
+    if group:
+        steps.append(("log-rank", {"time": follow_up, "event": event, "group": group}))
+    if covariate:
+        cox = given(time=follow_up, event=event, covariates=covariate, strata=strata, confidence_level=confidence_level)
+        steps.append(("cox", cox))
+    run_analyses(table, steps, out, url)
+
+
+@statistics.command("ml")
+def stats_ml(
+    table: TableRef,
+    outcome: Annotated[str, typer.Option("--outcome", help="the binary column predicted")],
+    feature: Annotated[list[str], typer.Option("--feature", help="a feature column (repeat)")],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="decision_tree, random_forest, logistic_l1, logistic_l2, glm, naive_bayes, svm or xgboost",
+        ),
+    ] = "random_forest",
+    folds: Annotated[int | None, typer.Option("--folds", min=2, help="stratified cross-validation folds")] = None,
+    test_fraction: Annotated[
+        float | None, typer.Option("--test-fraction", min=0, max=1, help="rows held out for the test")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0)] = None,
+    out: ResultDir = None,
+    url: Url = None,
+) -> None:
+    """Train a classifier (search inside the folds, a held-out test): AUC with its CI, sensitivity, specificity,
+    calibration, importance."""
+    parameters = given(
+        outcome=outcome, features=feature, model=model, folds=folds, test_fraction=test_fraction, seed=seed
+    )
+    run_analyses(table, [("classifier", parameters)], out, url)
+
+
+@statistics.command("table-one")
+def stats_table_one(
+    table: TableRef,
+    variable: Annotated[list[str], typer.Option("--variable", help="a variable described (repeat)")],
+    group: Annotated[str | None, typer.Option("--group", help="a column per group, with a test per variable")] = None,
+    missing: Missing = None,
+    out: ResultDir = None,
+    url: Url = None,
+) -> None:
+    """A "Table 1": each variable described, by group, with the test that fits its type."""
+    run_analyses(table, [("table-one", given(variables=variable, group=group, missing=missing))], out, url)

@@ -1253,8 +1253,12 @@ class Client:
         suffix = path.suffix.lower()
         if suffix not in ((".csv",) if stability else (".parquet", ".csv")):
             raise ValueError(f"{path}: name a {'.csv' if stability else '.parquet or .csv'} file")
-        partial = path.with_name(path.name + ".part")
         source = f"/api/v1/radiomics/jobs/{_segment(job_id)}/{'stability' if stability else 'features'}{suffix}"
+        return self._download(source, path)
+
+    def _download(self, source: str, path: Path) -> Path:
+        """Streams a GET's body to ``path``, which appears only once complete."""
+        partial = path.with_name(path.name + ".part")
         try:
             with self._streamed(source, DOWNLOAD_TIMEOUT) as answer, partial.open("wb") as out:
                 for chunk in answer.iter_bytes(1 << 20):
@@ -1263,6 +1267,44 @@ class Client:
         finally:
             partial.unlink(missing_ok=True)
         return path
+
+    # -- statistics ------------------------------------------------------------------------------
+
+    def upload_table(self, path: Path | str, *, name: str = "") -> dict[str, Any]:
+        """Stores a table to analyse (CSV, Excel .xlsx or Parquet; ``name`` defaults to the file's) and types its
+        columns: {id, name, rows, columns: [{name, type (numeric, binary, categorical, date, text or empty),
+        missing, distinct, values}], created_by, source}."""
+        path = Path(path)
+        with path.open("rb") as handle:
+            body: Files = [
+                ("file", (path.name, handle, "application/octet-stream")),
+                ("name", (None, name)),  # type: ignore[list-item]
+            ]
+            return self._request("POST", "/api/v1/stats/tables", files=body, timeout=UPLOAD_TIMEOUT)  # type: ignore[no-any-return]
+
+    def table_from_radiomics(self, job_id: str) -> dict[str, Any]:
+        """Stores a finished radiomics job's feature table as a table to analyse (see :meth:`upload_table`)."""
+        body = {"job_id": job_id}
+        return self._request("POST", "/api/v1/stats/tables/from-radiomics", json=body, timeout=UPLOAD_TIMEOUT)  # type: ignore[no-any-return]
+
+    def table(self, table_id: str) -> dict[str, Any]:
+        """A stored table and its typed columns (see :meth:`upload_table`)."""
+        return self._request("GET", f"/api/v1/stats/tables/{_segment(table_id)}")  # type: ignore[no-any-return]
+
+    def analyse(self, table_id: str, kind: str, **parameters: Any) -> dict[str, Any]:
+        """Runs one analysis on a stored table: ``kind`` is "test", "p-adjust", "table-one", "regression",
+        "kaplan-meier", "log-rank", "cox", "classifier", "delong", "kmeans" or "score", with its parameters, e.g.
+        ``analyse(table_id, "test", test="welch_t", variable="age", group="sex")``. Returns {id, kind, result,
+        rows_used, rows_dropped, plots: [{name, png_url, svg_url, data}], provenance, json_url, csv_url, model_url};
+        fetch its files with :meth:`download_result`."""
+        body = {"kind": kind, "parameters": parameters}
+        path = f"/api/v1/stats/tables/{_segment(table_id)}/analyses"
+        return self._request("POST", path, json=body, timeout=UPLOAD_TIMEOUT)  # type: ignore[no-any-return]
+
+    def download_result(self, result_id: str, file: str, path: Path | str) -> Path:
+        """Writes one file of a result to ``path``: "result.json", "result.csv", "model.joblib" or a plot as
+        "<name>.png" / "<name>.svg"."""
+        return self._download(f"/api/v1/stats/results/{_segment(result_id)}/{_segment(file)}", Path(path))
 
 
 def job_state(job: dict[str, Any]) -> str:

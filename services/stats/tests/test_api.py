@@ -16,6 +16,7 @@ from radscholar_core.testing import gateway_keys, person
 from radscholar_proto.stats.v1 import stats_pb2 as pb
 from radscholar_proto.stats.v1 import stats_pb2_grpc
 from radscholar_stats.config import Settings
+from radscholar_stats.domain import ml
 from radscholar_stats.server import build_server
 
 KEYS = gateway_keys()
@@ -119,3 +120,51 @@ async def test_bad_requests_are_invalid_argument(
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     info = error_info(failure.value)
     assert info is not None and info.reason == reason
+
+
+async def analyse(
+    stats: stats_pb2_grpc.StatsServiceStub, table_id: str, kind: str, **parameters: object
+) -> pb.RunAnalysisResponse:
+    request = pb.RunAnalysisRequest(table_id=table_id, kind=kind, parameters_json=json.dumps(parameters).encode())
+    return await stats.RunAnalysis(request)
+
+
+async def test_a_trained_classifier_scores_a_table_and_the_other_analyses_run(
+    stats: stats_pb2_grpc.StatsServiceStub, objects: ObjectStore
+) -> None:
+    data = load_breast_cancer(as_frame=True).frame
+    columns = ["mean radius", "mean texture", "mean smoothness"]
+    table = await stored(stats, objects, data[[*columns, "target"]])
+    trained = await analyse(
+        stats, table.id, "classifier", outcome="target", features=columns, model="logistic_l2", folds=3, seed=1
+    )
+    assert trained.model_object_key and {p.name for p in trained.plots} >= {"roc", "calibration", "importance"}
+    assert trained.provenance["seed"] == "1" and trained.provenance["scikit-learn_version"]
+    scored = await analyse(stats, table.id, "score", model_result_id=trained.id)
+    probabilities = [row["probability"] for row in json.loads(scored.result_json)["scores"]]
+    direct = ml.score(objects.get(trained.model_object_key), data[columns].set_axis(range(1, len(data) + 1)))
+    assert probabilities == pytest.approx(list(direct.probability), abs=1e-12)
+    not_a_model = await analyse(stats, table.id, "kmeans", features=columns, k=2, seed=0)
+    clusters = json.loads(not_a_model.result_json)
+    assert clusters["k"] == 2 and -1 <= clusters["silhouette"] <= 1
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await analyse(stats, table.id, "score", model_result_id=not_a_model.id)
+    info = error_info(failure.value)
+    assert info is not None and info.reason == "NOT_A_MODEL"
+
+    scores = data[columns[:2]].assign(target=data["target"])
+    compared = await analyse(
+        stats,
+        (await stored(stats, objects, scores)).id,
+        "delong",
+        outcome="target",
+        score_a=columns[0],
+        score_b=columns[1],
+    )
+    delong = json.loads(compared.result_json)
+    expected = ml.delong_test(data["target"], data[columns[0]], data[columns[1]])
+    assert delong["p_value"] == pytest.approx(expected.p_value, rel=1e-12)
+    p_values = pd.DataFrame({"p": [0.01, 0.04, 0.03, 0.2]})
+    adjusted = await analyse(stats, (await stored(stats, objects, p_values)).id, "p-adjust", column="p", method="holm")
+    rows = json.loads(adjusted.result_json)["rows"]
+    assert [row["adjusted"] for row in rows] == pytest.approx([0.04, 0.09, 0.09, 0.2])  # Holm, as R's p.adjust

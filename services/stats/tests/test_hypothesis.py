@@ -125,7 +125,7 @@ def test_mann_whitney_matches_r() -> None:
     x = [0.80, 0.83, 1.89, 1.04, 1.45, 1.38, 1.91, 1.64, 0.73, 1.46]
     y = [1.15, 0.88, 0.90, 0.74, 1.21]
     frame = _table({"permeability": x + y, "group": ["normal"] * 10 + ["hyaline"] * 5})
-    result = run_test(frame, "mann_whitney", variable="permeability", group="group")
+    result = run_test(frame, "mann_whitney_u", variable="permeability", group="group")
     assert result.groups == ("hyaline", "normal")  # text groups in sort order: W counts the first group
     assert result.statistic == 5 * 10 - 35
     assert result.p_value == pytest.approx(2 * 0.1272, abs=1e-4)
@@ -394,11 +394,11 @@ def _refused(table: pd.DataFrame, test: str, **columns: str) -> InvalidArgument:
     return error.value
 
 
-@pytest.mark.parametrize("test", ["welch_t", "student_t", "mann_whitney", "anova", "kruskal_wallis"])
+@pytest.mark.parametrize("test", ["welch_t", "student_t", "mann_whitney_u", "anova", "kruskal_wallis"])
 def test_a_text_column_in_a_numeric_test_is_not_numeric(test: str) -> None:
     frame = PLANTS.assign(weight=PLANTS["weight"].astype(object))
     frame.loc[4, "weight"] = "n/a"
-    frame = frame[frame["group"] != "trt2"] if test in ("welch_t", "student_t", "mann_whitney") else frame
+    frame = frame[frame["group"] != "trt2"] if test in ("welch_t", "student_t", "mann_whitney_u") else frame
     problem = _refused(frame, test, variable="weight", group="group")
     assert (problem.reason, problem.details["column"]) == ("NOT_NUMERIC", "weight")
     assert "'n/a' (row 4)" in problem.message
@@ -411,7 +411,7 @@ def test_a_text_second_column_is_not_numeric(test: str) -> None:
     assert (problem.reason, problem.details["column"]) == ("NOT_NUMERIC", "drug2")
 
 
-@pytest.mark.parametrize("test", ["welch_t", "student_t", "mann_whitney", "anova", "kruskal_wallis"])
+@pytest.mark.parametrize("test", ["welch_t", "student_t", "mann_whitney_u", "anova", "kruskal_wallis"])
 def test_a_group_with_too_few_values_is_named(test: str) -> None:
     frame = _table({"value": [1.0, 2.0, 3.0, 4.0, 5.0], "arm": ["a", "a", "a", "a", "b"]})
     problem = _refused(frame, test, variable="value", group="arm")
@@ -439,7 +439,7 @@ def test_too_few_rows_for_a_test(test: str, columns: dict[str, str], needed: str
     ("test", "columns", "column"),
     [
         ("welch_t", {"variable": "constant", "group": "arm"}, "constant"),
-        ("mann_whitney", {"variable": "constant", "group": "arm"}, "constant"),
+        ("mann_whitney_u", {"variable": "constant", "group": "arm"}, "constant"),
         ("anova", {"variable": "constant", "group": "arm"}, "constant"),
         ("shapiro_wilk", {"variable": "constant"}, "constant"),
         ("pearson", {"variable": "value", "second": "constant"}, "constant"),
@@ -466,7 +466,7 @@ def test_a_constant_column_is_refused(test: str, columns: dict[str, str], column
     assert f"'{column}'" in problem.message
 
 
-@pytest.mark.parametrize("test", ["welch_t", "student_t", "mann_whitney"])
+@pytest.mark.parametrize("test", ["welch_t", "student_t", "mann_whitney_u"])
 def test_a_two_group_test_refuses_three_groups(test: str) -> None:
     problem = _refused(PLANTS, test, variable="weight", group="group")
     assert (problem.reason, problem.details["column"]) == ("WRONG_GROUP_COUNT", "group")
@@ -523,7 +523,7 @@ def test_every_test_gives_finite_numbers_on_valid_data() -> None:
     columns = {
         "student_t": {"variable": "x", "group": "arm"},
         "welch_t": {"variable": "x", "group": "arm"},
-        "mann_whitney": {"variable": "x", "group": "arm"},
+        "mann_whitney_u": {"variable": "x", "group": "arm"},
         "paired_t": {"variable": "x", "second": "y"},
         "wilcoxon": {"variable": "x", "second": "y"},
         "anova": {"variable": "x", "group": "site"},

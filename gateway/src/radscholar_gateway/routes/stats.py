@@ -1,14 +1,23 @@
-"""Statistics: two-group comparisons."""
+"""Statistics: two-group comparisons; tables (uploaded, or a radiomics job's features) and the analyses run on them,
+with their results, plots and trained models to download."""
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from radscholar_gateway.deps import Stats
+from radscholar_core.errors import NotFound
+from radscholar_gateway.convert import to_model
+from radscholar_gateway.deps import Radiomics, Stats
+from radscholar_gateway.routes.dicom import object_response
+from radscholar_gateway.staging import staged
+from radscholar_proto.radiomics.v1 import radiomics_pb2
 from radscholar_proto.stats.v1 import stats_pb2 as pb
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
@@ -60,3 +69,184 @@ async def compare_two_groups(body: TwoGroupComparison, stats: Stats) -> TwoGroup
         n_a=answer.n_a,
         n_b=answer.n_b,
     )
+
+
+# --- tables and analyses ----------------------------------------------------------------------------
+
+AnalysisKind = Literal[
+    "test",
+    "p-adjust",
+    "table-one",
+    "regression",
+    "kaplan-meier",
+    "log-rank",
+    "cox",
+    "classifier",
+    "delong",
+    "kmeans",
+    "score",
+]
+RESULTS = "/api/v1/stats/results"
+FILE_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "joblib": "application/octet-stream",
+    "png": "image/png",
+    "svg": "image/svg+xml",
+}
+
+
+class Column(BaseModel):
+    name: str
+    type: str = Field(examples=["numeric"], description="numeric, binary, categorical, date, text or empty")
+    missing: int = Field(description="rows without a value")
+    distinct: int
+    values: list[str] = Field(description="the categories of a binary or categorical column, sorted")
+
+
+class Table(BaseModel):
+    id: str
+    name: str
+    rows: int
+    columns: list[Column]
+    created_by: str
+    source: str = Field(examples=["upload", "radiomics:<job id>"])
+
+
+class FromRadiomics(BaseModel):
+    job_id: str = Field(min_length=1, max_length=64, description="a finished radiomics batch job")
+
+
+class NewAnalysis(BaseModel):
+    kind: AnalysisKind
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, examples=[{"test": "welch_t", "variable": "age", "group": "sex"}]
+    )
+
+
+class Plot(BaseModel):
+    name: str = Field(examples=["roc", "kaplan-meier", "forest"])
+    png_url: str
+    svg_url: str
+    data: Any = Field(description="what is drawn, for a browser to draw it")
+
+
+class AnalysisResult(BaseModel):
+    id: str
+    kind: AnalysisKind
+    result: Any = Field(description="the result (numbers as the libraries give them; null where none exists)")
+    rows_used: list[int] = Field(description="row numbers (1-based) the analysis used")
+    rows_dropped: list[int] = Field(description="row numbers left out for missing values")
+    plots: list[Plot]
+    provenance: dict[str, str] = Field(description="package versions, seeds and parameters")
+    json_url: str
+    csv_url: str | None = Field(description="the result's main table as CSV, where it has one")
+    model_url: str | None = Field(description="the trained model (joblib), where the analysis trained one")
+
+
+def _table(request: Request, table: pb.Table) -> Table:
+    request.state.audit_resource = f"stats_table:{table.id}"
+    request.state.audit_details = {"rows": str(table.rows), "source": table.source}
+    return to_model(Table, table)
+
+
+def _file_url(result_id: str, name: str) -> str:
+    """The gateway's download route of one of a result's files (a path on this gateway)."""
+    return f"{RESULTS}/{quote(result_id, safe='')}/{quote(name, safe='')}"
+
+
+@router.post(
+    "/tables",
+    status_code=201,
+    summary="Store a table (CSV, Excel .xlsx or Parquet) and type its columns",
+)
+async def upload_table(
+    request: Request,
+    stats: Stats,
+    file: UploadFile,
+    name: Annotated[str, Form(max_length=200, description="its name (default: the file's)")] = "",
+) -> Table:
+    async with staged(request, [file.file], "staging/stats") as (key,):
+        answer = await stats.CreateTable(
+            pb.CreateTableRequest(object_key=key, name=name or file.filename or "table.csv", source="upload"),
+            timeout=request.app.state.settings.upload_timeout_seconds,
+        )
+    return _table(request, answer.table)
+
+
+@router.post(
+    "/tables/from-radiomics",
+    status_code=201,
+    summary="Store a finished radiomics job's feature table as a table to analyse",
+)
+async def table_from_radiomics(body: FromRadiomics, request: Request, stats: Stats, radiomics: Radiomics) -> Table:
+    features = await radiomics.GetFeatureTable(radiomics_pb2.GetFeatureTableRequest(job_id=body.job_id))
+    answer = await stats.CreateTable(
+        pb.CreateTableRequest(
+            object_key=features.parquet_object_key,
+            name=f"features-{body.job_id}.parquet",
+            source=f"radiomics:{body.job_id}",
+        ),
+        timeout=request.app.state.settings.upload_timeout_seconds,
+    )
+    return _table(request, answer.table)
+
+
+@router.get("/tables/{table_id}", summary="A stored table: its columns' types, missing values and categories")
+async def get_table(table_id: str, stats: Stats) -> Table:
+    return to_model(Table, (await stats.GetTable(pb.GetTableRequest(table_id=table_id))).table)
+
+
+@router.post(
+    "/tables/{table_id}/analyses",
+    summary="Run an analysis on a stored table: a test, Table 1, a regression, survival, machine learning",
+)
+async def run_analysis(table_id: str, body: NewAnalysis, request: Request, stats: Stats) -> AnalysisResult:
+    answer = await stats.RunAnalysis(
+        pb.RunAnalysisRequest(table_id=table_id, kind=body.kind, parameters_json=json.dumps(body.parameters).encode()),
+        timeout=request.app.state.settings.upload_timeout_seconds,
+    )
+    request.state.audit_details = {"kind": answer.kind, "result": answer.id}
+    return AnalysisResult(
+        id=answer.id,
+        kind=body.kind,
+        result=json.loads(answer.result_json or b"null"),
+        rows_used=list(answer.rows_used),
+        rows_dropped=list(answer.rows_dropped),
+        plots=[
+            Plot(
+                name=plot.name,
+                png_url=_file_url(answer.id, f"{plot.name}.png"),
+                svg_url=_file_url(answer.id, f"{plot.name}.svg"),
+                data=json.loads(plot.data_json or b"null"),
+            )
+            for plot in answer.plots
+        ],
+        provenance=dict(answer.provenance),
+        json_url=_file_url(answer.id, "result.json"),
+        csv_url=_file_url(answer.id, "result.csv") if answer.csv_object_key else None,
+        model_url=_file_url(answer.id, "model.joblib") if answer.model_object_key else None,
+    )
+
+
+@router.get(
+    "/results/{result_id}/{file}",
+    summary="Download a result's file: result.json, result.csv, model.joblib, or a plot as <name>.png / <name>.svg",
+    response_class=StreamingResponse,
+    responses={200: {"content": {media_type: {} for media_type in FILE_TYPES.values()}}},
+)
+async def result_file(result_id: str, file: str, request: Request, stats: Stats) -> StreamingResponse:
+    answer = await stats.GetResult(pb.GetResultRequest(result_id=result_id))
+    keys = {
+        "result.json": answer.json_object_key,
+        "result.csv": answer.csv_object_key,
+        "model.joblib": answer.model_object_key,
+    }
+    for plot in answer.plots:
+        keys |= {f"{plot.name}.png": plot.png_object_key, f"{plot.name}.svg": plot.svg_object_key}
+    if not keys.get(file):
+        raise NotFound(
+            f"result {result_id!r} has no file {file!r}; it has {', '.join(sorted(k for k, v in keys.items() if v))}",
+            reason="RESULT_FILE_NOT_FOUND",
+        )
+    return object_response(request, keys[file], FILE_TYPES[file.rpartition(".")[2]], f"{result_id}-{file}")

@@ -198,7 +198,7 @@ def _classifier(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
         result.rows.dropped,
         result.predictions.reset_index(),
         figures,
-        {**result.versions, "seed": str(result.seed)},
+        {**_versions(), "seed": str(result.seed)},
         ml.model_bytes(result),
     )
 

@@ -34,7 +34,7 @@ class HypothesisTest(StrEnum):
     STUDENT_T = "student_t"  # two groups of `variable` from `group`
     WELCH_T = "welch_t"
     PAIRED_T = "paired_t"  # paired columns `variable` and `second`
-    MANN_WHITNEY = "mann_whitney"
+    MANN_WHITNEY = "mann_whitney_u"
     WILCOXON = "wilcoxon"  # signed-rank, paired columns
     ANOVA = "anova"  # one-way, k groups
     KRUSKAL_WALLIS = "kruskal_wallis"
