@@ -135,6 +135,8 @@ def test_welch_test_through_rest_equals_scipy(platform: Platform, tmp_path: Path
     assert stored.status_code == 200 and stored.headers["content-type"].startswith("application/json")
     assert stored.json()["result"] == result
     missing = platform.gateway.get(analysis["json_url"].replace("result.json", "nothing.png"))
+    refusal(missing, 404, "PLOT_NOT_FOUND")
+    missing = platform.gateway.get(analysis["json_url"].replace("result.json", "nothing.txt"))
     refusal(missing, 404, "RESULT_FILE_NOT_FOUND")
     audit = platform.gateway.get("/api/v1/audit", params={"resource": f"stats_table:{table['id']}"}).json()
     actions = {(record["action"], record["outcome"]) for record in audit["records"]}

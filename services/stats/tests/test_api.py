@@ -61,10 +61,17 @@ async def test_a_stored_table_is_typed_and_analysed_with_its_plots_kept(
     assert coefficients["mean texture"] == pytest.approx(direct.params["mean texture"], rel=1e-6)
     assert list(answer.rows_dropped) == [4] and len(answer.rows_used) == len(data) - 1  # rows are numbered from 1
     assert answer.provenance["statsmodels_version"] and [p.name for p in answer.plots] == ["forest"]
+    forest = json.loads(answer.plots[0].data_json)  # the data a browser draws; the files are drawn when asked for
+    assert forest["reference"] == 1.0 and {row["term"] for row in forest["rows"]} == {"mean radius", "mean texture"}
+    assert not objects.exists(answer.plots[0].png_object_key)
+    kept = await stats.GetResult(pb.GetResultRequest(result_id=answer.id, plot="forest"))
+    assert kept.csv_object_key == answer.csv_object_key and [p.name for p in kept.plots] == ["forest"]
     assert objects.get(answer.plots[0].png_object_key).startswith(b"\x89PNG")
     assert b"<svg" in objects.get(answer.plots[0].svg_object_key)
-    kept = await stats.GetResult(pb.GetResultRequest(result_id=answer.id))
-    assert kept.csv_object_key == answer.csv_object_key and [p.name for p in kept.plots] == ["forest"]
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await stats.GetResult(pb.GetResultRequest(result_id=answer.id, plot="roc"))
+    info = error_info(failure.value)
+    assert info is not None and info.reason == "PLOT_NOT_FOUND"
 
 
 async def test_tables_and_results_are_their_owners(

@@ -236,7 +236,9 @@ async def run_analysis(table_id: str, body: NewAnalysis, request: Request, stats
     responses={200: {"content": {media_type: {} for media_type in FILE_TYPES.values()}}},
 )
 async def result_file(result_id: str, file: str, request: Request, stats: Stats) -> StreamingResponse:
-    answer = await stats.GetResult(pb.GetResultRequest(result_id=result_id))
+    name, _, suffix = file.rpartition(".")
+    plot = name if suffix in ("png", "svg") else ""  # drawn by the service when first asked for
+    answer = await stats.GetResult(pb.GetResultRequest(result_id=result_id, plot=plot))
     keys = {
         "result.json": answer.json_object_key,
         "result.csv": answer.csv_object_key,

@@ -17,19 +17,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from radscholar_core.errors import InvalidArgument
-from radscholar_stats.domain import descriptive, hypothesis, ml, plots, regression, survival
+from radscholar_stats.domain import descriptive, hypothesis, ml, regression, survival
 
 PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "lifelines", "scikit-learn", "xgboost")
 
 
 @dataclass(frozen=True)
 class Plot:
-    name: str
-    data: Any  # what the figure draws, JSON-ready
-    figure: Figure
+    name: str  # one of plots.draw's names
+    data: Any  # what the figure draws, JSON-ready (plots.draw draws it)
 
 
 @dataclass
@@ -115,16 +113,9 @@ def _regression(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
     result = _call(regression.fit_regression, "regression", table, parameters)
     forest = regression.forest_plot_data(result)
     rows = [{"term": r.name, "estimate": r.estimate, "low": r.low, "high": r.high} for r in forest.rows]
-    figure = plots.forest(rows, forest.reference_line, forest.scale)
+    data = {"rows": jsonable(rows), "reference": forest.reference_line, "label": forest.scale}
     terms = pd.DataFrame([jsonable(term) for term in result.terms])
-    return Analysis(
-        jsonable(result),
-        result.rows_used,
-        result.rows_dropped,
-        terms,
-        [Plot("forest", jsonable(forest), figure)],
-        _versions(),
-    )
+    return Analysis(jsonable(result), result.rows_used, result.rows_dropped, terms, [Plot("forest", data)], _versions())
 
 
 def _kaplan_meier(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
@@ -144,7 +135,7 @@ def _kaplan_meier(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysi
         result.rows_used,
         result.rows_dropped,
         None,
-        [Plot("kaplan-meier", jsonable(curves), plots.kaplan_meier(curves))],
+        [Plot("kaplan-meier", {"curves": jsonable(curves)})],
         _versions(),
     )
 
@@ -163,7 +154,7 @@ def _cox(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
         result.rows_used,
         result.rows_dropped,
         pd.DataFrame([jsonable(t) for t in result.terms]),
-        [Plot("forest", rows, plots.forest(rows, 1.0, "hazard ratio"))],
+        [Plot("forest", {"rows": jsonable(rows), "reference": 1.0, "label": "hazard ratio"})],
         _versions(),
     )
 
@@ -177,20 +168,11 @@ def _classifier(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
     ]
     ranked = result.permutation_importance
     names, values = [i.feature for i in ranked], [i.importance for i in ranked]
-    labels = list(result.labels)
     figures = [
-        Plot("roc", jsonable(roc), plots.roc(roc)),
-        Plot(
-            "calibration",
-            jsonable(test.calibration),
-            plots.calibration(test.calibration.predicted, test.calibration.observed),
-        ),
-        Plot("importance", {"features": names, "importance": jsonable(values)}, plots.importance(names, values)),
-        Plot(
-            "confusion-matrix",
-            {"labels": labels, "matrix": jsonable(test.confusion)},
-            plots.confusion_matrix(test.confusion, labels),
-        ),
+        Plot("roc", {"curves": jsonable(roc)}),
+        Plot("calibration", jsonable(test.calibration)),
+        Plot("importance", {"features": names, "importance": jsonable(values)}),
+        Plot("confusion-matrix", {"labels": list(result.labels), "matrix": jsonable(test.confusion)}),
     ]
     return Analysis(
         jsonable(result),

@@ -16,7 +16,6 @@ from radscholar_proto.stats.v1 import stats_pb2, stats_pb2_grpc
 from radscholar_stats import analyses
 from radscholar_stats.adapters.stored import Results, StoredResult, StoredTable, Tables
 from radscholar_stats.domain import ml
-from radscholar_stats.domain.plots import render
 from radscholar_stats.domain.two_groups import TwoGroupTest, compare_two_groups
 
 TESTS = {
@@ -95,7 +94,7 @@ class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
     def _keep(
         self, request: stats_pb2.RunAnalysisRequest, analysis: analyses.Analysis, created_by: str
     ) -> stats_pb2.RunAnalysisResponse:
-        """Stores the result (JSON, CSV), its plots (PNG, SVG) and model under a new result id."""
+        """Stores the result (JSON, CSV, its plots' data) and model under a new result id."""
         result_id = uuid.uuid4().hex
         provenance = {**analysis.provenance, "table_id": request.table_id, "kind": request.kind}
         csv_key = model_key = ""
@@ -105,17 +104,15 @@ class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
             )
         if analysis.model:
             model_key = self._results.put(result_id, "model.joblib", analysis.model, "application/octet-stream")
-        plots = []
-        for plot in analysis.plots:
-            drawn = render(plot.figure)
-            plots.append(
-                stats_pb2.Plot(
-                    name=plot.name,
-                    png_object_key=self._results.put(result_id, f"{plot.name}.png", drawn.png, "image/png"),
-                    svg_object_key=self._results.put(result_id, f"{plot.name}.svg", drawn.svg, "image/svg+xml"),
-                    data_json=json.dumps(plot.data, allow_nan=False).encode(),
-                )
+        plots = [
+            stats_pb2.Plot(
+                name=plot.name,
+                png_object_key=self._results.key(result_id, f"{plot.name}.png"),
+                svg_object_key=self._results.key(result_id, f"{plot.name}.svg"),
+                data_json=json.dumps(plot.data, allow_nan=False).encode(),
             )
+            for plot in analysis.plots
+        ]
         document = StoredResult(
             id=result_id,
             kind=request.kind,
@@ -126,7 +123,7 @@ class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
             created_by=created_by,
             csv_key=csv_key,
             model_key=model_key,
-            plots=[{"name": p.name, "png": p.png_object_key, "svg": p.svg_object_key} for p in plots],
+            plots=[{"name": p.name, "data": p.data} for p in analysis.plots],
         )
         json_key = self._results.keep(document)
         return stats_pb2.RunAnalysisResponse(
@@ -146,11 +143,19 @@ class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
         self, request: stats_pb2.GetResultRequest, context: grpc.aio.ServicerContext
     ) -> stats_pb2.GetResultResponse:
         stored = await asyncio.to_thread(self._results.get, request.result_id, current_identity())
+        if request.plot:
+            await asyncio.to_thread(self._results.draw, stored, request.plot)
         return stats_pb2.GetResultResponse(
             json_object_key=stored.json_key,
             csv_object_key=stored.csv_key,
             plots=[
-                stats_pb2.Plot(name=p["name"], png_object_key=p["png"], svg_object_key=p["svg"]) for p in stored.plots
+                stats_pb2.Plot(
+                    name=plot["name"],
+                    png_object_key=self._results.key(stored.id, f"{plot['name']}.png"),
+                    svg_object_key=self._results.key(stored.id, f"{plot['name']}.svg"),
+                    data_json=json.dumps(plot["data"]).encode(),
+                )
+                for plot in stored.plots
             ],
             model_object_key=stored.model_key,
         )

@@ -14,6 +14,7 @@ import pandas as pd
 from radscholar_core.errors import NotFound, PermissionDenied
 from radscholar_core.identity import Identity
 from radscholar_core.objectstore import ObjectStore
+from radscholar_stats.domain.plots import draw, render
 from radscholar_stats.domain.tables import ROW_ID, ColumnSummary, describe_columns, read_table
 
 
@@ -77,7 +78,7 @@ class StoredResult:
     created_by: str
     csv_key: str
     model_key: str
-    plots: list[dict[str, str]]  # name, png and svg object keys
+    plots: list[dict[str, Any]]  # name, and the data it draws
 
     @property
     def json_key(self) -> str:
@@ -88,10 +89,26 @@ class Results:
     def __init__(self, objects: ObjectStore) -> None:
         self.objects = objects
 
+    def key(self, result_id: str, name: str) -> str:
+        return f"stats/results/{result_id}/{name}"
+
     def put(self, result_id: str, name: str, data: bytes, content_type: str) -> str:
-        key = f"stats/results/{result_id}/{name}"
+        key = self.key(result_id, name)
         self.objects.put(key, data, content_type)
         return key
+
+    def draw(self, result: StoredResult, name: str) -> None:
+        """Draws plot ``name`` of ``result`` as PNG and SVG unless it was drawn before; PLOT_NOT_FOUND for a plot
+        the result does not have."""
+        plot = next((p for p in result.plots if p["name"] == name), None)
+        if plot is None:
+            names = ", ".join(p["name"] for p in result.plots) or "none"
+            raise NotFound(f"result {result.id!r} has no plot {name!r} (its plots: {names})", reason="PLOT_NOT_FOUND")
+        if self.objects.exists(self.key(result.id, f"{name}.svg")):
+            return
+        drawn = render(draw(name, plot["data"]))
+        self.put(result.id, f"{name}.png", drawn.png, "image/png")
+        self.put(result.id, f"{name}.svg", drawn.svg, "image/svg+xml")  # last: its presence means both are there
 
     def keep(self, result: StoredResult) -> str:
         """Writes ``result.json``; its key."""

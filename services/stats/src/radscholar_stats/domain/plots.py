@@ -1,7 +1,8 @@
 """Plots of results, drawn with matplotlib (Agg) as PNG and SVG from the same data a browser gets as JSON.
 
-Each function takes plain data (lists of numbers and names) and returns a ``Figure``; ``render`` turns it into
-PNG and SVG bytes. SVGs carry no date, so the same data gives the same file.
+Each function takes plain data (lists of numbers and names) and returns a ``Figure``; ``draw`` picks the function
+by the plot's name and ``render`` turns the figure into PNG and SVG bytes (SVGs carry no date, so the same data
+gives the same file). Results keep the data; the files are drawn when first asked for.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
@@ -96,3 +98,21 @@ def confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str]) -> 
     axes.set_yticks(range(len(labels)), labels)
     axes.set(xlabel="predicted", ylabel="true", title="Confusion matrix")
     return figure
+
+
+def draw(name: str, data: Mapping[str, Any]) -> Figure:
+    """The figure of plot ``name`` from its data (as the analyses store it)."""
+    match name:
+        case "roc":
+            return roc(data["curves"])
+        case "kaplan-meier":
+            return kaplan_meier(data["curves"])
+        case "forest":
+            return forest(data["rows"], float(data["reference"]), str(data["label"]))
+        case "calibration":
+            return calibration(data["predicted"], data["observed"])
+        case "importance":
+            return importance(data["features"], data["importance"])
+        case "confusion-matrix":
+            return confusion_matrix(data["matrix"], data["labels"])
+    raise ValueError(f"no plot named {name!r}")

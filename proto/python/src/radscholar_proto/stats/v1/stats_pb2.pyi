@@ -168,10 +168,12 @@ class CompareTwoGroupsResponse(_message.Message):
     def __init__(self, test: _Optional[str] = ..., statistic: _Optional[float] = ..., degrees_of_freedom: _Optional[float] = ..., p_value: _Optional[float] = ..., estimate: _Optional[float] = ..., ci_low: _Optional[float] = ..., ci_high: _Optional[float] = ..., effect_size: _Optional[float] = ..., n_a: _Optional[int] = ..., n_b: _Optional[int] = ...) -> None: ...
 
 class GetResultRequest(_message.Message):
-    __slots__ = ("result_id",)
+    __slots__ = ("result_id", "plot")
     RESULT_ID_FIELD_NUMBER: _ClassVar[int]
+    PLOT_FIELD_NUMBER: _ClassVar[int]
     result_id: str
-    def __init__(self, result_id: _Optional[str] = ...) -> None: ...
+    plot: str
+    def __init__(self, result_id: _Optional[str] = ..., plot: _Optional[str] = ...) -> None: ...
 
 class GetResultResponse(_message.Message):
     __slots__ = ("json_object_key", "csv_object_key", "plots", "model_object_key")
