@@ -3,8 +3,8 @@
 Submitted by the service through Ray's Jobs API. It reads the plan, finds the regions of every mask, reuses the
 regions an earlier run already extracted with the same inputs and settings, runs one Ray task per remaining region,
 and writes the feature table (Parquet and CSV) and an outcome for the service. A region that fails is reported with
-its reason; the others go on. Progress and log lines go to stdout (``RADSCHOLAR_PROGRESS`` / ``RADSCHOLAR_LOG`` and
-JSON), which the service follows. The object store's settings come as JSON in ``RADSCHOLAR_BATCH_OBJECT_STORE``.
+its reason; the others go on. Progress and log lines go to stdout (``radscholar_core.ray_jobs.report`` and ``say``),
+which the service follows; the object store comes from the environment the service gave the job.
 """
 
 from __future__ import annotations
@@ -20,12 +20,9 @@ import ray
 import SimpleITK as sitk
 
 from radscholar_core.errors import DomainError
-from radscholar_core.objectstore import ObjectStore, ObjectStoreSettings, open_object_store
+from radscholar_core.ray_jobs import done, objects_from_environment, report, say
 from radscholar_radiomics.domain.batch import (
-    DONE,
     ID_COLUMNS,
-    LOG,
-    PROGRESS,
     Failure,
     Outcome,
     Plan,
@@ -40,26 +37,7 @@ from radscholar_radiomics.domain.settings import validate_settings
 from radscholar_radiomics.domain.stability import perturbation_stability
 from radscholar_radiomics.domain.tables import feature_table, parquet_bytes, stability_table
 
-OBJECT_STORE_ENV = "RADSCHOLAR_BATCH_OBJECT_STORE"
 REGION_CPUS_ENV = "RADSCHOLAR_BATCH_REGION_CPUS"
-
-
-def objects_from_environment() -> ObjectStore:
-    return open_object_store(ObjectStoreSettings.model_validate_json(os.environ[OBJECT_STORE_ENV]))
-
-
-def _emit(prefix: str, document: dict[str, Any]) -> None:
-    """One line of the driver's output protocol, which the service reads from Ray's job log."""
-    sys.stdout.write(prefix + json.dumps(document) + "\n")
-    sys.stdout.flush()
-
-
-def say(level: str, message: str) -> None:
-    _emit(LOG, {"level": level, "message": message})
-
-
-def report(completed: int, total: int, failed: int, step: str) -> None:
-    _emit(PROGRESS, {"completed": completed, "total": total, "failed": failed, "step": step})
 
 
 def extract_region(plan: Plan, region: Region) -> dict[str, Any]:
@@ -106,7 +84,7 @@ def run(plan_key: str) -> Outcome:
         ray.remote(num_cpus=region_cpus)(warm_up).remote()
     regions: list[Region] = []
     failures: list[Failure] = []
-    report(0, 0, 0, f"reading {len(plan.items)} masks")
+    report(0, 0, f"reading {len(plan.items)} masks")
     for item in plan.items:
         try:
             mask = read_image(objects.get(item.mask_key), item.mask_name)
@@ -124,7 +102,7 @@ def run(plan_key: str) -> Outcome:
             remaining.append(region)
     reused, total = len(done), len(regions)
     say("INFO", f"{total} regions in {len(plan.items)} images; {reused} reused from earlier runs")
-    report(reused, total, 0, f"region {reused}/{total}")
+    report(reused, total, f"region {reused}/{total}")
     remaining.sort(key=lambda region: -region.voxels)  # the largest first, so that no large one is left for last
     extraction_started = time.perf_counter()
     shared = ray.put(plan)
@@ -146,7 +124,9 @@ def run(plan_key: str) -> Outcome:
             variants = f" on {len(extracted)} mask variants" if plan.perturbations.wanted else ""
             say("INFO", f"{region.id}: {count} features{variants} in {answer['seconds']:.1f} s")
         finished = len(done) + failed
-        report(finished, total, failed, f"region {finished}/{total}")
+        report(
+            finished, total, f"region {finished}/{total} ({failed} failed)" if failed else f"region {finished}/{total}"
+        )
     extraction_seconds = time.perf_counter() - extraction_started
     table = feature_table(done)
     origin = {**plan.provenance, **provenance(settings), "regions": plan.regions, "job_id": plan.job_id}
@@ -193,8 +173,7 @@ def main() -> int:
     outcome = run(sys.argv[1])
     if not outcome.rows:
         return 1
-    sys.stdout.write(DONE + "\n")
-    sys.stdout.flush()
+    done()
     return 0
 
 

@@ -9,15 +9,17 @@ from radscholar_core.grpc_server import Registration, Server
 from radscholar_core.identity import relayed_identity_interceptors
 from radscholar_core.jobs import JobEvents, JobStore
 from radscholar_core.objectstore import open_object_store
+from radscholar_core.ray_jobs import RayJobRunner, RayJobs, job_environment
 from radscholar_proto.dicomstore.v1.dicomstore_pb2_grpc import DicomStoreServiceStub
 from radscholar_proto.labeling.v1.labeling_pb2_grpc import LabelingServiceStub
 from radscholar_proto.radiomics.v1 import radiomics_pb2, radiomics_pb2_grpc
 from radscholar_radiomics.adapters.datasets import DatasetSource
 from radscholar_radiomics.adapters.presets import SqlPresets
-from radscholar_radiomics.adapters.ray_jobs import RayJobs
 from radscholar_radiomics.api import RadiomicsServicer
+from radscholar_radiomics.batch import REGION_CPUS_ENV
 from radscholar_radiomics.config import Settings
-from radscholar_radiomics.jobs import BatchJobs, driver_environment
+from radscholar_radiomics.domain.batch import KIND
+from radscholar_radiomics.jobs import BatchJobs, finish
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -28,13 +30,11 @@ def build_server(settings: Settings) -> Server:
     objects = open_object_store(settings.object_store)
     events = JobEvents()
     store = JobStore(engine, events=events)
-    jobs = BatchJobs(
-        store,
-        RayJobs(settings.ray_address),
-        objects,
-        driver_environment(settings.object_store, settings.region_cpus),
-        settings.job_poll_seconds,
+    environment = {**job_environment(settings.object_store), REGION_CPUS_ENV: str(settings.region_cpus)}
+    runner = RayJobRunner(
+        store, RayJobs(settings.ray_address), KIND, environment, finish(objects), settings.job_poll_seconds
     )
+    jobs = BatchJobs(runner, store, objects)
     relay = relayed_identity_interceptors()
     datasets = DatasetSource(
         LabelingServiceStub(grpc.aio.insecure_channel(settings.labeling_address, interceptors=relay)),
@@ -49,5 +49,5 @@ def build_server(settings: Settings) -> Server:
             )
         ],
         verifier=settings.identity.verifier(),
-        background=[jobs.keep_syncing],
+        background=[runner.keep_following],
     )

@@ -21,9 +21,6 @@ from radscholar_radiomics.domain.stability import ICC_KINDS
 
 KIND = "radiomics.extraction"
 REGION_MODES = ("lesion", "label")
-PROGRESS = "RADSCHOLAR_PROGRESS "  # a driver's stdout line: this prefix, then JSON {completed, total, failed, step}
-LOG = "RADSCHOLAR_LOG "  # a driver's stdout line: this prefix, then JSON {level, message}
-DONE = "RADSCHOLAR_DONE"  # a driver's last stdout line once its feature table and outcome are written
 ID_COLUMNS = (
     "region_id",
     "case_id",
