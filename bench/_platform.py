@@ -137,7 +137,15 @@ def running_platform(orthanc: Orthanc, data_dir: Path, ray_address: str = "") ->
             )
         ),
         "training": lambda: build_training(TrainingSettings(port=0, identity=trusted)),
-        "stats": lambda: build_stats(StatsSettings(port=0, identity=trusted, object_store=objects)),
+        "stats": lambda: build_stats(
+            StatsSettings(
+                port=0,
+                identity=trusted,
+                object_store=objects,
+                database_url=f"sqlite:///{data_dir}/stats.db",
+                ray_address=ray_address,
+            )
+        ),
     }
     background = BackgroundLoop()
 

@@ -182,7 +182,16 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
                 job_poll_seconds=0.2,
             )
         ),
-        "stats": lambda: build_stats(StatsSettings(port=0, identity=trusted, object_store=objects)),
+        "stats": lambda: build_stats(
+            StatsSettings(
+                port=0,
+                identity=trusted,
+                object_store=objects,
+                database_url=f"sqlite:///{data_dir}/stats.db",
+                ray_address=f"http://127.0.0.1:{ray_dashboard_port}",
+                job_poll_seconds=0.2,
+            )
+        ),
     }
     background = BackgroundLoop()
 

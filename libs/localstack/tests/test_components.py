@@ -74,7 +74,7 @@ def test_dicomstore_gets_orthanc_and_its_password(config: StackConfig, secrets: 
 
 
 def test_databases_and_object_store(config: StackConfig, secrets: StackSecrets) -> None:
-    for service in ("labeling", "training", "radiomics"):
+    for service in ("labeling", "training", "radiomics", "stats"):
         url = service_env(config, service, secrets)[f"RADSCHOLAR_{service.upper()}_DATABASE_URL"]
         assert url == f"sqlite:///{config.data_dir}/{service}/{service}.db"
     for service in ("dicomstore", "training", "radiomics", "stats"):

@@ -24,7 +24,12 @@ KEYS = gateway_keys()
 
 @pytest.fixture
 async def stats(tmp_path: Path):  # type: ignore[no-untyped-def]
-    settings = Settings(port=0, identity=KEYS.keys, object_store=ObjectStoreSettings(root=tmp_path / "objects"))
+    settings = Settings(
+        port=0,
+        identity=KEYS.keys,
+        object_store=ObjectStoreSettings(root=tmp_path / "objects"),
+        database_url=f"sqlite:///{tmp_path}/stats.db",
+    )
     async with serving(build_server(settings), interceptors=KEYS.interceptors()) as channel:
         yield stats_pb2_grpc.StatsServiceStub(channel)
 
@@ -78,7 +83,12 @@ async def test_tables_and_results_are_their_owners(
     tmp_path: Path, stats: stats_pb2_grpc.StatsServiceStub, objects: ObjectStore
 ) -> None:
     table = await stored(stats, objects, pd.DataFrame({"x": [1.0, 2.0, 3.0], "g": ["a", "b", "a"]}))
-    settings = Settings(port=0, identity=KEYS.keys, object_store=ObjectStoreSettings(root=tmp_path / "objects"))
+    settings = Settings(
+        port=0,
+        identity=KEYS.keys,
+        object_store=ObjectStoreSettings(root=tmp_path / "objects"),
+        database_url=f"sqlite:///{tmp_path}/stats.db",
+    )
     other = KEYS.interceptors(person("otto.other"))
     async with serving(build_server(settings), interceptors=other) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as failure:

@@ -1,15 +1,18 @@
-"""Jobs in their wire form (radscholar.common.v1.Job / JobEvent), for every service's Watch RPCs."""
+"""Jobs in their wire form (radscholar.common.v1.Job / JobEvent), and the loop every service's WatchJob runs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from radscholar_core.jobs import Job, JobState, LogLine
+from radscholar_core.jobs import Job, JobEvents, JobState, JobStore, LogLine
 from radscholar_proto.common.v1 import job_pb2
+
+WATCH_RECHECK_SECONDS = 30  # a watcher re-reads the job this often even without a change notice (other replicas)
 
 STATES = {state: f"JOB_STATE_{state.name}" for state in JobState}  # wire names of the states
 
@@ -51,3 +54,31 @@ def job_to_proto(job: Job) -> job_pb2.Job:
 
 def job_event(job: Job, new_lines: Sequence[LogLine] = ()) -> job_pb2.JobEvent:
     return job_pb2.JobEvent(job=job_to_proto(job), log_lines=[log_line_to_proto(line) for line in new_lines])
+
+
+def _after(lines: list[LogLine], last: LogLine | None) -> list[LogLine]:
+    """The lines written after ``last`` (all of them when it has scrolled out of the kept window)."""
+    if last is None or last not in lines:
+        return lines
+    return lines[len(lines) - lines[::-1].index(last) :]
+
+
+async def watch_job(
+    store: JobStore, events: JobEvents, job_id: str, visible: Callable[[Job], Job]
+) -> AsyncIterator[job_pb2.JobEvent]:
+    """A WatchJob stream: the job now (``visible`` may refuse it), then an event per change until it ends."""
+    with events.subscribe(job_id) as changes:
+        job = visible(await asyncio.to_thread(store.get, job_id))
+        yield job_event(job, job.logs)
+        last = job.logs[-1] if job.logs else None
+        while not job.state.is_terminal:
+            try:
+                async with asyncio.timeout(WATCH_RECHECK_SECONDS):
+                    await changes.wait()
+            except TimeoutError:
+                pass
+            seen_version, job = job.version, await asyncio.to_thread(store.get, job_id)
+            new = _after(job.logs, last)
+            if job.version != seen_version or new:
+                yield job_event(job, new)
+                last = job.logs[-1] if job.logs else last

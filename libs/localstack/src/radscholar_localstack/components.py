@@ -193,7 +193,7 @@ def service_env(config: StackConfig, service: str, secrets: StackSecrets) -> dic
         env[f"{prefix}ORTHANC_USERNAME"] = ORTHANC_USERNAME
         env[f"{prefix}ORTHANC_PASSWORD"] = secrets.orthanc_password
         env[f"{prefix}DEIDENTIFICATION_SECRET"] = secrets.deidentification_secret
-    if service in ("dicomstore", "labeling", "training", "radiomics"):
+    if service in ("dicomstore", "labeling", "training", "radiomics", "stats"):
         database = config.service_data_dir(service) / f"{service}.db"
         env[f"{prefix}DATABASE_URL"] = f"sqlite:///{database}"
     if service == "labeling":  # masks go to the DICOM store as SEG, started before it
@@ -203,12 +203,12 @@ def service_env(config: StackConfig, service: str, secrets: StackSecrets) -> dic
         env[f"{prefix}OBJECT_STORE__ROOT"] = str(config.objects_dir)
     if service == "training":
         env[f"{prefix}MLFLOW_TRACKING_URI"] = config.mlflow_url
-    if service in ("training", "radiomics") and config.ray_enabled:
+    if service in ("training", "radiomics", "stats") and config.ray_enabled:
         env[f"{prefix}RAY_ADDRESS"] = config.ray_dashboard_url
     if service == "radiomics":  # batch jobs read dataset versions and export their series
         env[f"{prefix}LABELING_ADDRESS"] = f"{LOOPBACK}:{config.ports.labeling}"
         env[f"{prefix}DICOMSTORE_ADDRESS"] = f"{LOOPBACK}:{config.ports.dicomstore}"
-    if service in ("training", "radiomics") and config.ray_enabled:
+    if service in ("training", "radiomics", "stats") and config.ray_enabled:
         env.update(ray_client_env(config.ray_token_file))
     return env
 

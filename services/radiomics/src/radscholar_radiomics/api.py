@@ -13,8 +13,8 @@ import grpc
 
 from radscholar_core.errors import InvalidArgument, NotFound, PermissionDenied
 from radscholar_core.identity import current_identity
-from radscholar_core.job_proto import job_event, job_to_proto, log_line_to_proto
-from radscholar_core.jobs import Job, JobEvents, JobStore, LogLine
+from radscholar_core.job_proto import job_to_proto, log_line_to_proto, watch_job
+from radscholar_core.jobs import Job, JobEvents, JobStore
 from radscholar_core.objectstore import ObjectStore
 from radscholar_proto.common.v1 import job_pb2
 from radscholar_proto.radiomics.v1 import radiomics_pb2 as pb
@@ -47,9 +47,6 @@ def _preset_to_proto(preset: Preset) -> pb.Preset:
     )
 
 
-WATCH_RECHECK_SECONDS = 30  # a watcher re-reads the job this often even without a change notice (other replicas)
-
-
 def _visible(job: Job) -> Job:
     """The job, if the caller started it, is an admin, or belongs to the project of its dataset."""
     caller = current_identity()
@@ -59,13 +56,6 @@ def _visible(job: Job) -> Job:
     if project and caller.project_role(project):
         return job
     raise NotFound(f"job {job.id!r} not found", reason="JOB_NOT_FOUND", details={"job_id": job.id})
-
-
-def _after(lines: list[LogLine], last: LogLine | None) -> list[LogLine]:
-    """The lines written after ``last`` (all of them when it has scrolled out of the kept window)."""
-    if last is None or last not in lines:
-        return lines
-    return lines[len(lines) - lines[::-1].index(last) :]
 
 
 class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
@@ -332,21 +322,8 @@ class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
     async def WatchJob(
         self, request: pb.WatchJobRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[job_pb2.JobEvent]:
-        with self._events.subscribe(request.job_id) as changes:
-            job = await self._job(request.job_id)
-            yield job_event(job, job.logs)
-            last = job.logs[-1] if job.logs else None
-            while not job.state.is_terminal:
-                try:
-                    async with asyncio.timeout(WATCH_RECHECK_SECONDS):
-                        await changes.wait()
-                except TimeoutError:
-                    pass
-                seen_version, job = job.version, await asyncio.to_thread(self._store.get, request.job_id)
-                new = _after(job.logs, last)
-                if job.version != seen_version or new:
-                    yield job_event(job, new)
-                    last = job.logs[-1] if job.logs else last
+        async for event in watch_job(self._store, self._events, request.job_id, _visible):
+            yield event
 
     async def CancelJob(self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext) -> pb.CancelJobResponse:
         await self._job(request.job_id)

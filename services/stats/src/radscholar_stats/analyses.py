@@ -21,6 +21,7 @@ import pandas as pd
 from radscholar_core.errors import InvalidArgument
 from radscholar_stats.domain import descriptive, hypothesis, ml, regression, survival
 
+Progress = Callable[[float, str], None]  # fraction done, what is being done
 PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "lifelines", "scikit-learn", "xgboost")
 
 
@@ -159,8 +160,10 @@ def _cox(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
     )
 
 
-def _classifier(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
-    result = _call(ml.train_classifier, "classifier", table, parameters)
+def _classifier(table: pd.DataFrame, parameters: Mapping[str, Any], progress: Progress | None = None) -> Analysis:
+    if "progress" in parameters:
+        raise InvalidArgument("classifier: unknown parameter progress", reason="INVALID_PARAMETERS")
+    result = _call(ml.train_classifier, "classifier", table, {**parameters, "progress": progress})
     test = result.test
     roc = [
         {"name": part, "fpr": list(e.roc.false_positive_rate), "tpr": list(e.roc.true_positive_rate), "auc": e.auc}
@@ -223,9 +226,16 @@ ANALYSES: dict[str, Callable[[pd.DataFrame, Mapping[str, Any]], Analysis]] = {
 }
 
 
-def run(kind: str, table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
+def check_kind(kind: str) -> None:
     if kind not in ANALYSES:
         raise InvalidArgument(
             f"unknown analysis '{kind}'; the analyses are {', '.join(ANALYSES)}", reason="UNKNOWN_ANALYSIS"
         )
+
+
+def run(kind: str, table: pd.DataFrame, parameters: Mapping[str, Any], progress: Progress | None = None) -> Analysis:
+    """The analysis ``kind`` of ``table``; ``progress`` hears how far a classifier's folds have come."""
+    check_kind(kind)
+    if kind == "classifier":
+        return _classifier(table, parameters, progress)
     return ANALYSES[kind](table, parameters)

@@ -5,18 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import pandas as pd
 
-from radscholar_core.errors import InvalidArgument
+from radscholar_core.errors import InvalidArgument, NotFound
 from radscholar_core.identity import Identity, current_identity
+from radscholar_core.job_proto import job_to_proto, log_line_to_proto, watch_job
+from radscholar_core.jobs import Job, JobEvents, JobStore
+from radscholar_proto.common.v1 import job_pb2
 from radscholar_proto.stats.v1 import stats_pb2, stats_pb2_grpc
 from radscholar_stats import analyses
 from radscholar_stats.adapters.stored import Results, StoredResult, StoredTable, Tables
 from radscholar_stats.domain import ml
 from radscholar_stats.domain.two_groups import TwoGroupTest, compare_two_groups
+from radscholar_stats.jobs import AnalysisJobs
 
 TESTS = {
     stats_pb2.TWO_GROUP_TEST_STUDENT_T: TwoGroupTest.STUDENT_T,
@@ -40,10 +45,34 @@ def _table_to_proto(table: StoredTable) -> stats_pb2.Table:
     )
 
 
+def parameters_of(data: bytes) -> dict[str, Any]:
+    """An analysis' parameters: a JSON object."""
+    try:
+        parameters = json.loads(data or b"{}")
+    except ValueError as error:
+        raise InvalidArgument(f"parameters are not JSON: {error}", reason="INVALID_PARAMETERS") from None
+    if not isinstance(parameters, dict):
+        raise InvalidArgument("parameters must be a JSON object", reason="INVALID_PARAMETERS")
+    return parameters
+
+
+def _visible(job: Job) -> Job:
+    """The job, if the caller started it or is an admin."""
+    caller = current_identity()
+    if caller.is_admin or job.parameters.get("created_by") == caller.username:
+        return job
+    raise NotFound(f"job {job.id!r} not found", reason="JOB_NOT_FOUND", details={"job_id": job.id})
+
+
 class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
-    def __init__(self, tables: Tables, results: Results) -> None:
+    def __init__(
+        self, tables: Tables, results: Results, jobs: AnalysisJobs, store: JobStore, events: JobEvents
+    ) -> None:
         self._tables = tables
         self._results = results
+        self._jobs = jobs
+        self._store = store
+        self._events = events
 
     async def CreateTable(
         self, request: stats_pb2.CreateTableRequest, context: grpc.aio.ServicerContext
@@ -66,18 +95,25 @@ class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
     ) -> stats_pb2.RunAnalysisResponse:
         caller = current_identity()
         await asyncio.to_thread(self._tables.get, request.table_id, caller)
-        try:
-            parameters = json.loads(request.parameters_json or b"{}")
-        except ValueError as error:
-            raise InvalidArgument(f"parameters are not JSON: {error}", reason="INVALID_PARAMETERS") from None
-        if not isinstance(parameters, dict):
-            raise InvalidArgument("parameters must be a JSON object", reason="INVALID_PARAMETERS")
+        parameters = parameters_of(request.parameters_json)
         frame = await asyncio.to_thread(self._tables.frame, request.table_id)
         if request.kind == "score":
             analysis = await asyncio.to_thread(self._score, frame, parameters, caller)
         else:
             analysis = await asyncio.to_thread(analyses.run, request.kind, frame, parameters)
-        return await asyncio.to_thread(self._keep, request, analysis, caller.username)
+        stored = await asyncio.to_thread(self._results.keep, analysis, request.table_id, request.kind, caller.username)
+        return stats_pb2.RunAnalysisResponse(
+            id=stored.id,
+            kind=stored.kind,
+            result_json=json.dumps(stored.result, allow_nan=False).encode(),
+            rows_used=stored.rows_used,
+            rows_dropped=stored.rows_dropped,
+            plots=self._plots(stored),
+            provenance=stored.provenance,
+            json_object_key=stored.json_key,
+            csv_object_key=stored.csv_key,
+            model_object_key=stored.model_key,
+        )
 
     def _score(self, frame: pd.DataFrame, parameters: dict[str, Any], caller: Identity) -> analyses.Analysis:
         """A trained classifier (the result ``model_result_id``) scores the table."""
@@ -91,53 +127,16 @@ class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
         result = {"threshold": scores.threshold, "labels": list(scores.labels), "scores": analyses.jsonable(table)}
         return analyses.Analysis(result, scores.used, scores.dropped, table, provenance={"model": stored.id})
 
-    def _keep(
-        self, request: stats_pb2.RunAnalysisRequest, analysis: analyses.Analysis, created_by: str
-    ) -> stats_pb2.RunAnalysisResponse:
-        """Stores the result (JSON, CSV, its plots' data) and model under a new result id."""
-        result_id = uuid.uuid4().hex
-        provenance = {**analysis.provenance, "table_id": request.table_id, "kind": request.kind}
-        csv_key = model_key = ""
-        if analysis.table is not None:
-            csv_key = self._results.put(
-                result_id, "result.csv", analysis.table.to_csv(index=False).encode(), "text/csv"
-            )
-        if analysis.model:
-            model_key = self._results.put(result_id, "model.joblib", analysis.model, "application/octet-stream")
-        plots = [
+    def _plots(self, stored: StoredResult) -> list[stats_pb2.Plot]:
+        return [
             stats_pb2.Plot(
-                name=plot.name,
-                png_object_key=self._results.key(result_id, f"{plot.name}.png"),
-                svg_object_key=self._results.key(result_id, f"{plot.name}.svg"),
-                data_json=json.dumps(plot.data, allow_nan=False).encode(),
+                name=plot["name"],
+                png_object_key=self._results.key(stored.id, f"{plot['name']}.png"),
+                svg_object_key=self._results.key(stored.id, f"{plot['name']}.svg"),
+                data_json=json.dumps(plot["data"], allow_nan=False).encode(),
             )
-            for plot in analysis.plots
+            for plot in stored.plots
         ]
-        document = StoredResult(
-            id=result_id,
-            kind=request.kind,
-            result=analysis.result,
-            rows_used=list(analysis.rows_used),
-            rows_dropped=list(analysis.rows_dropped),
-            provenance=provenance,
-            created_by=created_by,
-            csv_key=csv_key,
-            model_key=model_key,
-            plots=[{"name": p.name, "data": p.data} for p in analysis.plots],
-        )
-        json_key = self._results.keep(document)
-        return stats_pb2.RunAnalysisResponse(
-            id=result_id,
-            kind=request.kind,
-            result_json=json.dumps(analysis.result, allow_nan=False).encode(),
-            rows_used=list(analysis.rows_used),
-            rows_dropped=list(analysis.rows_dropped),
-            plots=plots,
-            provenance=provenance,
-            json_object_key=json_key,
-            csv_object_key=csv_key,
-            model_object_key=model_key,
-        )
 
     async def GetResult(
         self, request: stats_pb2.GetResultRequest, context: grpc.aio.ServicerContext
@@ -148,17 +147,43 @@ class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
         return stats_pb2.GetResultResponse(
             json_object_key=stored.json_key,
             csv_object_key=stored.csv_key,
-            plots=[
-                stats_pb2.Plot(
-                    name=plot["name"],
-                    png_object_key=self._results.key(stored.id, f"{plot['name']}.png"),
-                    svg_object_key=self._results.key(stored.id, f"{plot['name']}.svg"),
-                    data_json=json.dumps(plot["data"]).encode(),
-                )
-                for plot in stored.plots
-            ],
+            plots=self._plots(stored),
             model_object_key=stored.model_key,
         )
+
+    async def StartAnalysisJob(
+        self, request: stats_pb2.StartAnalysisJobRequest, context: grpc.aio.ServicerContext
+    ) -> stats_pb2.StartAnalysisJobResponse:
+        caller = current_identity()
+        table = await asyncio.to_thread(self._tables.get, request.table_id, caller)
+        parameters = parameters_of(request.parameters_json)
+        analyses.check_kind(request.kind)  # "score" runs directly: it is quick
+        job = await asyncio.to_thread(
+            self._jobs.start, request.job_id or uuid.uuid4().hex, table, request.kind, parameters, caller.username
+        )
+        return stats_pb2.StartAnalysisJobResponse(job=job_to_proto(job))
+
+    async def _job(self, job_id: str) -> Job:
+        return _visible(await asyncio.to_thread(self._store.get, job_id))
+
+    async def GetJob(
+        self, request: stats_pb2.GetJobRequest, context: grpc.aio.ServicerContext
+    ) -> stats_pb2.GetJobResponse:
+        job = await self._job(request.job_id)
+        return stats_pb2.GetJobResponse(job=job_to_proto(job), log_lines=[log_line_to_proto(line) for line in job.logs])
+
+    async def WatchJob(
+        self, request: stats_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[job_pb2.JobEvent]:
+        async for event in watch_job(self._store, self._events, request.job_id, _visible):
+            yield event
+
+    async def CancelJob(
+        self, request: stats_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
+    ) -> stats_pb2.CancelJobResponse:
+        await self._job(request.job_id)
+        job = await asyncio.to_thread(self._jobs.cancel, request.job_id)
+        return stats_pb2.CancelJobResponse(job=job_to_proto(job))
 
     async def CompareTwoGroups(
         self, request: stats_pb2.CompareTwoGroupsRequest, context: grpc.aio.ServicerContext

@@ -11,4 +11,9 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="RADSCHOLAR_STATS_")
 
     port: Port = 50055
+    database_url: str = Field(
+        description="SQLAlchemy URL of the job records: sqlite:///var/stats/stats.db or postgresql+psycopg://..."
+    )
     object_store: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings)
+    ray_address: str = Field("", description="Ray's Jobs API (dashboard) URL; empty: no analysis jobs")
+    job_poll_seconds: float = Field(0.5, gt=0, description="how often running jobs are brought up to date from Ray")

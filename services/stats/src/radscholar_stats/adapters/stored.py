@@ -14,6 +14,7 @@ import pandas as pd
 from radscholar_core.errors import NotFound, PermissionDenied
 from radscholar_core.identity import Identity
 from radscholar_core.objectstore import ObjectStore
+from radscholar_stats.analyses import Analysis
 from radscholar_stats.domain.plots import draw, render
 from radscholar_stats.domain.tables import ROW_ID, ColumnSummary, describe_columns, read_table
 
@@ -110,10 +111,29 @@ class Results:
         self.put(result.id, f"{name}.png", drawn.png, "image/png")
         self.put(result.id, f"{name}.svg", drawn.svg, "image/svg+xml")  # last: its presence means both are there
 
-    def keep(self, result: StoredResult) -> str:
-        """Writes ``result.json``; its key."""
-        document = json.dumps(asdict(result), allow_nan=False).encode()
-        return self.put(result.id, "result.json", document, "application/json")
+    def keep(self, analysis: Analysis, table_id: str, kind: str, created_by: str) -> StoredResult:
+        """Stores a result under a new id: ``result.json`` (the result, its plots' data, provenance, who ran it),
+        its main table as ``result.csv`` and a trained model as ``model.joblib``."""
+        result_id = uuid.uuid4().hex
+        csv_key = model_key = ""
+        if analysis.table is not None:
+            csv_key = self.put(result_id, "result.csv", analysis.table.to_csv(index=False).encode(), "text/csv")
+        if analysis.model:
+            model_key = self.put(result_id, "model.joblib", analysis.model, "application/octet-stream")
+        stored = StoredResult(
+            id=result_id,
+            kind=kind,
+            result=analysis.result,
+            rows_used=list(analysis.rows_used),
+            rows_dropped=list(analysis.rows_dropped),
+            provenance={**analysis.provenance, "table_id": table_id, "kind": kind},
+            created_by=created_by,
+            csv_key=csv_key,
+            model_key=model_key,
+            plots=[{"name": plot.name, "data": plot.data} for plot in analysis.plots],
+        )
+        self.put(result_id, "result.json", json.dumps(asdict(stored), allow_nan=False).encode(), "application/json")
+        return stored
 
     def get(self, result_id: str, caller: Identity) -> StoredResult:
         """NOT_FOUND for an unknown id, PERMISSION_DENIED for someone else's result."""
