@@ -128,6 +128,7 @@ def _kaplan_meier(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysi
             "survival": list(curve.survival),
             "low": list(curve.ci_low),
             "high": list(curve.ci_high),
+            "at_risk": list(curve.at_risk),
         }
         for curve in result.curves
     ]
@@ -136,7 +137,7 @@ def _kaplan_meier(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysi
         result.rows_used,
         result.rows_dropped,
         None,
-        [Plot("kaplan-meier", {"curves": jsonable(curves)})],
+        [Plot("kaplan-meier", {"curves": jsonable(curves), "times_at_risk": list(result.times_at_risk)})],
         _versions(),
     )
 

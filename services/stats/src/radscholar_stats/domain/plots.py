@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.transforms import blended_transform_factory
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,25 @@ def roc(curves: Sequence[Mapping[str, object]]) -> Figure:
     return figure
 
 
-def kaplan_meier(curves: Sequence[Mapping[str, object]]) -> Figure:
-    """Survival curves with confidence bands: each {group, time, survival, low, high} (steps after each time)."""
-    figure, axes = plt.subplots(figsize=(6, 4.5))
+def kaplan_meier(curves: Sequence[Mapping[str, Any]], times_at_risk: Sequence[float] = ()) -> Figure:
+    """Survival curves with confidence bands, each {group, time, survival, low, high, at_risk} (steps after each
+    time), and the numbers at risk at ``times_at_risk`` in a table under the plot."""
+    figure, axes = plt.subplots(figsize=(6, 4.5 + 0.25 * len(curves)))
     for curve in curves:
-        line = axes.step(curve["time"], curve["survival"], where="post", label=str(curve["group"]))  # type: ignore[arg-type]
-        axes.fill_between(curve["time"], curve["low"], curve["high"], step="post", alpha=0.2, color=line[0].get_color())  # type: ignore[arg-type]
+        line = axes.step(curve["time"], curve["survival"], where="post", label=str(curve["group"]))
+        axes.fill_between(curve["time"], curve["low"], curve["high"], step="post", alpha=0.2, color=line[0].get_color())
     axes.set(xlabel="time", ylabel="survival probability", ylim=(0, 1.02), title="Kaplan-Meier")
     if len(curves) > 1 or (curves and curves[0]["group"]):
         axes.legend()
+    if times_at_risk:  # numbers at risk under the time axis, each at its time
+        axes.set_xticks(list(times_at_risk))
+        below = blended_transform_factory(axes.transData, axes.transAxes)
+        axes.text(0, -0.2, "at risk", transform=axes.transAxes, ha="right", va="center", fontsize=8, weight="bold")
+        for row, curve in enumerate(curves, start=1):
+            y = -0.2 - 0.07 * row
+            axes.text(-0.02, y, str(curve["group"]), transform=axes.transAxes, ha="right", va="center", fontsize=8)
+            for moment, count in zip(times_at_risk, curve["at_risk"], strict=True):
+                axes.text(moment, y, str(count), transform=below, ha="center", va="center", fontsize=8)
     return figure
 
 
@@ -106,7 +117,7 @@ def draw(name: str, data: Mapping[str, Any]) -> Figure:
         case "roc":
             return roc(data["curves"])
         case "kaplan-meier":
-            return kaplan_meier(data["curves"])
+            return kaplan_meier(data["curves"], data.get("times_at_risk", ()))
         case "forest":
             return forest(data["rows"], float(data["reference"]), str(data["label"]))
         case "calibration":
