@@ -6,12 +6,14 @@ import contextlib
 import json
 import re
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -2063,7 +2065,7 @@ def step_of(job: dict[str, Any]) -> str:
     progress = job.get("progress") or {}
     if progress.get("step"):
         return str(progress["step"])
-    return f"region {progress.get('completed', 0)}/{progress['total']}" if progress.get("total") else ""
+    return f"{progress.get('completed', 0)}/{progress['total']}" if progress.get("total") else ""
 
 
 def progress_text(job: dict[str, Any]) -> str:
@@ -2087,9 +2089,33 @@ def job_seconds(job: dict[str, Any]) -> float | None:
     return (finished - started).total_seconds()
 
 
-def follow_job(client: Client, job_id: str) -> dict[str, Any]:
-    """Follows a batch job with a progress bar (fraction, region k/N, ETA), printing its log lines as they come;
-    returns the job once it ended. Ctrl-C stops following, not the job."""
+@dataclass(frozen=True)
+class JobCommands:
+    """One service's jobs on the command line: the SDK's calls that show, follow and stop a job, and the commands
+    a user types to do it again."""
+
+    status: str  # the command that shows (--watch: follows) a job
+    cancel: str  # the command that stops one
+    detail: Callable[[Client, str], dict[str, Any]]
+    wait: Callable[[Client, str, Callable[[dict[str, Any]], None]], dict[str, Any]]
+    stop: Callable[[Client, str], dict[str, Any]]
+
+
+RADIOMICS_JOBS = JobCommands(
+    "radiomics status",
+    "radiomics cancel",
+    Client.radiomics_job,
+    Client.wait_for_radiomics_job,
+    Client.cancel_radiomics_job,
+)
+STATS_JOBS = JobCommands(
+    "stats job", "stats cancel", Client.stats_job, Client.wait_for_stats_job, Client.cancel_stats_job
+)
+
+
+def follow_job(client: Client, job_id: str, commands: JobCommands) -> dict[str, Any]:
+    """Follows a job with a progress bar (fraction, its step, ETA), printing its log lines as they come; returns
+    the job once it ended. Ctrl-C stops following, not the job."""
     seen: set[tuple[str, str, str]] = set()  # a watch opened again starts with lines already shown
     with Progress(
         TextColumn("{task.description}"),
@@ -2119,12 +2145,12 @@ def follow_job(client: Client, job_id: str) -> dict[str, Any]:
             )
 
         try:
-            return client.wait_for_radiomics_job(job_id, on_event=show)
+            return commands.wait(client, job_id, show)
         except KeyboardInterrupt:
             progress.stop()
             err_console.print(
-                f"stopped following; the job goes on: radscholar radiomics status {escape(job_id)} --watch "
-                f"(or radscholar radiomics cancel {escape(job_id)})",
+                f"stopped following; the job goes on: radscholar {commands.status} {escape(job_id)} --watch "
+                f"(or radscholar {commands.cancel} {escape(job_id)})",
                 highlight=False,
             )
             raise typer.Exit(130) from None
@@ -2295,7 +2321,7 @@ def extract_dataset(
         if no_wait:
             console.print(f"follow it with: radscholar radiomics status {escape(job['id'])} --watch", highlight=False)
             return
-        job = follow_job(client, job["id"])
+        job = follow_job(client, job["id"], RADIOMICS_JOBS)
         if out is not None and job_state(job) == "SUCCEEDED":
             client.download_feature_table(job["id"], out)
     print_job_end(job)
@@ -2328,8 +2354,13 @@ def radiomics_status(
         if page.get("next_page_token"):
             console.print(f"the newest {len(jobs)}; more with --limit", highlight=False)
         return
+    job_status(url, job_id, watch, lines, RADIOMICS_JOBS)
+
+
+def job_status(url: str | None, job_id: str, watch: bool, lines: int, commands: JobCommands) -> None:
+    """Shows a job with its last ``lines`` log lines, or follows it until it ends (``watch``)."""
     with signed_in(url) as client:
-        detail = client.radiomics_job(job_id)
+        detail = commands.detail(client, job_id)
         show_job(detail["job"], with_result=not watch)  # a watch ends with the result
         if not watch:
             log = detail["log_lines"][-lines:] if lines else []
@@ -2338,7 +2369,7 @@ def radiomics_status(
                 for line in log:
                     console.print(log_text(line), highlight=False)
             return
-        job = follow_job(client, job_id)
+        job = follow_job(client, job_id, commands)
     print_job_end(job)
 
 
@@ -2393,8 +2424,12 @@ def radiomics_features(
 @radiomics.command("cancel")
 def radiomics_cancel(job_id: JobId, url: Url = None) -> None:
     """Stop a queued or running batch job; the regions it extracted are kept for a re-run."""
+    cancel_job(url, job_id, RADIOMICS_JOBS)
+
+
+def cancel_job(url: str | None, job_id: str, commands: JobCommands) -> None:
     with signed_in(url) as client:
-        job = client.cancel_radiomics_job(job_id)
+        job = commands.stop(client, job_id)
     stopping = "" if job_state(job) in FINISHED_STATES else " (stopping)"
     console.print(f"job {escape(job['id'])}: {state_text(job)}{stopping}", highlight=False)
 
@@ -2747,6 +2782,36 @@ def download_analysis(client: Client, analysis: dict[str, Any], out: Path) -> li
     return [client.download_result(analysis["id"], name, out / name) for name in files]
 
 
+def stored_files(stored: dict[str, Any]) -> list[str]:
+    """The files of a result besides its result.json, named from that document: CSV, model, plots (PNG, SVG)."""
+    files = (["result.csv"] if stored.get("csv_key") else []) + (["model.joblib"] if stored.get("model_key") else [])
+    return files + [f"{plot['name']}.{suffix}" for plot in stored.get("plots") or [] for suffix in ("png", "svg")]
+
+
+def run_analysis_job(
+    table: str, kind: str, parameters: dict[str, Any], job_id: str, out: Path | None, url: str | None
+) -> None:
+    """Runs an analysis as a job (the table uploaded first when it is a file), follows it with a progress bar, then
+    prints its result as :func:`run_analyses` does and downloads it into ``out``."""
+    with signed_in(url) as client, tempfile.TemporaryDirectory(prefix="radscholar-") as scratch:
+        table_id = stored_table(client, table)
+        job = client.start_analysis_job(table_id, kind, job_id=job_id, **parameters)
+        console.print(
+            f"job [bold]{escape(job['id'])}[/bold]: {escape(kind)} on table {escape(table_id)}, {state_text(job)}",
+            highlight=False,
+        )
+        job = follow_job(client, job["id"], STATS_JOBS)
+        print_job_end(job)  # exit code 1 unless it succeeded
+        result_id = job["result"]["result_id"]
+        folder = out if out is not None else Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        stored = json.loads(client.download_result(result_id, "result.json", folder / "result.json").read_text())
+        print_analysis(stored)
+        if out is not None:
+            written = [client.download_result(result_id, name, out / name) for name in stored_files(stored)]
+            console.print(f"{plural(len(written) + 1, 'file')} written to {escape(str(out))}", highlight=False)
+
+
 def run_analyses(table: str, steps: list[tuple[str, dict[str, Any]]], out: Path | None, url: str | None) -> None:
     """Runs the analyses on a table (uploaded first when it is a file), prints each, and downloads each into
     ``out`` (into ``out/<kind>`` when there are several)."""
@@ -2874,15 +2939,26 @@ def stats_ml(
         float | None, typer.Option("--test-fraction", min=0, max=1, help="rows held out for the test")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", min=0)] = None,
+    job: Annotated[
+        bool, typer.Option("--job", help="run it as a job on Ray (long searches), followed with a progress bar")
+    ] = False,
+    job_id: Annotated[
+        str, typer.Option("--job-id", help="with --job: your id for the job, so a retry never starts another")
+    ] = "",
     out: ResultDir = None,
     url: Url = None,
 ) -> None:
     """Train a classifier (search inside the folds, a held-out test): AUC with its CI, sensitivity, specificity,
     calibration, importance."""
+    if job_id and not job:
+        raise typer.BadParameter("only with --job", param_hint="--job-id")
     parameters = given(
         outcome=outcome, features=feature, model=model, folds=folds, test_fraction=test_fraction, seed=seed
     )
-    run_analyses(table, [("classifier", parameters)], out, url)
+    if job:
+        run_analysis_job(table, "classifier", parameters, job_id, out, url)
+    else:
+        run_analyses(table, [("classifier", parameters)], out, url)
 
 
 @statistics.command("table-one")
@@ -2896,3 +2972,24 @@ def stats_table_one(
 ) -> None:
     """A "Table 1": each variable described, by group, with the test that fits its type."""
     run_analyses(table, [("table-one", given(variables=variable, group=group, missing=missing))], out, url)
+
+
+AnalysisJobId = Annotated[str, typer.Argument(help="an analysis job's id")]
+
+
+@statistics.command("job")
+def stats_job_status(
+    job_id: AnalysisJobId,
+    watch: Annotated[bool, typer.Option("--watch", help="follow the job until it ends")] = False,
+    lines: Annotated[int, typer.Option("--lines", min=0, help="how many of its last log lines to show")] = 20,
+    url: Url = None,
+) -> None:
+    """An analysis job (`stats ml --job`) with its last log lines; --watch follows it. Its result_id's files
+    download with `radscholar stats ... --out` or the SDK's download_result."""
+    job_status(url, job_id, watch, lines, STATS_JOBS)
+
+
+@statistics.command("cancel")
+def stats_cancel(job_id: AnalysisJobId, url: Url = None) -> None:
+    """Stop a queued or running analysis job."""
+    cancel_job(url, job_id, STATS_JOBS)

@@ -48,6 +48,8 @@ DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, read=300.0)
 # The gateway sends a comment line on a quiet event stream every 15 s; this much silence means it is gone.
 STREAM_READ_TIMEOUT = 60.0
 FINISHED_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+RADIOMICS_JOBS = "/api/v1/radiomics/jobs"
+STATS_JOBS = "/api/v1/stats/jobs"
 
 Body = dict[str, Any] | Callable[[], dict[str, Any]] | None
 Files = list[tuple[str, tuple[str, Any, str]]] | None
@@ -304,6 +306,58 @@ class Client:
             if retried or error.status != 401 or sent_with is None or error.reason not in REFRESHABLE:
                 raise error
             self._refresh(sent_with)
+
+    # -- jobs (radiomics batches, statistics analyses): the same routes under each service's ``jobs`` path ------
+
+    def _job(self, jobs: str, job_id: str) -> dict[str, Any]:
+        return self._request("GET", f"{jobs}/{_segment(job_id)}")  # type: ignore[no-any-return]
+
+    def _watch_job(self, jobs: str, job_id: str, timeout: float | None) -> Iterator[dict[str, Any]]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        path = f"{jobs}/{_segment(job_id)}/events"
+        with self._streamed(path, httpx.Timeout(30.0, read=STREAM_READ_TIMEOUT)) as response:
+            for kind, data in _server_sent_events(response.iter_lines(), deadline):
+                if kind == "error":
+                    answer = json.loads(data)
+                    error = answer.get("error") or {}
+                    raise ApiError(
+                        int(answer.get("status") or 0),
+                        error.get("code") or "",
+                        error.get("reason") or "",
+                        error.get("message") or "",
+                        error.get("details") or {},
+                    )
+                yield json.loads(data)
+
+    def _wait_for_job(
+        self,
+        jobs: str,
+        job_id: str,
+        on_event: Callable[[dict[str, Any]], None] | None,
+        timeout: float | None,
+    ) -> dict[str, Any]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            try:
+                for event in self._watch_job(jobs, job_id, left):
+                    if on_event is not None:
+                        on_event(event)
+                    if job_state(event["job"]) in FINISHED_STATES:
+                        return event["job"]  # type: ignore[no-any-return]
+            except TimeoutError:
+                raise TimeoutError(f"job {job_id} did not finish within {timeout:g} s") from None
+            except httpx.RemoteProtocolError:
+                pass  # the gateway went away mid-stream (a restart): look at the job, then follow it again
+            job: dict[str, Any] = self._job(jobs, job_id)["job"]
+            if job_state(job) in FINISHED_STATES:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} did not finish within {timeout:g} s")
+            time.sleep(1.0)
+
+    def _cancel_job(self, jobs: str, job_id: str) -> dict[str, Any]:
+        return self._request("POST", f"{jobs}/{_segment(job_id)}/cancel")["job"]  # type: ignore[no-any-return]
 
     def _refresh(self, stale: Login) -> None:
         """Replaces the stale session with a rotated one, unless another thread or process already did.
@@ -1136,7 +1190,7 @@ class Client:
             "job_id": job_id,
             "perturbations": perturbations,
         }
-        return self._request("POST", "/api/v1/radiomics/jobs", json=body)  # type: ignore[no-any-return]
+        return self._request("POST", RADIOMICS_JOBS, json=body)  # type: ignore[no-any-return]
 
     def start_extraction_job_on_pairs(
         self,
@@ -1181,31 +1235,17 @@ class Client:
         (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED), progress: {fraction, step, completed, total, eta_seconds},
         created_at, started_at, finished_at, error, result, parameters}."""
         params = {"page_size": page_size, "page_token": page_token}
-        return self._request("GET", "/api/v1/radiomics/jobs", params=params)  # type: ignore[no-any-return]
+        return self._request("GET", RADIOMICS_JOBS, params=params)  # type: ignore[no-any-return]
 
     def radiomics_job(self, job_id: str) -> dict[str, Any]:
         """One batch job and its log: {job, log_lines: [{time, level, message}]} (the newest 500 lines)."""
-        return self._request("GET", f"/api/v1/radiomics/jobs/{_segment(job_id)}")  # type: ignore[no-any-return]
+        return self._job(RADIOMICS_JOBS, job_id)
 
     def watch_radiomics_job(self, job_id: str, *, timeout: float | None = None) -> Iterator[dict[str, Any]]:
         """Follows a batch job: yields its snapshot, then one event per change, {job, log_lines} with the lines
         written since the previous event, until the job ends or the gateway ends the stream (after an hour: watch
         again). An error after the stream began raises ApiError; past ``timeout`` seconds, TimeoutError."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        path = f"/api/v1/radiomics/jobs/{_segment(job_id)}/events"
-        with self._streamed(path, httpx.Timeout(30.0, read=STREAM_READ_TIMEOUT)) as response:
-            for kind, data in _server_sent_events(response.iter_lines(), deadline):
-                if kind == "error":
-                    answer = json.loads(data)
-                    error = answer.get("error") or {}
-                    raise ApiError(
-                        int(answer.get("status") or 0),
-                        error.get("code") or "",
-                        error.get("reason") or "",
-                        error.get("message") or "",
-                        error.get("details") or {},
-                    )
-                yield json.loads(data)
+        return self._watch_job(RADIOMICS_JOBS, job_id, timeout)
 
     def wait_for_radiomics_job(
         self,
@@ -1216,30 +1256,11 @@ class Client:
         """Follows a batch job until it has SUCCEEDED, FAILED or was CANCELLED and returns the job; ``on_event`` is
         called with every event (see :meth:`watch_radiomics_job`). TimeoutError after ``timeout`` seconds (checked
         at least every 15 s)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = None if deadline is None else deadline - time.monotonic()
-            try:
-                for event in self.watch_radiomics_job(job_id, timeout=left):
-                    if on_event is not None:
-                        on_event(event)
-                    if job_state(event["job"]) in FINISHED_STATES:
-                        return event["job"]  # type: ignore[no-any-return]
-            except TimeoutError:
-                raise TimeoutError(f"job {job_id} did not finish within {timeout:g} s") from None
-            except httpx.RemoteProtocolError:
-                pass  # the gateway went away mid-stream (a restart): look at the job, then follow it again
-            job: dict[str, Any] = self.radiomics_job(job_id)["job"]
-            if job_state(job) in FINISHED_STATES:
-                return job
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} did not finish within {timeout:g} s")
-            time.sleep(1.0)
+        return self._wait_for_job(RADIOMICS_JOBS, job_id, on_event, timeout)
 
     def cancel_radiomics_job(self, job_id: str) -> dict[str, Any]:
         """Stops a queued or running batch job (regions already extracted are kept for a re-run); returns the job."""
-        path = f"/api/v1/radiomics/jobs/{_segment(job_id)}/cancel"
-        return self._request("POST", path)["job"]  # type: ignore[no-any-return]
+        return self._cancel_job(RADIOMICS_JOBS, job_id)
 
     def feature_table(self, job_id: str) -> dict[str, Any]:
         """What a finished batch job wrote: {rows, features, id_columns, provenance, failures: [{region_id, case_id,
@@ -1305,6 +1326,37 @@ class Client:
         """Writes one file of a result to ``path``: "result.json", "result.csv", "model.joblib" or a plot as
         "<name>.png" / "<name>.svg"."""
         return self._download(f"/api/v1/stats/results/{_segment(result_id)}/{_segment(file)}", Path(path))
+
+    def start_analysis_job(self, table_id: str, kind: str, *, job_id: str = "", **parameters: Any) -> dict[str, Any]:
+        """Starts an analysis (as in :meth:`analyse`) as a job on Ray, with progress: for long ones, such as a
+        classifier's hyperparameter search on a large table. ``job_id`` (your choice) makes a retry safe. Returns the
+        job (see :meth:`radiomics_jobs`); follow it with :meth:`wait_for_stats_job`. Once it SUCCEEDED,
+        ``job["result"]["result_id"]`` is the result: fetch its files with :meth:`download_result`."""
+        body = {"kind": kind, "parameters": parameters, "job_id": job_id}
+        path = f"/api/v1/stats/tables/{_segment(table_id)}/analysis-jobs"
+        return self._request("POST", path, json=body)["job"]  # type: ignore[no-any-return]
+
+    def stats_job(self, job_id: str) -> dict[str, Any]:
+        """One analysis job and its log: {job, log_lines: [{time, level, message}]} (the newest 500 lines)."""
+        return self._job(STATS_JOBS, job_id)
+
+    def watch_stats_job(self, job_id: str, *, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """Follows an analysis job as :meth:`watch_radiomics_job` follows a batch job."""
+        return self._watch_job(STATS_JOBS, job_id, timeout)
+
+    def wait_for_stats_job(
+        self,
+        job_id: str,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Follows an analysis job until it has SUCCEEDED, FAILED or was CANCELLED and returns the job, as
+        :meth:`wait_for_radiomics_job` does."""
+        return self._wait_for_job(STATS_JOBS, job_id, on_event, timeout)
+
+    def cancel_stats_job(self, job_id: str) -> dict[str, Any]:
+        """Stops a queued or running analysis job; returns the job."""
+        return self._cancel_job(STATS_JOBS, job_id)
 
 
 def job_state(job: dict[str, Any]) -> str:

@@ -4,12 +4,8 @@ tables, selection, stability, the IBSI compliance report."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Literal
 
-import grpc
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -18,10 +14,19 @@ from radscholar_core.errors import InvalidArgument, NotFound
 from radscholar_core.objectstore import ObjectStore
 from radscholar_gateway.convert import to_model
 from radscholar_gateway.deps import Radiomics
-from radscholar_gateway.errors import on_rpc_error
+from radscholar_gateway.jobs import (
+    EVENT_STREAM,
+    JOB_ID,
+    WATCH_SECONDS,
+    CancelledJob,
+    Job,
+    JobDetail,
+    job_detail,
+    job_events,
+    job_of,
+)
 from radscholar_gateway.routes.dicom import object_response
 from radscholar_gateway.staging import form_json, staged
-from radscholar_proto.common.v1 import job_pb2
 from radscholar_proto.radiomics.v1 import radiomics_pb2 as pb
 
 router = APIRouter(prefix="/api/v1/radiomics", tags=["radiomics"])
@@ -242,44 +247,8 @@ async def feature_stability(
 
 # --- batch extraction jobs --------------------------------------------------------------------------
 
-JobState = Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
 Regions = Literal["lesion", "label"]
-JOB_ID = r"^[A-Za-z0-9._-]{0,64}$"
-KEEP_ALIVE_SECONDS = 15.0  # a comment line on an event stream after this much silence, so proxies keep it open
-WATCH_SECONDS = 3600.0  # the deadline of one watch; the stream then ends and a client still waiting opens another
 TABLE_FILES = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv"}
-
-
-class JobProgress(BaseModel):
-    fraction: float = Field(0.0, description="0.0 to 1.0")
-    step: str = Field("", examples=["region 120/400"])
-    completed: int = 0
-    total: int = Field(0, description="0 when not known")
-    eta_seconds: float | None = Field(None, description="absent until it can be estimated")
-
-
-class Job(BaseModel):
-    id: str
-    kind: str = Field(examples=["radiomics.extraction"])
-    state: JobState
-    progress: JobProgress = Field(default_factory=lambda: JobProgress.model_validate({}))
-    created_at: str | None = None
-    started_at: str | None = Field(None, description="unset while queued")
-    finished_at: str | None = Field(None, description="unset until it ends")
-    error: str = Field("", description="why it failed")
-    result: dict[str, str] = Field(default_factory=dict, description="result references by name, once it succeeded")
-    parameters: dict[str, str] = Field(default_factory=dict, description="what it was started with")
-
-
-class LogLine(BaseModel):
-    time: str | None = None
-    level: str = Field(examples=["INFO"])
-    message: str
-
-
-class JobEvent(BaseModel):
-    job: Job
-    log_lines: list[LogLine] = Field(description="lines written since the previous event")
 
 
 class MaskPerturbations(BaseModel):
@@ -327,15 +296,6 @@ class JobList(BaseModel):
     next_page_token: str
 
 
-class JobDetail(BaseModel):
-    job: Job
-    log_lines: list[LogLine] = Field(description="its log, oldest first (the newest 500 lines)")
-
-
-class CancelledJob(BaseModel):
-    job: Job
-
-
 class RegionFailure(BaseModel):
     region_id: str
     case_id: str
@@ -354,15 +314,6 @@ class FeatureTable(BaseModel):
     reused: int = Field(description="regions reused from an earlier run with the same inputs and settings")
     stability_object_key: str = Field(description="with perturbations: each feature's ICC (download stability.csv)")
     stable_features: int = Field(description="with perturbations: the features whose ICC reached the threshold")
-
-
-def job_of(message: job_pb2.Job) -> Job:
-    """The REST job: states are named without their proto prefix, as every enumeration of the API is."""
-    return to_model(Job, message, state=job_pb2.JobState.Name(message.state).removeprefix("JOB_STATE_"))
-
-
-def log_lines_of(lines: Iterable[job_pb2.LogLine]) -> list[LogLine]:
-    return [to_model(LogLine, line) for line in lines]
 
 
 def _started(request: Request, answer: pb.StartExtractionJobResponse, **details: str) -> StartedJob:
@@ -439,53 +390,17 @@ async def list_jobs(
 @router.get("/jobs/{job_id}", summary="One batch job: state, progress, result, and its log")
 async def get_job(job_id: str, radiomics: Radiomics) -> JobDetail:
     answer = await radiomics.GetJob(pb.GetJobRequest(job_id=job_id))
-    return JobDetail(job=job_of(answer.job), log_lines=log_lines_of(answer.log_lines))
+    return job_detail(answer.job, answer.log_lines)
 
 
 @router.get(
     "/jobs/{job_id}/events",
     summary="Follow a job as Server-Sent Events: its snapshot, then one JobEvent per change, until it ends",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "`data: <JobEvent as JSON>` per event"}},
+    responses=EVENT_STREAM,
 )
 async def watch_job(job_id: str, request: Request, radiomics: Radiomics) -> StreamingResponse:
-    call = radiomics.WatchJob(pb.WatchJobRequest(job_id=job_id), timeout=WATCH_SECONDS)
-    try:
-        first = await call.read()  # an error before the first event keeps its JSON answer (404 for an unknown job)
-    except BaseException:
-        call.cancel()
-        raise
-    return StreamingResponse(
-        _server_events(request, call, first), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}
-    )
-
-
-async def _server_events(request: Request, call: grpc.aio.UnaryStreamCall, first: object) -> AsyncIterator[str]:
-    """One `data:` event per JobEvent and a comment line after each quiet spell; an error after the stream began
-    is an `error` event: the usual error body and its HTTP status. The gRPC call ends with the stream, also when
-    the client goes away."""
-    reading: asyncio.Future[object] | None = None
-    try:
-        event = first
-        while event is not grpc.aio.EOF:
-            assert isinstance(event, job_pb2.JobEvent)
-            changed = JobEvent(job=job_of(event.job), log_lines=log_lines_of(event.log_lines))
-            yield f"data: {changed.model_dump_json()}\n\n"
-            reading = asyncio.ensure_future(call.read())
-            while not (await asyncio.wait({reading}, timeout=KEEP_ALIVE_SECONDS))[0]:
-                yield ": keep-alive\n\n"
-            event = reading.result()
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:  # at the watch's own deadline the stream just ends
-            answer = await on_rpc_error(request, exc)
-            error = {"status": answer.status_code} | json.loads(bytes(answer.body))
-            yield f"event: error\ndata: {json.dumps(error)}\n\n"
-    finally:
-        if reading is not None and not reading.done():
-            reading.cancel()
-            with contextlib.suppress(BaseException):
-                await reading
-        call.cancel()
+    return await job_events(request, radiomics.WatchJob(pb.WatchJobRequest(job_id=job_id), timeout=WATCH_SECONDS))
 
 
 @router.post("/jobs/{job_id}/cancel", summary="Stop a queued or running job; regions already extracted are kept")

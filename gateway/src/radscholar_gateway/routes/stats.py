@@ -1,5 +1,5 @@
 """Statistics: two-group comparisons; tables (uploaded, or a radiomics job's features) and the analyses run on them,
-with their results, plots and trained models to download."""
+at once or as jobs on Ray, with their results, plots and trained models to download."""
 
 from __future__ import annotations
 
@@ -15,6 +15,17 @@ from pydantic import BaseModel, Field
 from radscholar_core.errors import NotFound
 from radscholar_gateway.convert import to_model
 from radscholar_gateway.deps import Radiomics, Stats
+from radscholar_gateway.jobs import (
+    EVENT_STREAM,
+    JOB_ID,
+    WATCH_SECONDS,
+    CancelledJob,
+    Job,
+    JobDetail,
+    job_detail,
+    job_events,
+    job_of,
+)
 from radscholar_gateway.routes.dicom import object_response
 from radscholar_gateway.staging import staged
 from radscholar_proto.radiomics.v1 import radiomics_pb2
@@ -122,6 +133,16 @@ class NewAnalysis(BaseModel):
     parameters: dict[str, Any] = Field(
         default_factory=dict, examples=[{"test": "welch_t", "variable": "age", "group": "sex"}]
     )
+
+
+class NewAnalysisJob(NewAnalysis):
+    job_id: str = Field(
+        "", pattern=JOB_ID, description="an id of your choosing, so that a retried request never starts a second job"
+    )
+
+
+class StartedAnalysisJob(BaseModel):
+    job: Job = Field(description='queued on Ray; once it succeeded, its result holds "result_id"')
 
 
 class Plot(BaseModel):
@@ -252,3 +273,48 @@ async def result_file(result_id: str, file: str, request: Request, stats: Stats)
             reason="RESULT_FILE_NOT_FOUND",
         )
     return object_response(request, keys[file], FILE_TYPES[file.rpartition(".")[2]], f"{result_id}-{file}")
+
+
+# --- analyses as jobs -------------------------------------------------------------------------------
+
+
+@router.post(
+    "/tables/{table_id}/analysis-jobs",
+    status_code=202,
+    summary="Run an analysis on a stored table as a job on Ray, with progress (hyperparameter searches on large "
+    "tables); follow it at /jobs/{job_id}/events, then download its result_id's files",
+)
+async def start_analysis_job(table_id: str, body: NewAnalysisJob, request: Request, stats: Stats) -> StartedAnalysisJob:
+    answer = await stats.StartAnalysisJob(
+        pb.StartAnalysisJobRequest(
+            table_id=table_id,
+            kind=body.kind,
+            parameters_json=json.dumps(body.parameters).encode(),
+            job_id=body.job_id,
+        )
+    )
+    request.state.audit_resource = f"stats_job:{answer.job.id}"
+    request.state.audit_details = {"table": table_id, "kind": body.kind}
+    return StartedAnalysisJob(job=job_of(answer.job))
+
+
+@router.get("/jobs/{job_id}", summary="One analysis job: state, progress, result (its result_id), and its log")
+async def get_job(job_id: str, stats: Stats) -> JobDetail:
+    answer = await stats.GetJob(pb.GetJobRequest(job_id=job_id))
+    return job_detail(answer.job, answer.log_lines)
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    summary="Follow an analysis job as Server-Sent Events: its snapshot, then one JobEvent per change, until it ends",
+    response_class=StreamingResponse,
+    responses=EVENT_STREAM,
+)
+async def watch_job(job_id: str, request: Request, stats: Stats) -> StreamingResponse:
+    return await job_events(request, stats.WatchJob(pb.WatchJobRequest(job_id=job_id), timeout=WATCH_SECONDS))
+
+
+@router.post("/jobs/{job_id}/cancel", summary="Stop a queued or running analysis job")
+async def cancel_job(job_id: str, stats: Stats) -> CancelledJob:
+    answer = await stats.CancelJob(pb.CancelJobRequest(job_id=job_id))
+    return CancelledJob(job=job_of(answer.job))

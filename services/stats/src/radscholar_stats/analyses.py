@@ -20,6 +20,7 @@ import pandas as pd
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_stats.domain import descriptive, hypothesis, ml, regression, survival
+from radscholar_stats.domain.tables import binary, complete_rows, numeric, require_columns
 
 Progress = Callable[[float, str], None]  # fraction done, what is being done
 PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "lifelines", "scikit-learn", "xgboost")
@@ -69,10 +70,10 @@ def _versions() -> dict[str, str]:
     return {f"{name}_version": metadata.version(name) for name in PACKAGES}
 
 
-def _call(function: Callable[..., Any], kind: str, table: pd.DataFrame, parameters: Mapping[str, Any]) -> Any:
-    """``function(table, **parameters)``; an unknown or missing parameter is INVALID_PARAMETERS naming it."""
+def _bind(function: Callable[..., Any], kind: str, table: pd.DataFrame, parameters: Mapping[str, Any]) -> None:
+    """An unknown or missing parameter of ``function(table, **parameters)`` is INVALID_PARAMETERS naming it."""
     signature = inspect.signature(function)
-    accepted = [name for name in signature.parameters if name != "table"]
+    accepted = [name for name in signature.parameters if name not in ("table", "progress")]
     unknown = sorted(set(parameters) - set(accepted))
     if unknown:
         raise InvalidArgument(
@@ -83,6 +84,10 @@ def _call(function: Callable[..., Any], kind: str, table: pd.DataFrame, paramete
         signature.bind(table, **parameters)
     except TypeError as error:
         raise InvalidArgument(f"{kind}: {error}", reason="INVALID_PARAMETERS") from None
+
+
+def _call(function: Callable[..., Any], kind: str, table: pd.DataFrame, parameters: Mapping[str, Any]) -> Any:
+    _bind(function, kind, table, {k: v for k, v in parameters.items() if k != "progress"})
     return function(table, **parameters)
 
 
@@ -194,8 +199,6 @@ def _delong(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
     if set(parameters) - names or not {"outcome", "score_a", "score_b"} <= set(parameters):
         raise InvalidArgument("delong takes outcome, score_a, score_b and level", reason="INVALID_PARAMETERS")
     columns = [parameters["outcome"], parameters["score_a"], parameters["score_b"]]
-    from radscholar_stats.domain.tables import binary, complete_rows, numeric
-
     rows = complete_rows(table, columns)
     outcome, _ = binary(rows.table, columns[0])
     result = ml.delong_test(
@@ -227,10 +230,40 @@ ANALYSES: dict[str, Callable[[pd.DataFrame, Mapping[str, Any]], Analysis]] = {
 }
 
 
+FUNCTIONS: dict[str, Callable[..., Any]] = {  # the analyses whose parameters are a domain function's
+    "test": hypothesis.run_test,
+    "table-one": descriptive.table_one,
+    "regression": regression.fit_regression,
+    "kaplan-meier": survival.kaplan_meier,
+    "log-rank": survival.log_rank,
+    "cox": survival.cox,
+    "classifier": ml.train_classifier,
+    "kmeans": ml.kmeans,
+}
+COLUMN = ("outcome", "variable", "group", "second", "time", "event", "column", "score_a", "score_b")
+COLUMNS = ("features", "predictors", "covariates", "strata", "variables")
+
+
 def check_kind(kind: str) -> None:
     if kind not in ANALYSES:
         raise InvalidArgument(
             f"unknown analysis '{kind}'; the analyses are {', '.join(ANALYSES)}", reason="UNKNOWN_ANALYSIS"
+        )
+
+
+def check(kind: str, table: pd.DataFrame, parameters: Mapping[str, Any]) -> None:
+    """What can be checked before a long analysis starts: the kind, the parameters' names, the columns they name,
+    the classifier's model."""
+    check_kind(kind)
+    if kind in FUNCTIONS:
+        _bind(FUNCTIONS[kind], kind, table, parameters)
+    named = [parameters[p] for p in COLUMN if parameters.get(p)]
+    named += [column for p in COLUMNS for column in parameters.get(p) or ()]
+    require_columns(table, [str(column) for column in named])
+    if kind == "classifier" and parameters.get("model") not in ml.MODELS:
+        raise InvalidArgument(
+            f"unknown model {parameters.get('model')!r}; the models are {', '.join(ml.MODELS)}",
+            reason="UNKNOWN_MODEL",
         )
 
 

@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from radscholar_proto.common.v1 import job_pb2 as radscholar_dot_common_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fradscholar/stats/v1/stats.proto\x12\x13radscholar.stats.v1\"W\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07missing\x18\x03 \x01(\x05\x12\x10\n\x08\x64istinct\x18\x04 \x01(\x05\x12\x0e\n\x06values\x18\x05 \x03(\t\"\x81\x01\n\x05Table\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04rows\x18\x03 \x01(\x05\x12,\n\x07\x63olumns\x18\x04 \x03(\x0b\x32\x1b.radscholar.stats.v1.Column\x12\x12\n\ncreated_by\x18\x05 \x01(\t\x12\x0e\n\x06source\x18\x06 \x01(\t\"F\n\x12\x43reateTableRequest\x12\x12\n\nobject_key\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\"@\n\x13\x43reateTableResponse\x12)\n\x05table\x18\x01 \x01(\x0b\x32\x1a.radscholar.stats.v1.Table\"#\n\x0fGetTableRequest\x12\x10\n\x08table_id\x18\x01 \x01(\t\"=\n\x10GetTableResponse\x12)\n\x05table\x18\x01 \x01(\x0b\x32\x1a.radscholar.stats.v1.Table\"M\n\x12RunAnalysisRequest\x12\x10\n\x08table_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x17\n\x0fparameters_json\x18\x03 \x01(\x0c\"W\n\x04Plot\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0epng_object_key\x18\x02 \x01(\t\x12\x16\n\x0esvg_object_key\x18\x03 \x01(\t\x12\x11\n\tdata_json\x18\x04 \x01(\x0c\"\xe3\x02\n\x13RunAnalysisResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x13\n\x0bresult_json\x18\x03 \x01(\x0c\x12\x11\n\trows_used\x18\x04 \x03(\x05\x12\x14\n\x0crows_dropped\x18\x05 \x03(\x05\x12(\n\x05plots\x18\x06 \x03(\x0b\x32\x19.radscholar.stats.v1.Plot\x12L\n\nprovenance\x18\x07 \x03(\x0b\x32\x38.radscholar.stats.v1.RunAnalysisResponse.ProvenanceEntry\x12\x17\n\x0fjson_object_key\x18\x08 \x01(\t\x12\x16\n\x0e\x63sv_object_key\x18\t \x01(\t\x12\x18\n\x10model_object_key\x18\n \x01(\t\x1a\x31\n\x0fProvenanceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x86\x01\n\x17\x43ompareTwoGroupsRequest\x12\x0f\n\x07group_a\x18\x01 \x03(\x01\x12\x0f\n\x07group_b\x18\x02 \x03(\x01\x12/\n\x04test\x18\x03 \x01(\x0e\x32!.radscholar.stats.v1.TwoGroupTest\x12\x18\n\x10\x63onfidence_level\x18\x04 \x01(\x01\"\xca\x01\n\x18\x43ompareTwoGroupsResponse\x12\x0c\n\x04test\x18\x01 \x01(\t\x12\x11\n\tstatistic\x18\x02 \x01(\x01\x12\x1a\n\x12\x64\x65grees_of_freedom\x18\x03 \x01(\x01\x12\x0f\n\x07p_value\x18\x04 \x01(\x01\x12\x10\n\x08\x65stimate\x18\x05 \x01(\x01\x12\x0e\n\x06\x63i_low\x18\x06 \x01(\x01\x12\x0f\n\x07\x63i_high\x18\x07 \x01(\x01\x12\x13\n\x0b\x65\x66\x66\x65\x63t_size\x18\x08 \x01(\x01\x12\x0b\n\x03n_a\x18\t \x01(\x05\x12\x0b\n\x03n_b\x18\n \x01(\x05\"3\n\x10GetResultRequest\x12\x11\n\tresult_id\x18\x01 \x01(\t\x12\x0c\n\x04plot\x18\x02 \x01(\t\"\x88\x01\n\x11GetResultResponse\x12\x17\n\x0fjson_object_key\x18\x01 \x01(\t\x12\x16\n\x0e\x63sv_object_key\x18\x02 \x01(\t\x12(\n\x05plots\x18\x03 \x03(\x0b\x32\x19.radscholar.stats.v1.Plot\x12\x18\n\x10model_object_key\x18\x04 \x01(\t*\xa8\x01\n\x0cTwoGroupTest\x12\x1e\n\x1aTWO_GROUP_TEST_UNSPECIFIED\x10\x00\x12\x1c\n\x18TWO_GROUP_TEST_STUDENT_T\x10\x01\x12\x1a\n\x16TWO_GROUP_TEST_WELCH_T\x10\x02\x12\x1b\n\x17TWO_GROUP_TEST_PAIRED_T\x10\x03\x12!\n\x1dTWO_GROUP_TEST_MANN_WHITNEY_U\x10\x04\x32\xf8\x03\n\x0cStatsService\x12o\n\x10\x43ompareTwoGroups\x12,.radscholar.stats.v1.CompareTwoGroupsRequest\x1a-.radscholar.stats.v1.CompareTwoGroupsResponse\x12`\n\x0b\x43reateTable\x12\'.radscholar.stats.v1.CreateTableRequest\x1a(.radscholar.stats.v1.CreateTableResponse\x12W\n\x08GetTable\x12$.radscholar.stats.v1.GetTableRequest\x1a%.radscholar.stats.v1.GetTableResponse\x12`\n\x0bRunAnalysis\x12\'.radscholar.stats.v1.RunAnalysisRequest\x1a(.radscholar.stats.v1.RunAnalysisResponse\x12Z\n\tGetResult\x12%.radscholar.stats.v1.GetResultRequest\x1a&.radscholar.stats.v1.GetResultResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fradscholar/stats/v1/stats.proto\x12\x13radscholar.stats.v1\x1a\x1eradscholar/common/v1/job.proto\"W\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07missing\x18\x03 \x01(\x05\x12\x10\n\x08\x64istinct\x18\x04 \x01(\x05\x12\x0e\n\x06values\x18\x05 \x03(\t\"\x81\x01\n\x05Table\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04rows\x18\x03 \x01(\x05\x12,\n\x07\x63olumns\x18\x04 \x03(\x0b\x32\x1b.radscholar.stats.v1.Column\x12\x12\n\ncreated_by\x18\x05 \x01(\t\x12\x0e\n\x06source\x18\x06 \x01(\t\"F\n\x12\x43reateTableRequest\x12\x12\n\nobject_key\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\"@\n\x13\x43reateTableResponse\x12)\n\x05table\x18\x01 \x01(\x0b\x32\x1a.radscholar.stats.v1.Table\"#\n\x0fGetTableRequest\x12\x10\n\x08table_id\x18\x01 \x01(\t\"=\n\x10GetTableResponse\x12)\n\x05table\x18\x01 \x01(\x0b\x32\x1a.radscholar.stats.v1.Table\"M\n\x12RunAnalysisRequest\x12\x10\n\x08table_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x17\n\x0fparameters_json\x18\x03 \x01(\x0c\"W\n\x04Plot\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0epng_object_key\x18\x02 \x01(\t\x12\x16\n\x0esvg_object_key\x18\x03 \x01(\t\x12\x11\n\tdata_json\x18\x04 \x01(\x0c\"\xe3\x02\n\x13RunAnalysisResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x13\n\x0bresult_json\x18\x03 \x01(\x0c\x12\x11\n\trows_used\x18\x04 \x03(\x05\x12\x14\n\x0crows_dropped\x18\x05 \x03(\x05\x12(\n\x05plots\x18\x06 \x03(\x0b\x32\x19.radscholar.stats.v1.Plot\x12L\n\nprovenance\x18\x07 \x03(\x0b\x32\x38.radscholar.stats.v1.RunAnalysisResponse.ProvenanceEntry\x12\x17\n\x0fjson_object_key\x18\x08 \x01(\t\x12\x16\n\x0e\x63sv_object_key\x18\t \x01(\t\x12\x18\n\x10model_object_key\x18\n \x01(\t\x1a\x31\n\x0fProvenanceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x86\x01\n\x17\x43ompareTwoGroupsRequest\x12\x0f\n\x07group_a\x18\x01 \x03(\x01\x12\x0f\n\x07group_b\x18\x02 \x03(\x01\x12/\n\x04test\x18\x03 \x01(\x0e\x32!.radscholar.stats.v1.TwoGroupTest\x12\x18\n\x10\x63onfidence_level\x18\x04 \x01(\x01\"\xca\x01\n\x18\x43ompareTwoGroupsResponse\x12\x0c\n\x04test\x18\x01 \x01(\t\x12\x11\n\tstatistic\x18\x02 \x01(\x01\x12\x1a\n\x12\x64\x65grees_of_freedom\x18\x03 \x01(\x01\x12\x0f\n\x07p_value\x18\x04 \x01(\x01\x12\x10\n\x08\x65stimate\x18\x05 \x01(\x01\x12\x0e\n\x06\x63i_low\x18\x06 \x01(\x01\x12\x0f\n\x07\x63i_high\x18\x07 \x01(\x01\x12\x13\n\x0b\x65\x66\x66\x65\x63t_size\x18\x08 \x01(\x01\x12\x0b\n\x03n_a\x18\t \x01(\x05\x12\x0b\n\x03n_b\x18\n \x01(\x05\"3\n\x10GetResultRequest\x12\x11\n\tresult_id\x18\x01 \x01(\t\x12\x0c\n\x04plot\x18\x02 \x01(\t\"\x88\x01\n\x11GetResultResponse\x12\x17\n\x0fjson_object_key\x18\x01 \x01(\t\x12\x16\n\x0e\x63sv_object_key\x18\x02 \x01(\t\x12(\n\x05plots\x18\x03 \x03(\x0b\x32\x19.radscholar.stats.v1.Plot\x12\x18\n\x10model_object_key\x18\x04 \x01(\t\"b\n\x17StartAnalysisJobRequest\x12\x10\n\x08table_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x17\n\x0fparameters_json\x18\x03 \x01(\x0c\x12\x0e\n\x06job_id\x18\x04 \x01(\t\"B\n\x18StartAnalysisJobResponse\x12&\n\x03job\x18\x01 \x01(\x0b\x32\x19.radscholar.common.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"j\n\x0eGetJobResponse\x12&\n\x03job\x18\x01 \x01(\x0b\x32\x19.radscholar.common.v1.Job\x12\x30\n\tlog_lines\x18\x02 \x03(\x0b\x32\x1d.radscholar.common.v1.LogLine\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\";\n\x11\x43\x61ncelJobResponse\x12&\n\x03job\x18\x01 \x01(\x0b\x32\x19.radscholar.common.v1.Job*\xa8\x01\n\x0cTwoGroupTest\x12\x1e\n\x1aTWO_GROUP_TEST_UNSPECIFIED\x10\x00\x12\x1c\n\x18TWO_GROUP_TEST_STUDENT_T\x10\x01\x12\x1a\n\x16TWO_GROUP_TEST_WELCH_T\x10\x02\x12\x1b\n\x17TWO_GROUP_TEST_PAIRED_T\x10\x03\x12!\n\x1dTWO_GROUP_TEST_MANN_WHITNEY_U\x10\x04\x32\xec\x06\n\x0cStatsService\x12o\n\x10\x43ompareTwoGroups\x12,.radscholar.stats.v1.CompareTwoGroupsRequest\x1a-.radscholar.stats.v1.CompareTwoGroupsResponse\x12`\n\x0b\x43reateTable\x12\'.radscholar.stats.v1.CreateTableRequest\x1a(.radscholar.stats.v1.CreateTableResponse\x12W\n\x08GetTable\x12$.radscholar.stats.v1.GetTableRequest\x1a%.radscholar.stats.v1.GetTableResponse\x12`\n\x0bRunAnalysis\x12\'.radscholar.stats.v1.RunAnalysisRequest\x1a(.radscholar.stats.v1.RunAnalysisResponse\x12Z\n\tGetResult\x12%.radscholar.stats.v1.GetResultRequest\x1a&.radscholar.stats.v1.GetResultResponse\x12o\n\x10StartAnalysisJob\x12,.radscholar.stats.v1.StartAnalysisJobRequest\x1a-.radscholar.stats.v1.StartAnalysisJobResponse\x12Q\n\x06GetJob\x12\".radscholar.stats.v1.GetJobRequest\x1a#.radscholar.stats.v1.GetJobResponse\x12R\n\x08WatchJob\x12$.radscholar.stats.v1.WatchJobRequest\x1a\x1e.radscholar.common.v1.JobEvent0\x01\x12Z\n\tCancelJob\x12%.radscholar.stats.v1.CancelJobRequest\x1a&.radscholar.stats.v1.CancelJobResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,36 +34,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RUNANALYSISRESPONSE_PROVENANCEENTRY']._loaded_options = None
   _globals['_RUNANALYSISRESPONSE_PROVENANCEENTRY']._serialized_options = b'8\001'
-  _globals['_TWOGROUPTEST']._serialized_start=1576
-  _globals['_TWOGROUPTEST']._serialized_end=1744
-  _globals['_COLUMN']._serialized_start=56
-  _globals['_COLUMN']._serialized_end=143
-  _globals['_TABLE']._serialized_start=146
-  _globals['_TABLE']._serialized_end=275
-  _globals['_CREATETABLEREQUEST']._serialized_start=277
-  _globals['_CREATETABLEREQUEST']._serialized_end=347
-  _globals['_CREATETABLERESPONSE']._serialized_start=349
-  _globals['_CREATETABLERESPONSE']._serialized_end=413
-  _globals['_GETTABLEREQUEST']._serialized_start=415
-  _globals['_GETTABLEREQUEST']._serialized_end=450
-  _globals['_GETTABLERESPONSE']._serialized_start=452
-  _globals['_GETTABLERESPONSE']._serialized_end=513
-  _globals['_RUNANALYSISREQUEST']._serialized_start=515
-  _globals['_RUNANALYSISREQUEST']._serialized_end=592
-  _globals['_PLOT']._serialized_start=594
-  _globals['_PLOT']._serialized_end=681
-  _globals['_RUNANALYSISRESPONSE']._serialized_start=684
-  _globals['_RUNANALYSISRESPONSE']._serialized_end=1039
-  _globals['_RUNANALYSISRESPONSE_PROVENANCEENTRY']._serialized_start=990
-  _globals['_RUNANALYSISRESPONSE_PROVENANCEENTRY']._serialized_end=1039
-  _globals['_COMPARETWOGROUPSREQUEST']._serialized_start=1042
-  _globals['_COMPARETWOGROUPSREQUEST']._serialized_end=1176
-  _globals['_COMPARETWOGROUPSRESPONSE']._serialized_start=1179
-  _globals['_COMPARETWOGROUPSRESPONSE']._serialized_end=1381
-  _globals['_GETRESULTREQUEST']._serialized_start=1383
-  _globals['_GETRESULTREQUEST']._serialized_end=1434
-  _globals['_GETRESULTRESPONSE']._serialized_start=1437
-  _globals['_GETRESULTRESPONSE']._serialized_end=1573
-  _globals['_STATSSERVICE']._serialized_start=1747
-  _globals['_STATSSERVICE']._serialized_end=2251
+  _globals['_TWOGROUPTEST']._serialized_start=2049
+  _globals['_TWOGROUPTEST']._serialized_end=2217
+  _globals['_COLUMN']._serialized_start=88
+  _globals['_COLUMN']._serialized_end=175
+  _globals['_TABLE']._serialized_start=178
+  _globals['_TABLE']._serialized_end=307
+  _globals['_CREATETABLEREQUEST']._serialized_start=309
+  _globals['_CREATETABLEREQUEST']._serialized_end=379
+  _globals['_CREATETABLERESPONSE']._serialized_start=381
+  _globals['_CREATETABLERESPONSE']._serialized_end=445
+  _globals['_GETTABLEREQUEST']._serialized_start=447
+  _globals['_GETTABLEREQUEST']._serialized_end=482
+  _globals['_GETTABLERESPONSE']._serialized_start=484
+  _globals['_GETTABLERESPONSE']._serialized_end=545
+  _globals['_RUNANALYSISREQUEST']._serialized_start=547
+  _globals['_RUNANALYSISREQUEST']._serialized_end=624
+  _globals['_PLOT']._serialized_start=626
+  _globals['_PLOT']._serialized_end=713
+  _globals['_RUNANALYSISRESPONSE']._serialized_start=716
+  _globals['_RUNANALYSISRESPONSE']._serialized_end=1071
+  _globals['_RUNANALYSISRESPONSE_PROVENANCEENTRY']._serialized_start=1022
+  _globals['_RUNANALYSISRESPONSE_PROVENANCEENTRY']._serialized_end=1071
+  _globals['_COMPARETWOGROUPSREQUEST']._serialized_start=1074
+  _globals['_COMPARETWOGROUPSREQUEST']._serialized_end=1208
+  _globals['_COMPARETWOGROUPSRESPONSE']._serialized_start=1211
+  _globals['_COMPARETWOGROUPSRESPONSE']._serialized_end=1413
+  _globals['_GETRESULTREQUEST']._serialized_start=1415
+  _globals['_GETRESULTREQUEST']._serialized_end=1466
+  _globals['_GETRESULTRESPONSE']._serialized_start=1469
+  _globals['_GETRESULTRESPONSE']._serialized_end=1605
+  _globals['_STARTANALYSISJOBREQUEST']._serialized_start=1607
+  _globals['_STARTANALYSISJOBREQUEST']._serialized_end=1705
+  _globals['_STARTANALYSISJOBRESPONSE']._serialized_start=1707
+  _globals['_STARTANALYSISJOBRESPONSE']._serialized_end=1773
+  _globals['_GETJOBREQUEST']._serialized_start=1775
+  _globals['_GETJOBREQUEST']._serialized_end=1806
+  _globals['_GETJOBRESPONSE']._serialized_start=1808
+  _globals['_GETJOBRESPONSE']._serialized_end=1914
+  _globals['_WATCHJOBREQUEST']._serialized_start=1916
+  _globals['_WATCHJOBREQUEST']._serialized_end=1949
+  _globals['_CANCELJOBREQUEST']._serialized_start=1951
+  _globals['_CANCELJOBREQUEST']._serialized_end=1985
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1987
+  _globals['_CANCELJOBRESPONSE']._serialized_end=2046
+  _globals['_STATSSERVICE']._serialized_start=2220
+  _globals['_STATSSERVICE']._serialized_end=3096
 # @@protoc_insertion_point(module_scope)

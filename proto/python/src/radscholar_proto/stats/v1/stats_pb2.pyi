@@ -1,3 +1,4 @@
+from radscholar_proto.common.v1 import job_pb2 as _job_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -186,3 +187,53 @@ class GetResultResponse(_message.Message):
     plots: _containers.RepeatedCompositeFieldContainer[Plot]
     model_object_key: str
     def __init__(self, json_object_key: _Optional[str] = ..., csv_object_key: _Optional[str] = ..., plots: _Optional[_Iterable[_Union[Plot, _Mapping]]] = ..., model_object_key: _Optional[str] = ...) -> None: ...
+
+class StartAnalysisJobRequest(_message.Message):
+    __slots__ = ("table_id", "kind", "parameters_json", "job_id")
+    TABLE_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_JSON_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    table_id: str
+    kind: str
+    parameters_json: bytes
+    job_id: str
+    def __init__(self, table_id: _Optional[str] = ..., kind: _Optional[str] = ..., parameters_json: _Optional[bytes] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class StartAnalysisJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _job_pb2.Job
+    def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class GetJobResponse(_message.Message):
+    __slots__ = ("job", "log_lines")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    LOG_LINES_FIELD_NUMBER: _ClassVar[int]
+    job: _job_pb2.Job
+    log_lines: _containers.RepeatedCompositeFieldContainer[_job_pb2.LogLine]
+    def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., log_lines: _Optional[_Iterable[_Union[_job_pb2.LogLine, _Mapping]]] = ...) -> None: ...
+
+class WatchJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class CancelJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class CancelJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _job_pb2.Job
+    def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ...) -> None: ...

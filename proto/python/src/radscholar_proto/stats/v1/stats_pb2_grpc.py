@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from radscholar_proto.common.v1 import job_pb2 as radscholar_dot_common_dot_v1_dot_job__pb2
 from radscholar_proto.stats.v1 import stats_pb2 as radscholar_dot_stats_dot_v1_dot_stats__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -60,6 +61,26 @@ class StatsServiceStub:
                 request_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetResultRequest.SerializeToString,
                 response_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetResultResponse.FromString,
                 _registered_method=True)
+        self.StartAnalysisJob = channel.unary_unary(
+                '/radscholar.stats.v1.StatsService/StartAnalysisJob',
+                request_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.StartAnalysisJobRequest.SerializeToString,
+                response_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.StartAnalysisJobResponse.FromString,
+                _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/radscholar.stats.v1.StatsService/GetJob',
+                request_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetJobResponse.FromString,
+                _registered_method=True)
+        self.WatchJob = channel.unary_stream(
+                '/radscholar.stats.v1.StatsService/WatchJob',
+                request_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.WatchJobRequest.SerializeToString,
+                response_deserializer=radscholar_dot_common_dot_v1_dot_job__pb2.JobEvent.FromString,
+                _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/radscholar.stats.v1.StatsService/CancelJob',
+                request_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.CancelJobResponse.FromString,
+                _registered_method=True)
 
 
 class StatsServiceServicer:
@@ -102,6 +123,35 @@ class StatsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartAnalysisJob(self, request, context):
+        """Runs an analysis as a job on Ray (hyperparameter searches on large tables), with progress; its result id is in
+        the job's result when it succeeds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJob(self, request, context):
+        """One analysis job, with its log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchJob(self, request, context):
+        """Follows an analysis job: its snapshot now, then one event per change until it ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJob(self, request, context):
+        """Stops a queued or running analysis job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StatsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -129,6 +179,26 @@ def add_StatsServiceServicer_to_server(servicer, server):
                     servicer.GetResult,
                     request_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetResultRequest.FromString,
                     response_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetResultResponse.SerializeToString,
+            ),
+            'StartAnalysisJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartAnalysisJob,
+                    request_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.StartAnalysisJobRequest.FromString,
+                    response_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.StartAnalysisJobResponse.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetJobRequest.FromString,
+                    response_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetJobResponse.SerializeToString,
+            ),
+            'WatchJob': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJob,
+                    request_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.WatchJobRequest.FromString,
+                    response_serializer=radscholar_dot_common_dot_v1_dot_job__pb2.JobEvent.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.CancelJobRequest.FromString,
+                    response_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.CancelJobResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -267,6 +337,114 @@ class StatsService:
             '/radscholar.stats.v1.StatsService/GetResult',
             radscholar_dot_stats_dot_v1_dot_stats__pb2.GetResultRequest.SerializeToString,
             radscholar_dot_stats_dot_v1_dot_stats__pb2.GetResultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartAnalysisJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.stats.v1.StatsService/StartAnalysisJob',
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.StartAnalysisJobRequest.SerializeToString,
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.StartAnalysisJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.stats.v1.StatsService/GetJob',
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.GetJobRequest.SerializeToString,
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.GetJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/radscholar.stats.v1.StatsService/WatchJob',
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.WatchJobRequest.SerializeToString,
+            radscholar_dot_common_dot_v1_dot_job__pb2.JobEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.stats.v1.StatsService/CancelJob',
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.CancelJobRequest.SerializeToString,
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.CancelJobResponse.FromString,
             options,
             channel_credentials,
             insecure,
