@@ -1,9 +1,9 @@
 """Long work on Ray: submitted through Ray's Jobs API, followed by the service that owns the job record.
 
 A service writes a job's inputs to the object store and starts it with ``RayJobRunner.start`` (the job id is Ray's
-``submission_id``). The driver (``python -m <service>.<module> ...``, run by Ray) reports on stdout with ``report``
-and ``say`` and ends with ``done`` once its outcome is written; the objects it needs come from the environment
-(``job_environment`` / ``objects_from_environment``). One background loop of the service (``keep_following``)
+``submission_id``). The driver (``python -m <service>.<module> ...``, run by Ray) reports on stdout through
+``radscholar_core.job_driver`` (``report``, ``say``, ``done`` once its outcome is written) and finds the object store
+in its environment (``job_driver.job_environment``). One background loop of the service (``keep_following``)
 brings every queued or running job up to date from Ray: state, progress with ETA, log lines, and at the end the
 result its ``finish`` reads from the outcome. Jobs survive a restart of the service (log lines written while it was
 down stay in Ray's log only). Requires the ``ray`` package (the services that run jobs depend on it).
@@ -15,8 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -26,54 +24,16 @@ from typing import Any
 from ray.job_submission import JobStatus, JobSubmissionClient
 
 from radscholar_core.errors import AlreadyExists, DomainError, FailedPrecondition, NotFound, Unavailable
+from radscholar_core.job_driver import DONE, LOG, PROGRESS
 from radscholar_core.jobs import Job, JobState, JobStore, LogLevel, Progress, utc_now
-from radscholar_core.objectstore import ObjectStore, ObjectStoreSettings, open_object_store
 
 log = logging.getLogger(__name__)
 
-PROGRESS = "RADSCHOLAR_PROGRESS "  # a driver's stdout line: this prefix, then JSON {completed, total, step}
-LOG = "RADSCHOLAR_LOG "  # a driver's stdout line: this prefix, then JSON {level, message}
-DONE = "RADSCHOLAR_DONE"  # a driver's last stdout line once its outcome is written
-OBJECT_STORE_ENV = "RADSCHOLAR_JOB_OBJECT_STORE"  # the object store's settings, as JSON, for drivers and tasks
 ACTIVE = (JobState.QUEUED, JobState.RUNNING)
 RAY_ENDED = {"SUCCEEDED", "FAILED", "STOPPED"}
 SUBMISSION_GRACE = timedelta(minutes=2)  # a queued job Ray does not know after this was never submitted
 
 Finish = Callable[[str], dict[str, str]]  # a job's result from its outcome; NotFound: none written; DomainError: failed
-
-
-# --- the driver's side ------------------------------------------------------------------------------------------
-
-
-def _emit(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def say(level: str, message: str) -> None:
-    """A line for the job's log."""
-    _emit(LOG + json.dumps({"level": level, "message": message}))
-
-
-def report(completed: int, total: int, step: str) -> None:
-    """How far the job has come, in units of work."""
-    _emit(PROGRESS + json.dumps({"completed": completed, "total": total, "step": step}))
-
-
-def done() -> None:
-    """The outcome is written: the job has succeeded, whatever happens while the driver exits."""
-    _emit(DONE)
-
-
-def job_environment(objects: ObjectStoreSettings) -> dict[str, str]:
-    """The environment a driver needs to reach the object store (its folder made absolute)."""
-    secret = objects.s3_secret_key.get_secret_value() if objects.s3_secret_key else None
-    store = {**objects.model_dump(mode="json"), "root": str(objects.root.resolve()), "s3_secret_key": secret}
-    return {OBJECT_STORE_ENV: json.dumps(store)}
-
-
-def objects_from_environment() -> ObjectStore:
-    return open_object_store(ObjectStoreSettings.model_validate_json(os.environ[OBJECT_STORE_ENV]))
 
 
 # --- Ray's Jobs API ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import ray
 import SimpleITK as sitk
 
 from radscholar_core.errors import DomainError
-from radscholar_core.ray_jobs import done, objects_from_environment, report, say
+from radscholar_core.job_driver import done, objects_from_environment, report, say
 from radscholar_radiomics.domain.batch import (
     ID_COLUMNS,
     Failure,

@@ -7,9 +7,10 @@ import grpc
 from radscholar_core.db import create_engine_for, session_factory, upgrade_to_head
 from radscholar_core.grpc_server import Registration, Server
 from radscholar_core.identity import relayed_identity_interceptors
+from radscholar_core.job_driver import job_environment
 from radscholar_core.jobs import JobEvents, JobStore
 from radscholar_core.objectstore import open_object_store
-from radscholar_core.ray_jobs import RayJobRunner, RayJobs, job_environment
+from radscholar_core.ray_jobs import RayJobRunner, RayJobs
 from radscholar_proto.dicomstore.v1.dicomstore_pb2_grpc import DicomStoreServiceStub
 from radscholar_proto.labeling.v1.labeling_pb2_grpc import LabelingServiceStub
 from radscholar_proto.radiomics.v1 import radiomics_pb2, radiomics_pb2_grpc

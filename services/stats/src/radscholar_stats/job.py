@@ -10,7 +10,7 @@ import json
 import sys
 
 from radscholar_core.errors import DomainError
-from radscholar_core.ray_jobs import done, objects_from_environment, report, say
+from radscholar_core.job_driver import done, objects_from_environment, report, say
 from radscholar_stats import analyses
 from radscholar_stats.adapters.stored import Results, Tables
 from radscholar_stats.jobs import outcome_key, request_key

@@ -4,9 +4,10 @@ from pathlib import Path
 
 from radscholar_core.db import create_engine_for, upgrade_to_head
 from radscholar_core.grpc_server import Registration, Server
+from radscholar_core.job_driver import job_environment
 from radscholar_core.jobs import JobEvents, JobStore
 from radscholar_core.objectstore import open_object_store
-from radscholar_core.ray_jobs import RayJobRunner, RayJobs, job_environment
+from radscholar_core.ray_jobs import RayJobRunner, RayJobs
 from radscholar_proto.stats.v1 import stats_pb2, stats_pb2_grpc
 from radscholar_stats.adapters.stored import Results, Tables
 from radscholar_stats.api import StatsServicer
