@@ -175,10 +175,15 @@ def test_a_job_is_cancelled_and_hidden_from_outsiders(
     followed = runner.invoke(app, ["stats", "job", job_id, "--watch", "--url", platform.url])
     assert followed.exit_code == 1 and "CANCELLED" in followed.output, followed.output
 
+    assert job_id in [j["id"] for j in client.stats_jobs(page_size=1000)["jobs"]]
+    listed = runner.invoke(app, ["stats", "job", "--url", platform.url])
+    assert listed.exit_code == 0 and job_id in listed.output, listed.output
+
     _, token = platform.user(["researcher"])
     with platform.client(token) as outsider:
         for answer in (outsider.get(f"{JOBS}/{job_id}"), outsider.post(f"{JOBS}/{job_id}/cancel")):
             assert error_of(answer) == (404, "JOB_NOT_FOUND"), answer.text
+        assert job_id not in [j["id"] for j in outsider.get(JOBS, params={"page_size": 1000}).json()["jobs"]]
 
 
 def test_unknown_jobs_are_not_found(platform: Platform) -> None:

@@ -69,6 +69,11 @@ class CancelledJob(BaseModel):
     job: Job
 
 
+class JobList(BaseModel):
+    jobs: list[Job]
+    next_page_token: str = Field(description="the next page's token; empty on the last page")
+
+
 def job_of(message: job_pb2.Job) -> Job:
     """The REST job: states are named without their proto prefix, as every enumeration of the API is."""
     return to_model(Job, message, state=job_pb2.JobState.Name(message.state).removeprefix("JOB_STATE_"))

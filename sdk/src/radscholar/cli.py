@@ -2099,6 +2099,9 @@ class JobCommands:
     detail: Callable[[Client, str], dict[str, Any]]
     wait: Callable[[Client, str, Callable[[dict[str, Any]], None]], dict[str, Any]]
     stop: Callable[[Client, str], dict[str, Any]]
+    page: Callable[[Client, int], dict[str, Any]]  # the newest jobs, at most this many
+    what: str  # "batch jobs", "analysis jobs"
+    how: str  # the command that starts one
 
 
 RADIOMICS_JOBS = JobCommands(
@@ -2107,9 +2110,19 @@ RADIOMICS_JOBS = JobCommands(
     Client.radiomics_job,
     Client.wait_for_radiomics_job,
     Client.cancel_radiomics_job,
+    lambda client, limit: client.radiomics_jobs(page_size=limit),
+    "batch jobs",
+    "radscholar radiomics extract --dataset ID",
 )
 STATS_JOBS = JobCommands(
-    "stats job", "stats cancel", Client.stats_job, Client.wait_for_stats_job, Client.cancel_stats_job
+    "stats job",
+    "stats cancel",
+    Client.stats_job,
+    Client.wait_for_stats_job,
+    Client.cancel_stats_job,
+    lambda client, limit: client.stats_jobs(page_size=limit),
+    "analysis jobs",
+    "radscholar stats ml TABLE ... --job",
 )
 
 
@@ -2338,27 +2351,28 @@ def radiomics_status(
     url: Url = None,
 ) -> None:
     """Batch extraction jobs, newest first; or one job with its last log lines (--watch: follow it)."""
+    job_status(url, job_id, watch, lines, limit, RADIOMICS_JOBS)
+
+
+def job_status(url: str | None, job_id: str | None, watch: bool, lines: int, limit: int, commands: JobCommands) -> None:
+    """Lists the newest ``limit`` jobs (no ``job_id``); or shows a job with its last ``lines`` log lines, or follows
+    it until it ends (``watch``)."""
     if job_id is None:
         if watch:
             raise typer.BadParameter("name the job to watch", param_hint="JOB_ID")
         with signed_in(url) as client:
-            page = client.radiomics_jobs(page_size=limit)
+            page = commands.page(client, limit)
         jobs = page["jobs"]
         if not jobs:
-            console.print("no batch jobs yet: radscholar radiomics extract --dataset ID", highlight=False)
+            console.print(f"no {commands.what} yet: {commands.how}", highlight=False)
             return
-        table = listing(f"batch jobs ({len(jobs)})", fixed("id"), fixed("state"), "progress", "created")
+        table = listing(f"{commands.what} ({len(jobs)})", fixed("id"), fixed("state"), "progress", "created")
         for job in jobs:
             table.add_row(escape(job["id"]), state_text(job), progress_text(job), when(job.get("created_at")))
         console.print(table)
         if page.get("next_page_token"):
             console.print(f"the newest {len(jobs)}; more with --limit", highlight=False)
         return
-    job_status(url, job_id, watch, lines, RADIOMICS_JOBS)
-
-
-def job_status(url: str | None, job_id: str, watch: bool, lines: int, commands: JobCommands) -> None:
-    """Shows a job with its last ``lines`` log lines, or follows it until it ends (``watch``)."""
     with signed_in(url) as client:
         detail = commands.detail(client, job_id)
         show_job(detail["job"], with_result=not watch)  # a watch ends with the result
@@ -2979,14 +2993,15 @@ AnalysisJobId = Annotated[str, typer.Argument(help="an analysis job's id")]
 
 @statistics.command("job")
 def stats_job_status(
-    job_id: AnalysisJobId,
+    job_id: Annotated[str | None, typer.Argument(help="an analysis job (default: list your jobs)")] = None,
     watch: Annotated[bool, typer.Option("--watch", help="follow the job until it ends")] = False,
     lines: Annotated[int, typer.Option("--lines", min=0, help="how many of its last log lines to show")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="how many jobs to list")] = 50,
     url: Url = None,
 ) -> None:
-    """An analysis job (`stats ml --job`) with its last log lines; --watch follows it. Its result_id's files
-    download with `radscholar stats ... --out` or the SDK's download_result."""
-    job_status(url, job_id, watch, lines, STATS_JOBS)
+    """Your analysis jobs, newest first; or one (`stats ml --job`) with its last log lines, --watch following it.
+    Its result_id's files download with `radscholar stats ... --out` or the SDK's download_result."""
+    job_status(url, job_id, watch, lines, limit, STATS_JOBS)
 
 
 @statistics.command("cancel")

@@ -1336,6 +1336,11 @@ class Client:
         path = f"/api/v1/stats/tables/{_segment(table_id)}/analysis-jobs"
         return self._request("POST", path, json=body)["job"]  # type: ignore[no-any-return]
 
+    def stats_jobs(self, page_size: int = 0, page_token: str = "") -> dict[str, Any]:
+        """One page of your analysis jobs, newest first: {jobs, next_page_token} (jobs as in radiomics_jobs)."""
+        params = {"page_size": page_size, "page_token": page_token}
+        return self._request("GET", "/api/v1/stats/jobs", params=params)  # type: ignore[no-any-return]
+
     def stats_job(self, job_id: str) -> dict[str, Any]:
         """One analysis job and its log: {job, log_lines: [{time, level, message}]} (the newest 500 lines)."""
         return self._job(STATS_JOBS, job_id)

@@ -21,6 +21,7 @@ from radscholar_gateway.jobs import (
     CancelledJob,
     Job,
     JobDetail,
+    JobList,
     job_detail,
     job_events,
     job_of,
@@ -289,11 +290,6 @@ class PairsJobSpec(JobOptions):
 class StartedJob(BaseModel):
     job: Job
     series: int = Field(description="image/mask pairs in the batch (each gives one or more regions)")
-
-
-class JobList(BaseModel):
-    jobs: list[Job]
-    next_page_token: str
 
 
 class RegionFailure(BaseModel):

@@ -8,7 +8,7 @@ import math
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,7 @@ from radscholar_gateway.jobs import (
     CancelledJob,
     Job,
     JobDetail,
+    JobList,
     job_detail,
     job_events,
     job_of,
@@ -296,6 +297,16 @@ async def start_analysis_job(table_id: str, body: NewAnalysisJob, request: Reque
     request.state.audit_resource = f"stats_job:{answer.job.id}"
     request.state.audit_details = {"table": table_id, "kind": body.kind}
     return StartedAnalysisJob(job=job_of(answer.job))
+
+
+@router.get("/jobs", summary="Your analysis jobs (every job for an admin), newest first")
+async def list_jobs(
+    stats: Stats,
+    page_size: Annotated[int, Query(ge=0, le=1000, description="default 50")] = 0,
+    page_token: str = "",
+) -> JobList:
+    answer = await stats.ListJobs(pb.ListJobsRequest(page_size=page_size, page_token=page_token))
+    return JobList(jobs=[job_of(job) for job in answer.jobs], next_page_token=answer.next_page_token)
 
 
 @router.get("/jobs/{job_id}", summary="One analysis job: state, progress, result (its result_id), and its log")

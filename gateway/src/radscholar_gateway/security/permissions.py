@@ -222,6 +222,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/stats/tables/{table_id}/analysis-jobs"): Rule(
         P.STATS_RUN, "stats.jobs.start", "stats_table:{table_id}"
     ),
+    ("GET", "/api/v1/stats/jobs"): Rule(P.STATS_RUN),
     ("GET", "/api/v1/stats/jobs/{job_id}"): Rule(P.STATS_RUN),
     ("GET", "/api/v1/stats/jobs/{job_id}/events"): Rule(P.STATS_RUN),
     ("POST", "/api/v1/stats/jobs/{job_id}/cancel"): Rule(P.STATS_RUN, "stats.jobs.cancel", "stats_job:{job_id}"),

@@ -21,7 +21,7 @@ from radscholar_stats import analyses
 from radscholar_stats.adapters.stored import Results, StoredResult, StoredTable, Tables
 from radscholar_stats.domain import ml
 from radscholar_stats.domain.two_groups import TwoGroupTest, compare_two_groups
-from radscholar_stats.jobs import AnalysisJobs
+from radscholar_stats.jobs import KIND, AnalysisJobs
 
 TESTS = {
     stats_pb2.TWO_GROUP_TEST_STUDENT_T: TwoGroupTest.STUDENT_T,
@@ -172,6 +172,20 @@ class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
     ) -> stats_pb2.GetJobResponse:
         job = await self._job(request.job_id)
         return stats_pb2.GetJobResponse(job=job_to_proto(job), log_lines=[log_line_to_proto(line) for line in job.logs])
+
+    async def ListJobs(
+        self, request: stats_pb2.ListJobsRequest, context: grpc.aio.ServicerContext
+    ) -> stats_pb2.ListJobsResponse:
+        page = await asyncio.to_thread(
+            self._store.list, kind=KIND, page_size=request.page_size, page_token=request.page_token
+        )
+        visible = []
+        for job in page.jobs:
+            try:
+                visible.append(job_to_proto(_visible(job)))
+            except NotFound:
+                continue
+        return stats_pb2.ListJobsResponse(jobs=visible, next_page_token=page.next_page_token)
 
     async def WatchJob(
         self, request: stats_pb2.WatchJobRequest, context: grpc.aio.ServicerContext

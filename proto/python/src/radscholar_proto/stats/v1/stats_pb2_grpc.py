@@ -71,6 +71,11 @@ class StatsServiceStub:
                 request_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetJobRequest.SerializeToString,
                 response_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetJobResponse.FromString,
                 _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/radscholar.stats.v1.StatsService/ListJobs',
+                request_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
         self.WatchJob = channel.unary_stream(
                 '/radscholar.stats.v1.StatsService/WatchJob',
                 request_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.WatchJobRequest.SerializeToString,
@@ -138,6 +143,13 @@ class StatsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListJobs(self, request, context):
+        """The caller's analysis jobs (every job for an admin), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchJob(self, request, context):
         """Follows an analysis job: its snapshot now, then one event per change until it ends.
         """
@@ -189,6 +201,11 @@ def add_StatsServiceServicer_to_server(servicer, server):
                     servicer.GetJob,
                     request_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetJobRequest.FromString,
                     response_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.GetJobResponse.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.ListJobsRequest.FromString,
+                    response_serializer=radscholar_dot_stats_dot_v1_dot_stats__pb2.ListJobsResponse.SerializeToString,
             ),
             'WatchJob': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchJob,
@@ -391,6 +408,33 @@ class StatsService:
             '/radscholar.stats.v1.StatsService/GetJob',
             radscholar_dot_stats_dot_v1_dot_stats__pb2.GetJobRequest.SerializeToString,
             radscholar_dot_stats_dot_v1_dot_stats__pb2.GetJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.stats.v1.StatsService/ListJobs',
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.ListJobsRequest.SerializeToString,
+            radscholar_dot_stats_dot_v1_dot_stats__pb2.ListJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,
