@@ -9,13 +9,13 @@ from typing import Any
 from radscholar_core.errors import FailedPrecondition, NotFound
 from radscholar_core.jobs import Job, JobState, JobStore
 from radscholar_core.objectstore import ObjectStore
-from radscholar_core.ray_jobs import RayJobRunner
+from radscholar_core.ray_jobs import Finish, RayJobRunner
 from radscholar_radiomics.domain.batch import Outcome, Plan, outcome_key, plan_key
 
 ENTRYPOINT = "python -m radscholar_radiomics.batch"  # Ray's PATH finds the platform's Python
 
 
-def finish(objects: ObjectStore) -> Any:
+def finish(objects: ObjectStore) -> Finish:
     """The ``finish`` of the runner: a batch's result from its outcome; a batch with no region extracted fails."""
 
     def result(job_id: str) -> dict[str, str]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ConfigDict, ValidationError, validate_call
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_stats.domain import descriptive, hypothesis, ml, regression, survival
@@ -87,8 +88,17 @@ def _bind(function: Callable[..., Any], kind: str, table: pd.DataFrame, paramete
 
 
 def _call(function: Callable[..., Any], kind: str, table: pd.DataFrame, parameters: Mapping[str, Any]) -> Any:
+    """``function(table, **parameters)``, each parameter checked against the function's annotations: a value of the
+    wrong type (``"folds": "five"``) is INVALID_PARAMETERS naming it, not a failure inside the library."""
     _bind(function, kind, table, {k: v for k, v in parameters.items() if k != "progress"})
-    return function(table, **parameters)
+    try:
+        return validate_call(config=ConfigDict(arbitrary_types_allowed=True))(function)(table, **parameters)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise InvalidArgument(
+            f"{kind}: parameter {where}: {problem['msg']}", reason="INVALID_PARAMETERS", details={"parameter": where}
+        ) from None
 
 
 def _test(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
@@ -100,12 +110,8 @@ def _p_adjust(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
     column, method = parameters.get("column", ""), parameters.get("method", "fdr_bh")
     if set(parameters) - {"column", "method"} or not column:
         raise InvalidArgument("p-adjust takes column (of p-values) and method", reason="INVALID_PARAMETERS")
-    values = table[column].dropna() if column in table.columns else None
-    if values is None:
-        raise InvalidArgument(
-            f"the table has no column '{column}'", reason="UNKNOWN_COLUMN", details={"column": column}
-        )
-    adjusted = hypothesis.adjust_p_values(list(values.astype(float)), method)
+    values = numeric(table, str(column)).dropna()
+    adjusted = hypothesis.adjust_p_values(list(values), str(method))
     frame = pd.DataFrame({"row": values.index, column: values.to_numpy(), "adjusted": adjusted})
     return Analysis({"method": method, "rows": jsonable(frame)}, tuple(values.index), (), frame)
 
@@ -198,14 +204,17 @@ def _delong(table: pd.DataFrame, parameters: Mapping[str, Any]) -> Analysis:
     names = {"outcome", "score_a", "score_b", "level"}
     if set(parameters) - names or not {"outcome", "score_a", "score_b"} <= set(parameters):
         raise InvalidArgument("delong takes outcome, score_a, score_b and level", reason="INVALID_PARAMETERS")
-    columns = [parameters["outcome"], parameters["score_a"], parameters["score_b"]]
+    columns = [str(parameters["outcome"]), str(parameters["score_a"]), str(parameters["score_b"])]
+    level = parameters.get("level", 0.95)
+    if isinstance(level, bool) or not isinstance(level, int | float):
+        raise InvalidArgument(f"delong: level must be a number, not {level!r}", reason="INVALID_PARAMETERS")
     rows = complete_rows(table, columns)
     outcome, _ = binary(rows.table, columns[0])
     result = ml.delong_test(
         outcome.to_numpy(),
         numeric(rows.table, columns[1]).to_numpy(),
         numeric(rows.table, columns[2]).to_numpy(),
-        float(parameters.get("level", 0.95)),
+        float(level),
     )
     return Analysis(jsonable(result), rows.used, rows.dropped, provenance=_versions())
 
@@ -251,9 +260,10 @@ def check_kind(kind: str) -> None:
         )
 
 
-def check(kind: str, table: pd.DataFrame, parameters: Mapping[str, Any]) -> None:
-    """What can be checked before a long analysis starts: the kind, the parameters' names, the columns they name,
-    the classifier's model."""
+def check(kind: str, columns: Sequence[str], parameters: Mapping[str, Any]) -> None:
+    """What can be checked before a long analysis starts, from the table's column names alone: the kind, the
+    parameters' names, the columns they name, the classifier's model."""
+    table = pd.DataFrame(columns=list(columns))
     check_kind(kind)
     if kind in FUNCTIONS:
         _bind(FUNCTIONS[kind], kind, table, parameters)
