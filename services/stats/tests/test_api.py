@@ -1,5 +1,6 @@
 """The stats server on a real port, driven through its stub."""
 
+import io
 import json
 from pathlib import Path
 
@@ -185,3 +186,17 @@ async def test_a_trained_classifier_scores_a_table_and_the_other_analyses_run(
     adjusted = await analyse(stats, (await stored(stats, objects, p_values)).id, "p-adjust", column="p", method="holm")
     rows = json.loads(adjusted.result_json)["rows"]
     assert [row["adjusted"] for row in rows] == pytest.approx([0.04, 0.09, 0.09, 0.2])  # Holm, as R's p.adjust
+
+
+async def test_a_spreadsheet_column_of_numbers_and_words_is_stored_as_text(
+    stats: stats_pb2_grpc.StatsServiceStub, objects: ObjectStore
+) -> None:
+    workbook = io.BytesIO()
+    pd.DataFrame({"size": [1, "two", 3.5, 4], "group": ["a", "b", "a", "b"]}).to_excel(workbook, index=False)
+    objects.put("staging/stats/mixed", workbook.getvalue())
+    answer = await stats.CreateTable(pb.CreateTableRequest(object_key="staging/stats/mixed", name="mixed.xlsx"))
+    assert {c.name: c.type for c in answer.table.columns}["size"] == "categorical"
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await analyse(stats, answer.table.id, "test", test="welch_t", variable="size", group="group")
+    info = error_info(failure.value)
+    assert info is not None and info.reason == "NOT_NUMERIC" and "'two' (row 2)" in failure.value.details()

@@ -59,6 +59,10 @@ def read_table(data: bytes, name: str) -> pd.DataFrame:
     if table.empty:
         raise InvalidArgument(f"'{name}' has no rows", reason="EMPTY_TABLE")
     table.columns = [str(c) for c in table.columns]
+    for name in table.columns:  # a spreadsheet column of numbers and words is text (numeric() names the words)
+        values = table[name]
+        if values.dtype == object and values.dropna().map(type).nunique() > 1:
+            table[name] = values.map(lambda v: v if pd.isna(v) else str(v))
     table.index = pd.RangeIndex(1, len(table) + 1, name=ROW_ID)
     return table
 
