@@ -30,6 +30,7 @@ from radscholar_gateway.app import create_app
 from radscholar_gateway.config import Settings as GatewaySettings
 from radscholar_labeling.config import Settings as LabelingSettings
 from radscholar_labeling.server import build_server as build_labeling
+from radscholar_localstack.mlflow_server import running_mlflow
 from radscholar_localstack.ray_head import running_ray_head
 from radscholar_localstack.scratch_orthanc import Orthanc, running_orthanc
 from radscholar_radiomics.config import Settings as RadiomicsSettings
@@ -78,6 +79,7 @@ class Platform:
     addresses: dict[str, str]  # service -> host:port
     settings: GatewaySettings
     ray_dashboard_port: int  # where the radiomics service looks for Ray; the `ray_head` fixture starts it there
+    mlflow_port: int  # where the training service looks for MLflow; the `mlflow_server` fixture starts it there
     admin_username: str = ADMIN_USERNAME
     admin_password: str = ADMIN_PASSWORD
 
@@ -144,6 +146,7 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
     """The five services (real servers on free ports) behind the real gateway application."""
     objects = ObjectStoreSettings(root=data_dir / "objects")  # staged uploads: gateway -> DICOM store
     ray_dashboard_port = free_port()  # Ray starts only for the tests that ask for it (fixture `ray_head`)
+    mlflow_port = free_port()  # MLflow too (fixture `mlflow_server`)
     private_pem, public_pem = generate_key_pair()
     trusted = IdentityKeys(public_keys={key_id_of(public_pem): public_pem})
     builders = {
@@ -169,7 +172,19 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
                 object_store=objects,
             )
         ),
-        "training": lambda: build_training(TrainingSettings(port=0, identity=trusted)),
+        "training": lambda: build_training(
+            TrainingSettings(
+                port=0,
+                identity=trusted,
+                object_store=objects,
+                database_url=f"sqlite:///{data_dir}/training.db",
+                mlflow_tracking_uri=f"http://127.0.0.1:{mlflow_port}",
+                ray_address=f"http://127.0.0.1:{ray_dashboard_port}",
+                labeling_address=addresses["labeling_address"],
+                dicomstore_address=addresses["dicomstore_address"],
+                job_poll_seconds=0.2,
+            )
+        ),
         "radiomics": lambda: build_radiomics(
             RadiomicsSettings(
                 port=0,
@@ -229,6 +244,7 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
                     {name: f"127.0.0.1:{port}" for name, (_, port) in servers.items()},
                     settings,
                     ray_dashboard_port,
+                    mlflow_port,
                 )
     finally:
         for server, _ in servers.values():
@@ -250,4 +266,11 @@ def ct_phantoms(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ray_head(platform: Platform) -> Iterator[str]:
     """A real Ray head on 127.0.0.1 (2 CPUs) at the port the platform's radiomics service uses; its dashboard URL."""
     with running_ray_head(platform.ray_dashboard_port) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real MLflow tracking server at the port the platform's training service uses; its URL."""
+    with running_mlflow(tmp_path_factory.mktemp("mlflow"), platform.mlflow_port) as url:
         yield url

@@ -6,14 +6,10 @@ equals pyradiomics; the comprehensive preset over a dataset version gives a mode
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -29,6 +25,7 @@ from radscholar.cli import app
 from radscholar_radiomics.domain.batch import ID_COLUMNS
 from radscholar_radiomics.domain.stability import feature_icc
 from tests.conftest import Platform
+from tests.lesion_datasets import lesion_dataset
 
 
 def admin(platform: Platform) -> Client:
@@ -146,81 +143,15 @@ def test_a_job_is_cancelled_and_hidden_from_outsiders(platform: Platform, ray_he
         assert job_id not in [j["id"] for j in outsider.get("/api/v1/radiomics/jobs").json()["jobs"]]
 
 
-CLASSES = [{"name": "benign", "color": "#2ca02c"}, {"name": "malignant", "color": "#d62728"}]
-
-
-def class_map(root: Path, series: dict[str, Any]) -> bytes:
-    """The phantom's lesion map as the project's label map (each lesion's class position), gzipped NIfTI."""
-    lesions = nib.load(root / series["mask"])
-    ids = np.asarray(lesions.dataobj)
-    classes = np.zeros(ids.shape, dtype=np.uint8)
-    for lesion in series["lesions"]:
-        classes[ids == lesion["lesion_id"]] = [c["name"] for c in CLASSES].index(lesion["class"]) + 1
-    buffer = io.BytesIO(nib.Nifti1Image(classes, lesions.affine).to_bytes())
-    return gzip.compress(buffer.getvalue())
-
-
 def test_comprehensive_features_of_a_dataset_version_separate_benign_from_malignant(
     platform: Platform, ray_head: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Phantom CTs are uploaded, their lesions segmented and reviewed, the labels frozen; the batch job extracts the
     comprehensive preset per lesion, and features selected inside the folds tell benign from malignant."""
-    manifest = radscholar_phantoms.generate("ct", 40, 2, 43, tmp_path / "ct", shape=(24, 64, 64))
-    assert manifest.root is not None
-    root = manifest.root
-    cases = json.loads((root / "manifest.json").read_text())["cases"]
-    files = sorted(root.rglob("*.dcm"))
-    uploaded = platform.gateway.post(
-        "/api/v1/dicom/uploads", files=[("files", (f.name, f.read_bytes(), "application/dicom")) for f in files]
+    labeled = lesion_dataset(
+        platform, tmp_path / "ct", 40, 43, {"train": 0.7, "validation": 0.0, "test": 0.3, "seed": 3}
     )
-    assert uploaded.status_code == 200 and uploaded.json()["rejected"] == 0, uploaded.text
-    created = platform.gateway.post(
-        "/api/v1/projects",
-        json={
-            "name": f"Nodule radiomics {root.name}",
-            "modality": "CT",
-            "task_type": "SEGMENTATION",
-            "dimensionality": "3D",
-            "label_schema": {"classes": CLASSES, "level": "lesion"},
-        },
-    )
-    assert created.status_code == 201, created.text
-    pid = created.json()["id"]
-    added = platform.gateway.post(
-        f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": [c["study_instance_uid"] for c in cases]}
-    )
-    assert added.status_code == 200 and len(added.json()["added"]) == len(cases), added.text
-    annotator, annotator_token = platform.user(["annotator"], {pid: "annotator"})
-    _, reviewer_token = platform.user(["reviewer"], {pid: "reviewer"})
-    assigned = platform.gateway.post(
-        f"/api/v1/projects/{pid}/tasks/assignments", json={"annotator_ids": [annotator["id"]], "mode": "split"}
-    )
-    assert assigned.status_code == 200, assigned.text
-    by_study = {c["study_instance_uid"]: c for c in cases}
-    submitted = []
-    with platform.client(annotator_token) as client:
-        while (task := client.get(f"/api/v1/projects/{pid}/tasks/next").json()) is not None:
-            series = by_study[task["case"]["study_instance_uid"]]["series"][0]
-            upload = client.post(
-                f"/api/v1/tasks/{task['id']}/mask-uploads",
-                content=class_map(root, series),
-                headers={"Content-Type": "application/gzip"},
-            )
-            assert upload.status_code == 201, upload.text
-            mask = {"series_instance_uid": series["series_instance_uid"], "upload_id": upload.json()["upload_id"]}
-            saved = client.put(
-                f"/api/v1/tasks/{task['id']}/annotation", json={"base_version": 0, "masks": [mask], "submit": True}
-            )
-            assert saved.status_code == 200, saved.text
-            submitted.append(task["id"])
-    with platform.client(reviewer_token) as client:
-        for task_id in submitted:
-            assert client.post(f"/api/v1/tasks/{task_id}/review", json={"decision": "accept"}).status_code == 200
-    frozen = platform.gateway.post(
-        f"/api/v1/projects/{pid}/datasets", json={"split": {"train": 0.7, "validation": 0.0, "test": 0.3, "seed": 3}}
-    )
-    assert frozen.status_code == 201, frozen.text
-    dataset = frozen.json()["dataset"]
+    root, cases, dataset = labeled.root, labeled.cases, labeled.dataset
 
     # Through the command line: the batch job followed to its end, its table downloaded, then shown.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))

@@ -46,6 +46,7 @@ UPLOAD_PATHS = (
     f"{API_PREFIX}/radiomics/stability",
     f"{API_PREFIX}/radiomics/jobs/pairs",
     f"{API_PREFIX}/stats/tables",
+    f"{API_PREFIX}/training/custom-models",
 )
 
 

@@ -3008,3 +3008,436 @@ def stats_job_status(
 def stats_cancel(job_id: AnalysisJobId, url: Url = None) -> None:
     """Stop a queued or running analysis job."""
     cancel_job(url, job_id, STATS_JOBS)
+
+
+# --- training and registered models -----------------------------------------------------------------
+
+train = typer.Typer(
+    help="Deep learning without code: the model zoo, training runs on Ray, their logs and curves.",
+    no_args_is_help=True,
+)
+models = typer.Typer(
+    help="Registered models: versions, comparison, promotion, export; custom networks to train.", no_args_is_help=True
+)
+app.add_typer(train, name="train")
+app.add_typer(models, name="models")
+
+
+class TrainTask(StrEnum):
+    classification = "classification"
+    segmentation = "segmentation"
+
+
+class ModelFormat(StrEnum):
+    torchscript = "torchscript"
+    onnx = "onnx"
+    mlflow = "mlflow"
+
+
+class CustomFormat(StrEnum):
+    torchscript = "torchscript"
+    monai_bundle = "monai_bundle"
+
+
+TRAINING_JOBS = JobCommands(
+    "train status",
+    "train cancel",
+    Client.training_job,
+    Client.wait_for_training_job,
+    Client.cancel_training,
+    lambda client, limit: client.training_jobs(page_size=limit),
+    "training jobs",
+    "radscholar train start --dataset ID --task classification --dims 3",
+)
+EXPORT_SUFFIXES = {ModelFormat.torchscript: "pt", ModelFormat.onnx: "onnx", ModelFormat.mlflow: "zip"}
+TaskOption = Annotated[TrainTask, typer.Option("--task", case_sensitive=False, help="classification or segmentation")]
+Dims = Annotated[int, typer.Option("--dims", min=2, max=3, help="spatial dimensions: 2 or 3")]
+TrainingJobId = Annotated[str, typer.Argument(help="a training job's id")]
+RunId = Annotated[str, typer.Argument(help="a training run's id (the id of its first job)")]
+ModelName = Annotated[str, typer.Argument(help="a registered model's name")]
+ModelVersionNumber = Annotated[int, typer.Argument(min=1, help="its version number")]
+Watch = Annotated[bool, typer.Option("--watch", help="follow the job until it ends")]
+
+
+def setting_of(text: str) -> tuple[list[str], Any]:
+    """`--set optimizer.learning_rate=3e-4`: the setting's dotted name, split, and its value (JSON, else the text)."""
+    name, equals, raw = text.partition("=")
+    path = name.strip().split(".")
+    if not equals or not all(path):
+        raise typer.BadParameter(
+            f"'{text}': give name=value, such as optimizer.learning_rate=0.0003 or preprocessing.size=[64,64,64]",
+            param_hint="--set",
+        )
+    try:
+        return path, json.loads(raw)
+    except ValueError:
+        return path, raw  # a word, such as optimizer.name=sgd
+
+
+def run_settings(file: Path | None, architecture: str, changes: Sequence[str]) -> dict[str, Any]:
+    """The settings to send: the file's, then --architecture, then each --set over them."""
+    settings: dict[str, Any] = {}
+    if file is not None:
+        try:
+            settings = json.loads(file.read_text())
+        except ValueError as exc:
+            raise typer.BadParameter(f"'{file}' is not JSON: {exc}", param_hint="--settings") from None
+        if not isinstance(settings, dict):
+            raise typer.BadParameter(f"'{file}' must hold a JSON object of settings", param_hint="--settings")
+    if architecture:
+        settings["architecture"] = architecture
+    for text in changes:
+        path, value = setting_of(text)
+        group = settings
+        for name in path[:-1]:
+            if not isinstance(group.get(name), dict):
+                group[name] = {}
+            group = group[name]
+        group[path[-1]] = value
+    return settings
+
+
+def flat_settings(settings: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Dotted names and their values as JSON (a word as itself)."""
+    for name, value in settings.items():
+        if isinstance(value, dict) and value:
+            yield from flat_settings(value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", value if isinstance(value, str) else json.dumps(value)
+
+
+def case_counts(cases: dict[str, int]) -> str:
+    return ", ".join(f"{cases.get(split, 0)} {split}" for split in ("train", "validation", "test")) + " cases"
+
+
+def follow_training(client: Client, job: dict[str, Any]) -> None:
+    """Follows a training job with a progress bar until it ends; exit code 1 unless it succeeded."""
+    ended = follow_job(client, job["id"], TRAINING_JOBS)
+    print_job_end(ended)
+
+
+@train.command("architectures")
+def train_architectures(
+    task: Annotated[
+        TrainTask | None, typer.Option("--task", case_sensitive=False, help="only networks for this task")
+    ] = None,
+    dims: Annotated[int, typer.Option("--dims", min=0, max=3, help="only networks for 2 or 3 dimensions")] = 0,
+    url: Url = None,
+) -> None:
+    """The networks of the model zoo, and the custom networks imported (`models import`)."""
+    with signed_in(url) as client:
+        found = client.architectures(task.value if task else "", dims)
+    table = listing(f"architectures ({len(found)})", fixed("id"), "name", fixed("task"), fixed("dims"), "description")
+    for network in found:
+        table.add_row(
+            escape(network["id"]),
+            escape(network["display_name"]),
+            network["task"].lower(),
+            "/".join(f"{d}D" for d in network["spatial_dims"]),
+            escape(network["description"]),
+        )
+    console.print(table)
+
+
+@train.command("defaults")
+def train_defaults(task: TaskOption, dims: Dims, url: Url = None) -> None:
+    """Every setting of a run with its default, as JSON: save it, edit it, start with `train start --settings`."""
+    with signed_in(url) as client:
+        settings = client.training_defaults(task.value, dims)
+    typer.echo(json.dumps(settings, indent=2))
+
+
+@train.command("start")
+def train_start(
+    dataset: Annotated[str, typer.Option("--dataset", help="a frozen dataset version's id")],
+    task: TaskOption,
+    dims: Dims,
+    architecture: Annotated[
+        str, typer.Option("--architecture", help="a network (see `train architectures`); default resnet18 or unet")
+    ] = "",
+    changes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="change a setting: dotted name=JSON value, e.g. optimizer.learning_rate=3e-4 (repeat)"
+        ),
+    ] = None,
+    settings_file: Annotated[
+        Path | None,
+        typer.Option("--settings", exists=True, dir_okay=False, help="settings as JSON (see `train defaults`)"),
+    ] = None,
+    model_name: Annotated[
+        str, typer.Option("--model-name", help="the registered model's name (default: <project>-<architecture>)")
+    ] = "",
+    job_id: Annotated[
+        str, typer.Option("--job-id", help="your id for the job and run, so a retry never starts another")
+    ] = "",
+    validate_only: Annotated[
+        bool, typer.Option("--validate-only", help="only check the settings and the dataset version")
+    ] = False,
+    watch: Watch = False,
+    url: Url = None,
+) -> None:
+    """Train a network on a dataset version as a job on Ray (its train split trains, its validation split picks the
+    best epoch, which is registered as a model version)."""
+    if validate_only and watch:
+        raise typer.BadParameter("a validation starts no job: leave out --watch", param_hint="--watch")
+    settings = run_settings(settings_file, architecture, changes or [])
+    with signed_in(url) as client:
+        started = client.start_training(
+            dataset, task.value, dims, settings, model_name=model_name, job_id=job_id, validate_only=validate_only
+        )
+        chosen = started["settings"]
+        if validate_only:
+            console.print(
+                f"settings are valid: {escape(str(chosen.get('architecture')))} on dataset version {escape(dataset)} "
+                f"({case_counts(started['cases'])})",
+                highlight=False,
+            )
+            table = listing("settings", fixed("setting"), "value")
+            for name, value in flat_settings(chosen):
+                table.add_row(escape(name), escape(value))
+            console.print(table)
+            return
+        job = started["job"]
+        console.print(
+            f"job [bold]{escape(job['id'])}[/bold]: {escape(str(chosen.get('architecture')))} on dataset version "
+            f"{escape(dataset)} ({case_counts(started['cases'])}), {state_text(job)}",
+            highlight=False,
+        )
+        if not watch:
+            console.print(f"follow it with: radscholar train status {escape(job['id'])} --watch", highlight=False)
+            return
+        follow_training(client, job)
+
+
+@train.command("status")
+def train_status(
+    job_id: Annotated[str | None, typer.Argument(help="a training job (default: list the jobs)")] = None,
+    watch: Watch = False,
+    lines: Annotated[int, typer.Option("--lines", min=0, help="how many of its last log lines to show")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="how many jobs to list")] = 50,
+    url: Url = None,
+) -> None:
+    """Your training jobs, newest first; or one job with its last log lines (--watch: follow it)."""
+    job_status(url, job_id, watch, lines, limit, TRAINING_JOBS)
+
+
+@train.command("logs")
+def train_logs(job_id: TrainingJobId, url: Url = None) -> None:
+    """The whole log of a training job, as Ray kept it (driver and workers)."""
+    with signed_in(url) as client:
+        text = client.training_logs(job_id)
+    typer.echo(text, nl=not text.endswith("\n"))
+
+
+@train.command("cancel")
+def train_cancel(job_id: TrainingJobId, url: Url = None) -> None:
+    """Stop a queued or running training job; `train resume` continues its run from its last checkpoint."""
+    cancel_job(url, job_id, TRAINING_JOBS)
+
+
+@train.command("resume")
+def train_resume(run_id: RunId, watch: Watch = False, url: Url = None) -> None:
+    """Continue a cancelled or failed run from its last checkpoint, as a new job."""
+    with signed_in(url) as client:
+        job = client.resume_training(run_id)
+        console.print(
+            f"job [bold]{escape(job['id'])}[/bold] continues run {escape(run_id)}: {state_text(job)}", highlight=False
+        )
+        if not watch:
+            console.print(f"follow it with: radscholar train status {escape(job['id'])} --watch", highlight=False)
+            return
+        follow_training(client, job)
+
+
+@train.command("metrics")
+def train_metrics(run_id: RunId, url: Url = None) -> None:
+    """A run's curves, epoch by epoch (live while it trains)."""
+    with signed_in(url) as client:
+        metrics = client.run_metrics(run_id)
+    curves = {curve["name"]: {int(p["epoch"]): p["value"] for p in curve["points"]} for curve in metrics["curves"]}
+    if not curves:
+        console.print(f"run {escape(run_id)} has no metrics yet", highlight=False)
+        return
+    names = sorted(curves)
+    table = listing(f"run {escape(run_id)} (MLflow run {escape(metrics['mlflow_run_id'])})", fixed("epoch"))
+    for name in names:
+        table.add_column(escape(name), justify="right", no_wrap=True)
+    for epoch in sorted({epoch for points in curves.values() for epoch in points}):
+        values = [curves[name].get(epoch) for name in names]
+        table.add_row(str(epoch), *("-" if value is None else f"{value:.4g}" for value in values))
+    console.print(table)
+
+
+@train.command("predictions")
+def train_predictions(
+    run_id: RunId,
+    out: Annotated[Path, typer.Option("--out", "-o", dir_okay=False, help="the CSV file to write")],
+    url: Url = None,
+) -> None:
+    """Download a finished run's predictions on its validation and test splits (CSV)."""
+    with signed_in(url) as client:
+        client.download_predictions(run_id, out)
+    console.print(f"predictions written to {escape(str(out))}", highlight=False)
+
+
+def model_ref(text: str) -> tuple[str, int]:
+    """NAME:VERSION, such as lung-nodules-resnet18:3."""
+    name, _, version = text.rpartition(":")
+    if not name or not version.isdigit() or int(version) < 1:
+        raise typer.BadParameter(f"'{text}': give NAME:VERSION, such as lung-nodules-resnet18:3", param_hint="VERSIONS")
+    return name, int(version)
+
+
+def metric_summary(version: dict[str, Any]) -> str:
+    """Its validation and test metrics, losses left out."""
+    shown = sorted(k for k in version["metrics"] if k.startswith(("val_", "test_")) and not k.endswith("loss"))
+    return ", ".join(f"{name} {version['metrics'][name]:.3f}" for name in shown)
+
+
+def status_colour(status: str) -> str:
+    colour = {"PRODUCTION": "green", "ARCHIVED": "dim"}.get(status)
+    return f"[{colour}]{status}[/{colour}]" if colour else status
+
+
+@models.command("list")
+def models_list(
+    name: Annotated[str, typer.Option("--name", help="only this registered model")] = "", url: Url = None
+) -> None:
+    """Registered model versions, newest first."""
+    with signed_in(url) as client:
+        versions = client.model_versions(name)
+    if not versions:
+        console.print("no registered model yet: a training run registers its best epoch", highlight=False)
+        return
+    columns = ("model", fixed("version"), fixed("status"), "architecture", "metrics", "registered")
+    table = listing(f"model versions ({len(versions)})", *columns)
+    for version in versions:
+        table.add_row(
+            escape(version["name"]),
+            str(version["version"]),
+            status_colour(version["status"]),
+            escape(version["tags"].get("architecture", "-")),
+            escape(metric_summary(version)),
+            when(version.get("created_at")),
+        )
+    console.print(table)
+
+
+@models.command("show")
+def models_show(name: ModelName, version: ModelVersionNumber, url: Url = None) -> None:
+    """One model version: its status, metrics, tags and the settings it was trained with."""
+    with signed_in(url) as client:
+        found = client.model_version(name, version)
+    table = Table(show_header=False, box=None)
+    table.add_row("model", escape(found["name"]))
+    table.add_row("version", str(found["version"]))
+    table.add_row("status", status_colour(found["status"]))
+    table.add_row("registered", when(found.get("created_at"), seconds=True))
+    table.add_row("MLflow run", escape(found["mlflow_run_id"]))
+    console.print(table)
+    for title, values in (("metrics", found["metrics"]), ("tags", found["tags"]), ("settings", found["params"])):
+        if values:
+            shown = listing(title, fixed("name"), "value")
+            for key, value in sorted(values.items()):
+                shown.add_row(escape(key), f"{value:.6g}" if isinstance(value, float) else escape(str(value)))
+            console.print(shown)
+
+
+@models.command("compare")
+def models_compare(
+    versions: Annotated[list[str], typer.Argument(help="two or more NAME:VERSION, such as nodules-resnet18:3")],
+    url: Url = None,
+) -> None:
+    """Model versions side by side: their common metrics and the settings that differ."""
+    refs = [model_ref(text) for text in versions]
+    if len(refs) < 2:
+        raise typer.BadParameter("compare two or more model versions", param_hint="VERSIONS")
+    with signed_in(url) as client:
+        compared = client.compare_models(refs)
+    found = compared["versions"]
+    table = listing("comparison", fixed(""), *(fixed(f"{v['name']}:{v['version']}") for v in found))
+    table.add_row("status", *(status_colour(v["status"]) for v in found))
+    for metric in compared["common_metrics"]:
+        table.add_row(escape(metric), *(f"{v['metrics'][metric]:.4g}" for v in found))
+    for param in compared["differing_params"]:
+        table.add_row(escape(param), *(escape(v["params"].get(param, "-")) for v in found))
+    console.print(table)
+    if not compared["differing_params"]:
+        console.print("they were trained with the same settings", highlight=False)
+
+
+@models.command("promote")
+def models_promote(name: ModelName, version: ModelVersionNumber, url: Url = None) -> None:
+    """Make a version its model's production version (the one before becomes a candidate again)."""
+    with signed_in(url) as client:
+        changed = client.promote_model(name, version)
+    console.print(f"{escape(name)}:{version} is {status_colour(changed['status'])}", highlight=False)
+
+
+@models.command("archive")
+def models_archive(name: ModelName, version: ModelVersionNumber, url: Url = None) -> None:
+    """Retire a model version (it can be promoted again)."""
+    with signed_in(url) as client:
+        changed = client.archive_model(name, version)
+    console.print(f"{escape(name)}:{version} is {status_colour(changed['status'])}", highlight=False)
+
+
+@models.command("export")
+def models_export(
+    name: ModelName,
+    version: ModelVersionNumber,
+    format: Annotated[ModelFormat, typer.Option("--format", case_sensitive=False, help="torchscript, onnx or mlflow")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", dir_okay=False, help="the file (default: NAME-vVERSION.pt/.onnx/.zip)")
+    ] = None,
+    url: Url = None,
+) -> None:
+    """Download a model version as TorchScript, ONNX or an MLflow model (zipped)."""
+    path = out or Path(f"{name}-v{version}.{EXPORT_SUFFIXES[format]}")
+    with signed_in(url) as client:
+        client.export_model(name, version, format.value, path)
+    console.print(f"wrote {escape(str(path))} ({human_bytes(path.stat().st_size)})", highlight=False)
+
+
+@models.command("import")
+def models_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a TorchScript file or a MONAI bundle zip")],
+    format: Annotated[CustomFormat, typer.Option("--format", case_sensitive=False, help="torchscript or monai_bundle")],
+    task: TaskOption,
+    dims: Dims,
+    in_channels: Annotated[int, typer.Option("--in-channels", min=1, help="input channels")],
+    patch_size: Annotated[
+        str, typer.Option("--patch-size", help="an input size it accepts, one per dimension: 32,32,32")
+    ],
+    name: Annotated[str, typer.Option("--name", help="the name researchers see (default: the file's)")] = "",
+    url: Url = None,
+) -> None:
+    """Import your own network to train or fine-tune; it is checked with one forward pass."""
+    try:
+        patch = [int(side) for side in patch_size.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"'{patch_size}': give sizes separated by commas", param_hint="--patch-size") from None
+    if len(patch) != dims or min(patch) < 1:
+        raise typer.BadParameter(f"give {dims} positive sizes, one per dimension", param_hint="--patch-size")
+    with signed_in(url) as client:
+        imported = client.import_custom_model(
+            file,
+            format=format.value,
+            task=task.value,
+            spatial_dims=dims,
+            in_channels=in_channels,
+            patch_size=patch,
+            display_name=name,
+        )
+    network = imported["architecture"]
+    console.print(
+        f"imported {escape(network['id'])} ({escape(network['display_name'])}): "
+        f"{imported['parameters']:,} parameters, output {tuple(imported['output_shape'])}",
+        highlight=False,
+    )
+    console.print(
+        f"train it with: radscholar train start --dataset ID --task {task.value} --dims {dims} "
+        f"--architecture {escape(network['id'])}",
+        highlight=False,
+    )

@@ -7,7 +7,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal, TypedDict, TypeVar, Unpack, cast
@@ -50,6 +50,9 @@ STREAM_READ_TIMEOUT = 60.0
 FINISHED_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 RADIOMICS_JOBS = "/api/v1/radiomics/jobs"
 STATS_JOBS = "/api/v1/stats/jobs"
+TRAINING_JOBS = "/api/v1/training/jobs"
+TRAINING_RUNS = "/api/v1/training/runs"
+MODELS = "/api/v1/models"
 
 Body = dict[str, Any] | Callable[[], dict[str, Any]] | None
 Files = list[tuple[str, tuple[str, Any, str]]] | None
@@ -1277,11 +1280,11 @@ class Client:
         source = f"/api/v1/radiomics/jobs/{_segment(job_id)}/{'stability' if stability else 'features'}{suffix}"
         return self._download(source, path)
 
-    def _download(self, source: str, path: Path) -> Path:
+    def _download(self, source: str, path: Path, timeout: httpx.Timeout = DOWNLOAD_TIMEOUT) -> Path:
         """Streams a GET's body to ``path``, which appears only once complete."""
         partial = path.with_name(path.name + ".part")
         try:
-            with self._streamed(source, DOWNLOAD_TIMEOUT) as answer, partial.open("wb") as out:
+            with self._streamed(source, timeout) as answer, partial.open("wb") as out:
                 for chunk in answer.iter_bytes(1 << 20):
                     out.write(chunk)
             partial.replace(path)
@@ -1363,6 +1366,155 @@ class Client:
         """Stops a queued or running analysis job; returns the job."""
         return self._cancel_job(STATS_JOBS, job_id)
 
+    # -- training and registered models ----------------------------------------------------------
+
+    def architectures(self, task: str = "", spatial_dims: int = 0) -> list[dict[str, Any]]:
+        """Networks of the model zoo and the custom networks imported, optionally of one task ("classification",
+        "segmentation") and dimensionality (2, 3): [{id, display_name, task, spatial_dims, library, description}]."""
+        params = {name: value for name, value in (("task", task.upper()), ("spatial_dims", spatial_dims)) if value}
+        answer = self._request("GET", "/api/v1/training/architectures", params=params)
+        return answer["architectures"]  # type: ignore[no-any-return]
+
+    def training_defaults(self, task: str, spatial_dims: int) -> dict[str, Any]:
+        """Every setting of a run of ``task`` ("classification" or "segmentation") on ``spatial_dims`` (2 or 3)
+        with its default, nested: what :meth:`start_training`'s ``settings`` change."""
+        params = {"task": task.upper(), "spatial_dims": spatial_dims}
+        return self._request("GET", "/api/v1/training/defaults", params=params)["settings"]  # type: ignore[no-any-return]
+
+    def start_training(
+        self,
+        dataset_id: str,
+        task: str,
+        spatial_dims: int,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        model_name: str = "",
+        job_id: str = "",
+        validate_only: bool = False,
+    ) -> dict[str, Any]:
+        """Starts a training run on a frozen dataset version (its train split trains, its validation split picks the
+        best epoch) as a job on Ray. ``settings`` change the task's defaults (see :meth:`training_defaults`), nested
+        as they are, e.g. {"architecture": "resnet18", "optimizer": {"learning_rate": 3e-4}}; a bad one is ApiError
+        INVALID_SETTING with ``details["setting"]`` naming it. ``model_name`` names the registered model of the
+        best checkpoint; ``job_id`` (your choice, also the run's id) makes a retry safe; ``validate_only`` checks
+        the settings and the dataset version and starts nothing. Returns {job (None when validating), settings (in
+        full), cases: {train, validation, test}}; follow the job with :meth:`wait_for_training_job`."""
+        body = {
+            "dataset_id": dataset_id,
+            "task": task.upper(),
+            "spatial_dims": spatial_dims,
+            "settings": dict(settings or {}),
+            "model_name": model_name,
+            "job_id": job_id,
+            "validate_only": validate_only,
+        }
+        return self._request("POST", TRAINING_JOBS, json=body, timeout=UPLOAD_TIMEOUT)  # type: ignore[no-any-return]
+
+    def training_jobs(self, page_size: int = 0, page_token: str = "") -> dict[str, Any]:
+        """One page of your training jobs (every job for an admin), newest first: {jobs, next_page_token}, jobs as
+        in :meth:`radiomics_jobs`; a succeeded job's result names its run, MLflow run and model version."""
+        params = {"page_size": page_size, "page_token": page_token}
+        return self._request("GET", TRAINING_JOBS, params=params)  # type: ignore[no-any-return]
+
+    def training_job(self, job_id: str) -> dict[str, Any]:
+        """One training job and its newest log lines: {job, log_lines: [{time, level, message}]}."""
+        return self._job(TRAINING_JOBS, job_id)
+
+    def watch_training_job(self, job_id: str, *, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """Follows a training job (epochs, metrics in its log) as :meth:`watch_radiomics_job` follows a batch job."""
+        return self._watch_job(TRAINING_JOBS, job_id, timeout)
+
+    def wait_for_training_job(
+        self,
+        job_id: str,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Follows a training job until it has SUCCEEDED, FAILED or was CANCELLED and returns the job, as
+        :meth:`wait_for_radiomics_job` does."""
+        return self._wait_for_job(TRAINING_JOBS, job_id, on_event, timeout)
+
+    def cancel_training(self, job_id: str) -> dict[str, Any]:
+        """Stops a queued or running training job (its run can be resumed from its last checkpoint); returns it."""
+        return self._cancel_job(TRAINING_JOBS, job_id)
+
+    def resume_training(self, run_id: str) -> dict[str, Any]:
+        """Continues a cancelled or failed run (the id of its first job) from its last checkpoint; returns the new
+        job."""
+        return self._request("POST", f"{TRAINING_RUNS}/{_segment(run_id)}/resume")["job"]  # type: ignore[no-any-return]
+
+    def training_logs(self, job_id: str) -> str:
+        """The whole log of a training job as Ray kept it (driver and workers)."""
+        return bytes(self._request("GET", f"{TRAINING_JOBS}/{_segment(job_id)}/logs", raw=True)).decode()
+
+    def run_metrics(self, run_id: str) -> dict[str, Any]:
+        """A run's per-epoch curves, live while it trains: {run_id, mlflow_run_id, curves: [{name, points: [{epoch,
+        value}]}]} (train_loss, val_loss, val_auc or val_dice, learning_rate, samples_per_second...)."""
+        return self._request("GET", f"{TRAINING_RUNS}/{_segment(run_id)}/metrics")  # type: ignore[no-any-return]
+
+    def download_predictions(self, run_id: str, path: Path | str) -> Path:
+        """Writes a finished run's predictions on its validation and test splits (CSV) to ``path``."""
+        return self._download(f"{TRAINING_RUNS}/{_segment(run_id)}/predictions.csv", Path(path))
+
+    def model_versions(self, name: str = "") -> list[dict[str, Any]]:
+        """Registered model versions (of the model ``name``, or of all), newest first: [{name, version, status
+        (CANDIDATE, PRODUCTION, ARCHIVED), mlflow_run_id, metrics, params, tags, created_at}]."""
+        return self._request("GET", MODELS, params={"name": name} if name else None)["versions"]  # type: ignore[no-any-return]
+
+    def model_version(self, name: str, version: int) -> dict[str, Any]:
+        """One registered model version (see :meth:`model_versions`)."""
+        return self._request("GET", _model_path(name, version))  # type: ignore[no-any-return]
+
+    def compare_models(self, versions: Iterable[tuple[str, int]]) -> dict[str, Any]:
+        """Two or more model versions side by side: {versions (in the order given), differing_params,
+        common_metrics}."""
+        body = {"versions": [{"name": name, "version": version} for name, version in versions]}
+        return self._request("POST", f"{MODELS}/compare", json=body)  # type: ignore[no-any-return]
+
+    def promote_model(self, name: str, version: int) -> dict[str, Any]:
+        """Makes a version its model's production version (the previous one becomes a candidate); returns it. Only
+        an admin or the researcher who trained it may (ApiError NOT_MODEL_OWNER)."""
+        return self._request("POST", f"{_model_path(name, version)}/promote")  # type: ignore[no-any-return]
+
+    def archive_model(self, name: str, version: int) -> dict[str, Any]:
+        """Retires a model version (it can be promoted again); returns it."""
+        return self._request("POST", f"{_model_path(name, version)}/archive")  # type: ignore[no-any-return]
+
+    def export_model(
+        self, name: str, version: int, format: Literal["torchscript", "onnx", "mlflow"], path: Path | str
+    ) -> Path:
+        """Writes a model version to ``path`` as TorchScript (.pt), ONNX (.onnx) or an MLflow model (zip)."""
+        source = f"{_model_path(name, version)}/export?format={quote(format)}"
+        # the first export of a version is made while the request waits
+        return self._download(source, Path(path), httpx.Timeout(30.0, read=UPLOAD_TIMEOUT))
+
+    def import_custom_model(
+        self,
+        path: Path | str,
+        *,
+        format: Literal["torchscript", "monai_bundle"],
+        task: str,
+        spatial_dims: int,
+        in_channels: int,
+        patch_size: Sequence[int],
+        display_name: str = "",
+    ) -> dict[str, Any]:
+        """Imports a TorchScript file or a MONAI bundle (zip with configs/ and models/model.pt) as a network to train
+        or fine-tune; it is checked with one forward pass of a ``patch_size`` input. Returns {architecture (its id,
+        "custom-...", goes into the settings' "architecture"), parameters, output_shape}."""
+        path = Path(path)
+        with path.open("rb") as handle:
+            body: Files = [
+                ("file", (path.name, handle, "application/octet-stream")),
+                ("format", (None, format)),  # type: ignore[list-item]
+                ("task", (None, task.upper())),  # type: ignore[list-item]
+                ("spatial_dims", (None, str(spatial_dims))),  # type: ignore[list-item]
+                ("in_channels", (None, str(in_channels))),  # type: ignore[list-item]
+                ("patch_size", (None, ",".join(map(str, patch_size)))),  # type: ignore[list-item]
+                ("display_name", (None, display_name)),  # type: ignore[list-item]
+            ]
+            return self._request("POST", "/api/v1/training/custom-models", files=body, timeout=UPLOAD_TIMEOUT)  # type: ignore[no-any-return]
+
 
 def job_state(job: dict[str, Any]) -> str:
     """A job's state: QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED (also from a proto-style JOB_STATE_ name)."""
@@ -1409,6 +1561,10 @@ def _query(filters: StudyFilter, sort: str | None) -> dict[str, Any]:
     for end in ("study_date_from", "study_date_to"):
         params[end] = _day(params.get(end))
     return {name: value for name, value in params.items() if value}
+
+
+def _model_path(name: str, version: int) -> str:
+    return f"{MODELS}/{_segment(name)}/versions/{int(version)}"
 
 
 def _segment(value: str) -> str:

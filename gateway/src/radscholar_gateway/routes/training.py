@@ -1,18 +1,49 @@
-"""Training: the model zoo."""
+"""Training: the model zoo, default settings, training runs as jobs on Ray (their logs, curves and predictions), the
+registered models (compare, promote, archive, export) and custom networks to train."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import asyncio
+import json
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Form, Query, Request, Response, UploadFile
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, Field
 
+from radscholar_core.errors import InvalidArgument, NotFound
+from radscholar_core.objectstore import ObjectStore
+from radscholar_gateway.convert import to_model
 from radscholar_gateway.deps import Training
+from radscholar_gateway.jobs import (
+    EVENT_STREAM,
+    JOB_ID,
+    WATCH_SECONDS,
+    CancelledJob,
+    Job,
+    JobDetail,
+    JobList,
+    job_detail,
+    job_events,
+    job_of,
+)
+from radscholar_gateway.routes.dicom import object_response
+from radscholar_gateway.staging import staged
 from radscholar_proto.training.v1 import training_pb2 as pb
 
-router = APIRouter(prefix="/api/v1/training", tags=["training"])
+training_router = APIRouter(prefix="/api/v1/training", tags=["training"])
+models_router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
 Task = Literal["CLASSIFICATION", "SEGMENTATION", "DETECTION"]
+ModelStatus = Literal["CANDIDATE", "PRODUCTION", "ARCHIVED"]
+ExportFormat = Literal["torchscript", "onnx", "mlflow"]
+CustomFormat = Literal["torchscript", "monai_bundle"]
+EXPORT_FILES = {
+    "torchscript": "application/octet-stream",
+    "onnx": "application/octet-stream",
+    "mlflow": "application/zip",
+}
+SETTINGS_EXAMPLE = {"architecture": "resnet18", "epochs": 20, "optimizer": {"learning_rate": 0.0003}}
 
 
 class Architecture(BaseModel):
@@ -28,7 +59,16 @@ class ArchitectureList(BaseModel):
     architectures: list[Architecture]
 
 
-@router.get("/architectures", summary="Networks of the model zoo")
+def _architecture(message: pb.Architecture) -> Architecture:
+    return to_model(Architecture, message, task=pb.Task.Name(message.task).removeprefix("TASK_"))
+
+
+def _task(task: Task) -> str:
+    """The proto enumeration's name of a REST task (messages take enumeration names)."""
+    return f"TASK_{task}"
+
+
+@training_router.get("/architectures", summary="Networks of the model zoo (and the custom networks imported)")
 async def list_architectures(
     training: Training,
     task: Task | None = None,
@@ -37,16 +77,338 @@ async def list_architectures(
     answer = await training.ListArchitectures(
         pb.ListArchitecturesRequest(task=f"TASK_{task or 'UNSPECIFIED'}", spatial_dims=spatial_dims or 0)
     )
-    return ArchitectureList(
-        architectures=[
-            Architecture(
-                id=a.id,
-                display_name=a.display_name,
-                task=pb.Task.Name(a.task).removeprefix("TASK_"),  # type: ignore[arg-type]
-                spatial_dims=list(a.spatial_dims),
-                library=a.library,
-                description=a.description,
-            )
-            for a in answer.architectures
-        ]
+    return ArchitectureList(architectures=[_architecture(a) for a in answer.architectures])
+
+
+class DefaultSettings(BaseModel):
+    task: Task
+    spatial_dims: int
+    settings: dict[str, Any] = Field(description="every setting with its default: what a form starts from")
+
+
+@training_router.get("/defaults", summary="The default settings of a task and dimensionality")
+async def default_settings(
+    training: Training,
+    task: Annotated[Task, Query(description="CLASSIFICATION or SEGMENTATION")],
+    spatial_dims: Annotated[int, Query(description="2 or 3")],
+) -> DefaultSettings:
+    answer = await training.GetDefaultSettings(
+        pb.GetDefaultSettingsRequest(task=_task(task), spatial_dims=spatial_dims)
     )
+    return DefaultSettings(task=task, spatial_dims=spatial_dims, settings=json.loads(answer.settings_json))
+
+
+# --- training runs as jobs --------------------------------------------------------------------------
+
+
+class NewTrainingJob(BaseModel):
+    dataset_id: str = Field(min_length=1, description="a frozen dataset version: train on its train split")
+    task: Task = Field(description="CLASSIFICATION or SEGMENTATION")
+    spatial_dims: int = Field(description="2 or 3")
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        examples=[SETTINGS_EXAMPLE],
+        description="changes to the task's defaults (see /defaults), nested as they are; names the architecture",
+    )
+    model_name: str = Field("", max_length=256, description='registered model name (default "<project>-<arch>")')
+    job_id: str = Field(
+        "", pattern=JOB_ID, description="an id of your choosing, so that a retried request never starts a second run"
+    )
+    validate_only: bool = Field(False, description="only check the settings and the dataset version")
+
+
+class StartedTraining(BaseModel):
+    job: Job | None = Field(description="queued on Ray; null when only validating. Its id is also the run's id")
+    settings: dict[str, Any] = Field(description="the settings in full, as the run uses them")
+    cases: dict[str, int] = Field(description='cases per split: "train", "validation", "test"')
+
+
+class ResumedRun(BaseModel):
+    job: Job = Field(description="the new job, continuing the run from its last checkpoint")
+
+
+@training_router.post(
+    "/jobs",
+    status_code=201,
+    summary="Start a training run on a dataset version as a job on Ray (or, validate_only, check it: 200); "
+    "follow it at /jobs/{job_id}/events",
+    responses={200: {"description": "validate_only: the settings and cases, no job", "model": StartedTraining}},
+)
+async def start_training(
+    body: NewTrainingJob, request: Request, response: Response, training: Training
+) -> StartedTraining:
+    answer = await training.StartTraining(
+        pb.StartTrainingRequest(
+            dataset_id=body.dataset_id,
+            task=_task(body.task),
+            spatial_dims=body.spatial_dims,
+            settings_json=json.dumps(body.settings).encode(),
+            model_name=body.model_name,
+            job_id=body.job_id,
+            validate_only=body.validate_only,
+        ),
+        timeout=request.app.state.settings.upload_timeout_seconds,  # a first run exports the dataset's volumes
+    )
+    settings = json.loads(answer.settings_json)
+    request.state.audit_details = {"dataset": body.dataset_id, "architecture": str(settings.get("architecture", ""))}
+    if body.validate_only:
+        response.status_code = 200
+        request.state.audit_details["validate_only"] = "true"
+    else:
+        request.state.audit_resource = f"training_job:{answer.job.id}"
+    return StartedTraining(
+        job=job_of(answer.job) if answer.HasField("job") else None, settings=settings, cases=dict(answer.cases)
+    )
+
+
+@training_router.get("/jobs", summary="Your training jobs (every job for an admin), newest first")
+async def list_jobs(
+    training: Training,
+    page_size: Annotated[int, Query(ge=0, le=1000, description="default 50")] = 0,
+    page_token: str = "",
+) -> JobList:
+    answer = await training.ListJobs(pb.ListJobsRequest(page_size=page_size, page_token=page_token))
+    return JobList(jobs=[job_of(job) for job in answer.jobs], next_page_token=answer.next_page_token)
+
+
+@training_router.get("/jobs/{job_id}", summary="One training job: state, progress (epochs), result, and its newest log")
+async def get_job(job_id: str, training: Training) -> JobDetail:
+    answer = await training.GetJob(pb.GetJobRequest(job_id=job_id))
+    return job_detail(answer.job, answer.log_lines)
+
+
+@training_router.get(
+    "/jobs/{job_id}/events",
+    summary="Follow a training job as Server-Sent Events: its snapshot, then one JobEvent per change, until it ends",
+    response_class=StreamingResponse,
+    responses=EVENT_STREAM,
+)
+async def watch_job(job_id: str, request: Request, training: Training) -> StreamingResponse:
+    return await job_events(request, training.WatchJob(pb.WatchJobRequest(job_id=job_id), timeout=WATCH_SECONDS))
+
+
+@training_router.post(
+    "/jobs/{job_id}/cancel", summary="Stop a queued or running training job; its run resumes from its last checkpoint"
+)
+async def cancel_job(job_id: str, training: Training) -> CancelledJob:
+    answer = await training.CancelJob(pb.CancelJobRequest(job_id=job_id))
+    return CancelledJob(job=job_of(answer.job))
+
+
+@training_router.get(
+    "/jobs/{job_id}/logs",
+    summary="The whole log of a training job as Ray kept it (driver and workers), as text",
+    response_class=PlainTextResponse,
+)
+async def job_logs(job_id: str, training: Training) -> PlainTextResponse:
+    answer = await training.GetJobLogs(pb.GetJobLogsRequest(job_id=job_id))
+    return PlainTextResponse(answer.text)
+
+
+@training_router.post(
+    "/runs/{run_id}/resume",
+    status_code=201,
+    summary="Continue a cancelled or failed run from its last checkpoint, as a new job",
+)
+async def resume_run(run_id: str, request: Request, training: Training) -> ResumedRun:
+    answer = await training.ResumeTraining(pb.ResumeTrainingRequest(run_id=run_id))
+    request.state.audit_details = {"job": answer.job.id}
+    return ResumedRun(job=job_of(answer.job))
+
+
+class MetricPoint(BaseModel):
+    epoch: int = Field(description="1-based")
+    value: float
+
+
+class MetricCurve(BaseModel):
+    name: str = Field(examples=["val_auc"])
+    points: list[MetricPoint]
+
+
+class RunMetrics(BaseModel):
+    run_id: str
+    mlflow_run_id: str = Field(description="empty until the run has logged to MLflow")
+    curves: list[MetricCurve] = Field(description="loss, validation metrics, learning rate, throughput; by name")
+
+
+@training_router.get("/runs/{run_id}/metrics", summary="A run's per-epoch curves, live while it trains")
+async def run_metrics(run_id: str, training: Training) -> RunMetrics:
+    answer = await training.GetRunMetrics(pb.GetRunMetricsRequest(run_id=run_id))
+    return to_model(RunMetrics, answer, run_id=run_id)
+
+
+@training_router.get(
+    "/runs/{run_id}/predictions.csv",
+    summary="Download a finished run's predictions on the validation and test splits, one row per sample",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def run_predictions(run_id: str, request: Request, training: Training) -> StreamingResponse:
+    await training.GetJob(pb.GetJobRequest(job_id=run_id))  # the run's first job: NOT_FOUND unless the caller's
+    key = f"training/runs/{run_id}/predictions.csv"
+    objects: ObjectStore = request.app.state.objects
+    if not await asyncio.to_thread(objects.exists, key):
+        raise NotFound(f"run {run_id!r} has no predictions (yet)", reason="NO_PREDICTIONS", details={"run_id": run_id})
+    return object_response(request, key, "text/csv", f"predictions-{run_id}.csv")
+
+
+class ImportedModel(BaseModel):
+    architecture: Architecture = Field(description='train it by naming its id ("custom-...") as the architecture')
+    parameters: int
+    output_shape: list[int] = Field(description="its output for one input of the patch size given")
+
+
+@training_router.post(
+    "/custom-models",
+    status_code=201,
+    summary="Import a TorchScript file or a MONAI bundle (zip, with weights) as a network to train or fine-tune",
+)
+async def import_custom_model(
+    request: Request,
+    training: Training,
+    file: UploadFile,
+    format: Annotated[CustomFormat, Form(description="torchscript or monai_bundle")],
+    task: Annotated[Task, Form(description="CLASSIFICATION or SEGMENTATION")],
+    spatial_dims: Annotated[int, Form(description="2 or 3")],
+    in_channels: Annotated[int, Form(ge=1, le=1024)],
+    patch_size: Annotated[str, Form(description="an input size it accepts, checked by a forward pass: 32,32,32")],
+    display_name: Annotated[str, Form(max_length=200, description="default: the file's name")] = "",
+) -> ImportedModel:
+    try:
+        patch = [int(side) for side in patch_size.replace("x", ",").split(",")]
+    except ValueError:
+        raise InvalidArgument(
+            f"patch_size must be sizes separated by commas, such as 32,32,32; got {patch_size!r}",
+            reason="INVALID_CUSTOM_MODEL",
+        ) from None
+    async with staged(request, [file.file], "staging/training") as (key,):
+        answer = await training.ImportCustomModel(
+            pb.ImportCustomModelRequest(
+                object_key=key,
+                format=f"CUSTOM_MODEL_FORMAT_{format.upper()}",
+                display_name=display_name or file.filename or "Custom model",
+                task=_task(task),
+                spatial_dims=spatial_dims,
+                in_channels=in_channels,
+                patch_size=patch,
+            ),
+            timeout=request.app.state.settings.upload_timeout_seconds,
+        )
+    request.state.audit_resource = f"architecture:{answer.architecture.id}"
+    return ImportedModel(
+        architecture=_architecture(answer.architecture),
+        parameters=answer.parameters,
+        output_shape=list(answer.output_shape),
+    )
+
+
+# --- registered models ------------------------------------------------------------------------------
+
+
+class ModelVersion(BaseModel):
+    name: str
+    version: int
+    status: ModelStatus
+    mlflow_run_id: str
+    metrics: dict[str, float] = Field(description="the best epoch's metrics, and the test split's (\"test_*\")")
+    params: dict[str, str] = Field(description='the run\'s settings, flattened ("optimizer.learning_rate")')
+    tags: dict[str, str] = Field(description="dataset_id, dataset_hash, architecture, task, spatial_dims, run_id...")
+    created_at: str | None = None
+
+
+class ModelVersionList(BaseModel):
+    versions: list[ModelVersion] = Field(description="newest first")
+
+
+class ModelRef(BaseModel):
+    name: str = Field(min_length=1)
+    version: int = Field(ge=1)
+
+
+class Comparison(BaseModel):
+    versions: list[ModelRef] = Field(max_length=50, description="two or more model versions")
+
+
+class ComparedVersions(BaseModel):
+    versions: list[ModelVersion] = Field(description="in the order asked")
+    differing_params: list[str] = Field(description="settings whose values differ between them")
+    common_metrics: list[str] = Field(description="metrics every one of them has")
+
+
+def _version(message: pb.ModelVersion) -> ModelVersion:
+    return to_model(ModelVersion, message, status=pb.ModelStatus.Name(message.status).removeprefix("MODEL_STATUS_"))
+
+
+@models_router.get("", summary="Registered model versions (of one model with ?name=), newest first")
+async def list_model_versions(training: Training, name: str = "") -> ModelVersionList:
+    answer = await training.ListModelVersions(pb.ListModelVersionsRequest(name=name))
+    return ModelVersionList(versions=[_version(v) for v in answer.versions])
+
+
+@models_router.post("/compare", summary="Metrics and settings of several model versions side by side")
+async def compare_model_versions(body: Comparison, training: Training) -> ComparedVersions:
+    answer = await training.CompareModelVersions(
+        pb.CompareModelVersionsRequest(
+            versions=[pb.ModelVersionRef(name=v.name, version=v.version) for v in body.versions]
+        )
+    )
+    return ComparedVersions(
+        versions=[_version(v) for v in answer.versions],
+        differing_params=list(answer.differing_params),
+        common_metrics=list(answer.common_metrics),
+    )
+
+
+@models_router.get(
+    "/{name}/versions/{version}", summary="One registered model version: status, metrics, settings, tags"
+)
+async def get_model_version(name: str, version: int, training: Training) -> ModelVersion:
+    answer = await training.GetModelVersion(pb.GetModelVersionRequest(name=name, version=version))
+    return _version(answer.version)
+
+
+async def _set_status(training: Training, name: str, version: int, status: pb.ModelStatus) -> ModelVersion:
+    answer = await training.SetModelVersionStatus(
+        pb.SetModelVersionStatusRequest(name=name, version=version, status=status)
+    )
+    return _version(answer.version)
+
+
+@models_router.post(
+    "/{name}/versions/{version}/promote",
+    summary="Make this version the model's production version (the one before becomes a candidate again)",
+)
+async def promote_model_version(name: str, version: int, training: Training) -> ModelVersion:
+    return await _set_status(training, name, version, pb.MODEL_STATUS_PRODUCTION)
+
+
+@models_router.post("/{name}/versions/{version}/archive", summary="Retire a model version (it can be promoted again)")
+async def archive_model_version(name: str, version: int, training: Training) -> ModelVersion:
+    return await _set_status(training, name, version, pb.MODEL_STATUS_ARCHIVED)
+
+
+@models_router.get(
+    "/{name}/versions/{version}/export",
+    summary="Download a model version as TorchScript (.pt), ONNX (.onnx) or an MLflow model (zip)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {media_type: {} for media_type in set(EXPORT_FILES.values())}}},
+)
+async def export_model_version(
+    name: str,
+    version: int,
+    request: Request,
+    training: Training,
+    format: Annotated[ExportFormat, Query(description="torchscript, onnx or mlflow")],
+) -> StreamingResponse:
+    answer = await training.ExportModelVersion(
+        pb.ExportModelVersionRequest(name=name, version=version, format=f"EXPORT_FORMAT_{format.upper()}"),
+        timeout=request.app.state.settings.upload_timeout_seconds,
+    )
+    request.state.audit_details = {"format": format, "bytes": str(answer.size_bytes)}
+    return object_response(request, answer.object_key, EXPORT_FILES[format], answer.file_name)
+
+
+router = APIRouter()
+router.include_router(training_router)
+router.include_router(models_router)

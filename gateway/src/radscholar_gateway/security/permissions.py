@@ -20,7 +20,8 @@ class Permission(StrEnum):
     PROJECTS_CREATE = "projects.create"
     PROJECTS_READ = "projects.read"  # a member of the project (admins see all)
     PROJECTS_MANAGE = "projects.manage"  # the project's lead (or an admin): membership
-    TRAINING_READ = "training.read"
+    TRAINING_READ = "training.read"  # the model zoo, training jobs (the caller's own), registered models
+    TRAINING_RUN = "training.run"  # start, stop and resume training runs; import networks; promote and archive models
     RADIOMICS_USE = "radiomics.use"
     STATS_RUN = "stats.run"
     USERS_MANAGE = "users.manage"
@@ -39,6 +40,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.PROJECTS_READ,
         Permission.PROJECTS_MANAGE,
         Permission.TRAINING_READ,
+        Permission.TRAINING_RUN,
         Permission.RADIOMICS_USE,
         Permission.STATS_RUN,
     },
@@ -179,6 +181,35 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     # compute and science
     ("GET", "/api/v1/training/architectures"): Rule(P.TRAINING_READ),
+    ("GET", "/api/v1/training/defaults"): Rule(P.TRAINING_READ),
+    ("POST", "/api/v1/training/jobs"): Rule(P.TRAINING_RUN, "training.jobs.start"),
+    ("GET", "/api/v1/training/jobs"): Rule(P.TRAINING_READ),
+    ("GET", "/api/v1/training/jobs/{job_id}"): Rule(P.TRAINING_READ),
+    ("GET", "/api/v1/training/jobs/{job_id}/events"): Rule(P.TRAINING_READ),
+    ("GET", "/api/v1/training/jobs/{job_id}/logs"): Rule(P.TRAINING_READ),
+    ("POST", "/api/v1/training/jobs/{job_id}/cancel"): Rule(
+        P.TRAINING_RUN, "training.jobs.cancel", "training_job:{job_id}"
+    ),
+    ("POST", "/api/v1/training/runs/{run_id}/resume"): Rule(
+        P.TRAINING_RUN, "training.runs.resume", "training_run:{run_id}"
+    ),
+    ("GET", "/api/v1/training/runs/{run_id}/metrics"): Rule(P.TRAINING_READ),
+    ("GET", "/api/v1/training/runs/{run_id}/predictions.csv"): Rule(
+        P.TRAINING_READ, "training.predictions.download", "training_run:{run_id}"
+    ),
+    ("POST", "/api/v1/training/custom-models"): Rule(P.TRAINING_RUN, "training.custom_models.import"),
+    ("GET", "/api/v1/models"): Rule(P.TRAINING_READ),
+    ("POST", "/api/v1/models/compare"): Rule(P.TRAINING_READ),
+    ("GET", "/api/v1/models/{name}/versions/{version}"): Rule(P.TRAINING_READ),
+    ("POST", "/api/v1/models/{name}/versions/{version}/promote"): Rule(
+        P.TRAINING_RUN, "models.promote", "model:{name}/{version}"
+    ),
+    ("POST", "/api/v1/models/{name}/versions/{version}/archive"): Rule(
+        P.TRAINING_RUN, "models.archive", "model:{name}/{version}"
+    ),
+    ("GET", "/api/v1/models/{name}/versions/{version}/export"): Rule(
+        P.TRAINING_READ, "models.export", "model:{name}/{version}"
+    ),
     ("GET", "/api/v1/radiomics/presets"): Rule(P.RADIOMICS_USE),
     ("POST", "/api/v1/radiomics/presets"): Rule(P.RADIOMICS_USE, "radiomics.presets.save"),
     ("DELETE", "/api/v1/radiomics/presets/{preset_id}"): Rule(

@@ -19,8 +19,9 @@ OBJECT_STORE_ENV = "RADSCHOLAR_JOB_OBJECT_STORE"  # the object store's settings,
 
 
 def _emit(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    # stderr: Ray Train echoes a worker's stdout twice into the job's log, its stderr once.
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def say(level: str, message: str) -> None:
@@ -42,7 +43,8 @@ def job_environment(objects: ObjectStoreSettings) -> dict[str, str]:
     """The environment a driver needs to reach the object store (its folder made absolute)."""
     secret = objects.s3_secret_key.get_secret_value() if objects.s3_secret_key else None
     store = {**objects.model_dump(mode="json"), "root": str(objects.root.resolve()), "s3_secret_key": secret}
-    return {OBJECT_STORE_ENV: json.dumps(store)}
+    # RAY_DEDUP_LOGS=0: Ray would fold the same line of several workers into one, "[repeated 2x]" appended.
+    return {OBJECT_STORE_ENV: json.dumps(store), "RAY_DEDUP_LOGS": "0"}
 
 
 def objects_from_environment() -> ObjectStore:

@@ -218,10 +218,11 @@ class RayJobRunner:
         progress, outcome_written = None, False
         for line in text[start:end].splitlines():
             outcome_written |= line == DONE
-            if line.startswith(PROGRESS):
-                progress = json.loads(line.removeprefix(PROGRESS))
-            elif line.startswith(LOG):
-                entry = json.loads(line.removeprefix(LOG))
+            # Lines of Ray's worker processes come prefixed with "(RayTrainWorker pid=...) ".
+            if PROGRESS in line:
+                progress = json.loads(line.partition(PROGRESS)[2])
+            elif LOG in line:
+                entry = json.loads(line.partition(LOG)[2])
                 self._store.append_log(job.id, entry["level"], entry["message"])
         if progress is not None and job.state is JobState.RUNNING:
             units = Progress.of_units(progress["completed"], progress["total"], progress["step"])

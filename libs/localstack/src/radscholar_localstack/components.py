@@ -205,7 +205,7 @@ def service_env(config: StackConfig, service: str, secrets: StackSecrets) -> dic
         env[f"{prefix}MLFLOW_TRACKING_URI"] = config.mlflow_url
     if service in ("training", "radiomics", "stats") and config.ray_enabled:
         env[f"{prefix}RAY_ADDRESS"] = config.ray_dashboard_url
-    if service == "radiomics":  # batch jobs read dataset versions and export their series
+    if service in ("radiomics", "training"):  # jobs read dataset versions and export their series
         env[f"{prefix}LABELING_ADDRESS"] = f"{LOOPBACK}:{config.ports.labeling}"
         env[f"{prefix}DICOMSTORE_ADDRESS"] = f"{LOOPBACK}:{config.ports.dicomstore}"
     if service in ("training", "radiomics", "stats") and config.ray_enabled:

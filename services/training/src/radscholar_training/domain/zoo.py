@@ -1,6 +1,8 @@
 """The model zoo: every network a researcher can pick in a form, with what it supports.
 
-Each entry names a constructor in MONAI or torchvision; `build` (training issue) instantiates it.
+Each entry names a constructor in MONAI or torchvision; `networks.build_network` instantiates it. `min_size` and
+`size_multiple` say which patch sides (pixels or voxels, per axis) the network trains on with batches of two or more;
+batch-normalised networks cannot train on a batch of one sample whose deepest feature map is a single pixel.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ class Architecture:
     spatial_dims: tuple[int, ...]
     library: str
     description: str
+    min_size: int = 1
+    size_multiple: int = 1
 
 
 ZOO = (
@@ -33,6 +37,7 @@ ZOO = (
         (2, 3),
         "monai",
         "Residual network, 18 layers (He et al., CVPR 2016).",
+        min_size=32,
     ),
     Architecture(
         "resnet34",
@@ -41,6 +46,7 @@ ZOO = (
         (2, 3),
         "monai",
         "Residual network, 34 layers (He et al., CVPR 2016).",
+        min_size=32,
     ),
     Architecture(
         "resnet50",
@@ -49,6 +55,7 @@ ZOO = (
         (2, 3),
         "monai",
         "Residual network with bottlenecks, 50 layers (He et al., CVPR 2016).",
+        min_size=32,
     ),
     Architecture(
         "densenet121",
@@ -57,6 +64,7 @@ ZOO = (
         (2, 3),
         "monai",
         "Densely connected network (Huang et al., CVPR 2017).",
+        min_size=32,
     ),
     Architecture(
         "densenet169",
@@ -65,6 +73,7 @@ ZOO = (
         (2, 3),
         "monai",
         "Densely connected network (Huang et al., CVPR 2017).",
+        min_size=32,
     ),
     Architecture(
         "efficientnet-b0",
@@ -73,6 +82,7 @@ ZOO = (
         (2, 3),
         "monai",
         "Compound-scaled network (Tan and Le, ICML 2019).",
+        min_size=32,
     ),
     Architecture(
         "inception_v3",
@@ -81,6 +91,7 @@ ZOO = (
         (2,),
         "torchvision",
         "Factorised inception modules (Szegedy et al., CVPR 2016).",
+        min_size=75,
     ),
     Architecture(
         "unet",
@@ -89,6 +100,8 @@ ZOO = (
         (2, 3),
         "monai",
         "Encoder-decoder with skip connections (Ronneberger et al., MICCAI 2015).",
+        min_size=32,
+        size_multiple=16,
     ),
     Architecture(
         "dynunet",
@@ -96,7 +109,8 @@ ZOO = (
         Task.SEGMENTATION,
         (2, 3),
         "monai",
-        "Self-configuring U-Net with deep supervision (Isensee et al., Nat Methods 2021).",
+        "U-Net configured from the patch size by nnU-Net's rules (Isensee et al., Nat Methods 2021).",
+        min_size=8,
     ),
     Architecture(
         "segresnet",
@@ -105,6 +119,8 @@ ZOO = (
         (2, 3),
         "monai",
         "Residual encoder-decoder (Myronenko, BrainLes 2018).",
+        min_size=8,
+        size_multiple=8,
     ),
     Architecture(
         "swinunetr",
@@ -113,6 +129,8 @@ ZOO = (
         (2, 3),
         "monai",
         "Swin transformer encoder, U-Net decoder (Hatamizadeh et al., BrainLes 2021).",
+        min_size=64,
+        size_multiple=32,
     ),
     Architecture(
         "deeplabv3",
@@ -121,6 +139,7 @@ ZOO = (
         (2,),
         "torchvision",
         "Atrous spatial pyramid pooling (Chen et al., 2017).",
+        min_size=32,
     ),
 )
 

@@ -22,23 +22,113 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from radscholar_proto.common.v1 import job_pb2 as radscholar_dot_common_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%radscholar/training/v1/training.proto\x12\x16radscholar.training.v1\"\\\n\x18ListArchitecturesRequest\x12*\n\x04task\x18\x01 \x01(\x0e\x32\x1c.radscholar.training.v1.Task\x12\x14\n\x0cspatial_dims\x18\x02 \x01(\x05\"\x98\x01\n\x0c\x41rchitecture\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12*\n\x04task\x18\x03 \x01(\x0e\x32\x1c.radscholar.training.v1.Task\x12\x14\n\x0cspatial_dims\x18\x04 \x03(\x05\x12\x0f\n\x07library\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\"X\n\x19ListArchitecturesResponse\x12;\n\rarchitectures\x18\x01 \x03(\x0b\x32$.radscholar.training.v1.Architecture*`\n\x04Task\x12\x14\n\x10TASK_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_CLASSIFICATION\x10\x01\x12\x15\n\x11TASK_SEGMENTATION\x10\x02\x12\x12\n\x0eTASK_DETECTION\x10\x03\x32\x8b\x01\n\x0fTrainingService\x12x\n\x11ListArchitectures\x12\x30.radscholar.training.v1.ListArchitecturesRequest\x1a\x31.radscholar.training.v1.ListArchitecturesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%radscholar/training/v1/training.proto\x12\x16radscholar.training.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eradscholar/common/v1/job.proto\"\\\n\x18ListArchitecturesRequest\x12*\n\x04task\x18\x01 \x01(\x0e\x32\x1c.radscholar.training.v1.Task\x12\x14\n\x0cspatial_dims\x18\x02 \x01(\x05\"\x98\x01\n\x0c\x41rchitecture\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12*\n\x04task\x18\x03 \x01(\x0e\x32\x1c.radscholar.training.v1.Task\x12\x14\n\x0cspatial_dims\x18\x04 \x03(\x05\x12\x0f\n\x07library\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\"X\n\x19ListArchitecturesResponse\x12;\n\rarchitectures\x18\x01 \x03(\x0b\x32$.radscholar.training.v1.Architecture\"]\n\x19GetDefaultSettingsRequest\x12*\n\x04task\x18\x01 \x01(\x0e\x32\x1c.radscholar.training.v1.Task\x12\x14\n\x0cspatial_dims\x18\x02 \x01(\x05\"3\n\x1aGetDefaultSettingsResponse\x12\x15\n\rsettings_json\x18\x01 \x01(\x0c\"\xbe\x01\n\x14StartTrainingRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12*\n\x04task\x18\x02 \x01(\x0e\x32\x1c.radscholar.training.v1.Task\x12\x14\n\x0cspatial_dims\x18\x03 \x01(\x05\x12\x15\n\rsettings_json\x18\x04 \x01(\x0c\x12\x12\n\nmodel_name\x18\x05 \x01(\t\x12\x0e\n\x06job_id\x18\x06 \x01(\t\x12\x15\n\rvalidate_only\x18\x07 \x01(\x08\"\xcd\x01\n\x15StartTrainingResponse\x12&\n\x03job\x18\x01 \x01(\x0b\x32\x19.radscholar.common.v1.Job\x12\x15\n\rsettings_json\x18\x02 \x01(\x0c\x12G\n\x05\x63\x61ses\x18\x03 \x03(\x0b\x32\x38.radscholar.training.v1.StartTrainingResponse.CasesEntry\x1a,\n\nCasesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\'\n\x15ResumeTrainingRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"@\n\x16ResumeTrainingResponse\x12&\n\x03job\x18\x01 \x01(\x0b\x32\x19.radscholar.common.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"j\n\x0eGetJobResponse\x12&\n\x03job\x18\x01 \x01(\x0b\x32\x19.radscholar.common.v1.Job\x12\x30\n\tlog_lines\x18\x02 \x03(\x0b\x32\x1d.radscholar.common.v1.LogLine\"8\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"T\n\x10ListJobsResponse\x12\'\n\x04jobs\x18\x01 \x03(\x0b\x32\x19.radscholar.common.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\";\n\x11\x43\x61ncelJobResponse\x12&\n\x03job\x18\x01 \x01(\x0b\x32\x19.radscholar.common.v1.Job\"#\n\x11GetJobLogsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x12GetJobLogsResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\"&\n\x14GetRunMetricsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"+\n\x0bMetricPoint\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\x12\r\n\x05value\x18\x02 \x01(\x01\"P\n\x0bMetricCurve\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x06points\x18\x02 \x03(\x0b\x32#.radscholar.training.v1.MetricPoint\"c\n\x15GetRunMetricsResponse\x12\x33\n\x06\x63urves\x18\x01 \x03(\x0b\x32#.radscholar.training.v1.MetricCurve\x12\x15\n\rmlflow_run_id\x18\x02 \x01(\t\"\xf9\x03\n\x0cModelVersion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x33\n\x06status\x18\x03 \x01(\x0e\x32#.radscholar.training.v1.ModelStatus\x12\x15\n\rmlflow_run_id\x18\x04 \x01(\t\x12\x42\n\x07metrics\x18\x05 \x03(\x0b\x32\x31.radscholar.training.v1.ModelVersion.MetricsEntry\x12@\n\x06params\x18\x06 \x03(\x0b\x32\x30.radscholar.training.v1.ModelVersion.ParamsEntry\x12<\n\x04tags\x18\x07 \x03(\x0b\x32..radscholar.training.v1.ModelVersion.TagsEntry\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"(\n\x18ListModelVersionsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"S\n\x19ListModelVersionsResponse\x12\x36\n\x08versions\x18\x01 \x03(\x0b\x32$.radscholar.training.v1.ModelVersion\"7\n\x16GetModelVersionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"P\n\x17GetModelVersionResponse\x12\x35\n\x07version\x18\x01 \x01(\x0b\x32$.radscholar.training.v1.ModelVersion\"0\n\x0fModelVersionRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\"X\n\x1b\x43ompareModelVersionsRequest\x12\x39\n\x08versions\x18\x01 \x03(\x0b\x32\'.radscholar.training.v1.ModelVersionRef\"\x88\x01\n\x1c\x43ompareModelVersionsResponse\x12\x36\n\x08versions\x18\x01 \x03(\x0b\x32$.radscholar.training.v1.ModelVersion\x12\x18\n\x10\x64iffering_params\x18\x02 \x03(\t\x12\x16\n\x0e\x63ommon_metrics\x18\x03 \x03(\t\"r\n\x1cSetModelVersionStatusRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x33\n\x06status\x18\x03 \x01(\x0e\x32#.radscholar.training.v1.ModelStatus\"V\n\x1dSetModelVersionStatusResponse\x12\x35\n\x07version\x18\x01 \x01(\x0b\x32$.radscholar.training.v1.ModelVersion\"p\n\x19\x45xportModelVersionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x34\n\x06\x66ormat\x18\x03 \x01(\x0e\x32$.radscholar.training.v1.ExportFormat\"W\n\x1a\x45xportModelVersionResponse\x12\x12\n\nobject_key\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\"\xea\x01\n\x18ImportCustomModelRequest\x12\x12\n\nobject_key\x18\x01 \x01(\t\x12\x39\n\x06\x66ormat\x18\x02 \x01(\x0e\x32).radscholar.training.v1.CustomModelFormat\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12*\n\x04task\x18\x04 \x01(\x0e\x32\x1c.radscholar.training.v1.Task\x12\x14\n\x0cspatial_dims\x18\x05 \x01(\x05\x12\x13\n\x0bin_channels\x18\x06 \x01(\x05\x12\x12\n\npatch_size\x18\x07 \x03(\x05\"\x81\x01\n\x19ImportCustomModelResponse\x12:\n\x0c\x61rchitecture\x18\x01 \x01(\x0b\x32$.radscholar.training.v1.Architecture\x12\x12\n\nparameters\x18\x02 \x01(\x03\x12\x14\n\x0coutput_shape\x18\x03 \x03(\x05*`\n\x04Task\x12\x14\n\x10TASK_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_CLASSIFICATION\x10\x01\x12\x15\n\x11TASK_SEGMENTATION\x10\x02\x12\x12\n\x0eTASK_DETECTION\x10\x03*\x7f\n\x0bModelStatus\x12\x1c\n\x18MODEL_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16MODEL_STATUS_CANDIDATE\x10\x01\x12\x1b\n\x17MODEL_STATUS_PRODUCTION\x10\x02\x12\x19\n\x15MODEL_STATUS_ARCHIVED\x10\x03*~\n\x0c\x45xportFormat\x12\x1d\n\x19\x45XPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x45XPORT_FORMAT_TORCHSCRIPT\x10\x01\x12\x16\n\x12\x45XPORT_FORMAT_ONNX\x10\x02\x12\x18\n\x14\x45XPORT_FORMAT_MLFLOW\x10\x03*\x83\x01\n\x11\x43ustomModelFormat\x12#\n\x1f\x43USTOM_MODEL_FORMAT_UNSPECIFIED\x10\x00\x12#\n\x1f\x43USTOM_MODEL_FORMAT_TORCHSCRIPT\x10\x01\x12$\n CUSTOM_MODEL_FORMAT_MONAI_BUNDLE\x10\x02\x32\x9b\x0e\n\x0fTrainingService\x12x\n\x11ListArchitectures\x12\x30.radscholar.training.v1.ListArchitecturesRequest\x1a\x31.radscholar.training.v1.ListArchitecturesResponse\x12{\n\x12GetDefaultSettings\x12\x31.radscholar.training.v1.GetDefaultSettingsRequest\x1a\x32.radscholar.training.v1.GetDefaultSettingsResponse\x12l\n\rStartTraining\x12,.radscholar.training.v1.StartTrainingRequest\x1a-.radscholar.training.v1.StartTrainingResponse\x12o\n\x0eResumeTraining\x12-.radscholar.training.v1.ResumeTrainingRequest\x1a..radscholar.training.v1.ResumeTrainingResponse\x12W\n\x06GetJob\x12%.radscholar.training.v1.GetJobRequest\x1a&.radscholar.training.v1.GetJobResponse\x12]\n\x08ListJobs\x12\'.radscholar.training.v1.ListJobsRequest\x1a(.radscholar.training.v1.ListJobsResponse\x12U\n\x08WatchJob\x12\'.radscholar.training.v1.WatchJobRequest\x1a\x1e.radscholar.common.v1.JobEvent0\x01\x12`\n\tCancelJob\x12(.radscholar.training.v1.CancelJobRequest\x1a).radscholar.training.v1.CancelJobResponse\x12\x63\n\nGetJobLogs\x12).radscholar.training.v1.GetJobLogsRequest\x1a*.radscholar.training.v1.GetJobLogsResponse\x12l\n\rGetRunMetrics\x12,.radscholar.training.v1.GetRunMetricsRequest\x1a-.radscholar.training.v1.GetRunMetricsResponse\x12x\n\x11ListModelVersions\x12\x30.radscholar.training.v1.ListModelVersionsRequest\x1a\x31.radscholar.training.v1.ListModelVersionsResponse\x12r\n\x0fGetModelVersion\x12..radscholar.training.v1.GetModelVersionRequest\x1a/.radscholar.training.v1.GetModelVersionResponse\x12\x81\x01\n\x14\x43ompareModelVersions\x12\x33.radscholar.training.v1.CompareModelVersionsRequest\x1a\x34.radscholar.training.v1.CompareModelVersionsResponse\x12\x84\x01\n\x15SetModelVersionStatus\x12\x34.radscholar.training.v1.SetModelVersionStatusRequest\x1a\x35.radscholar.training.v1.SetModelVersionStatusResponse\x12{\n\x12\x45xportModelVersion\x12\x31.radscholar.training.v1.ExportModelVersionRequest\x1a\x32.radscholar.training.v1.ExportModelVersionResponse\x12x\n\x11ImportCustomModel\x12\x30.radscholar.training.v1.ImportCustomModelRequest\x1a\x31.radscholar.training.v1.ImportCustomModelResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'radscholar.training.v1.training_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASK']._serialized_start=404
-  _globals['_TASK']._serialized_end=500
-  _globals['_LISTARCHITECTURESREQUEST']._serialized_start=65
-  _globals['_LISTARCHITECTURESREQUEST']._serialized_end=157
-  _globals['_ARCHITECTURE']._serialized_start=160
-  _globals['_ARCHITECTURE']._serialized_end=312
-  _globals['_LISTARCHITECTURESRESPONSE']._serialized_start=314
-  _globals['_LISTARCHITECTURESRESPONSE']._serialized_end=402
-  _globals['_TRAININGSERVICE']._serialized_start=503
-  _globals['_TRAININGSERVICE']._serialized_end=642
+  _globals['_STARTTRAININGRESPONSE_CASESENTRY']._loaded_options = None
+  _globals['_STARTTRAININGRESPONSE_CASESENTRY']._serialized_options = b'8\001'
+  _globals['_MODELVERSION_METRICSENTRY']._loaded_options = None
+  _globals['_MODELVERSION_METRICSENTRY']._serialized_options = b'8\001'
+  _globals['_MODELVERSION_PARAMSENTRY']._loaded_options = None
+  _globals['_MODELVERSION_PARAMSENTRY']._serialized_options = b'8\001'
+  _globals['_MODELVERSION_TAGSENTRY']._loaded_options = None
+  _globals['_MODELVERSION_TAGSENTRY']._serialized_options = b'8\001'
+  _globals['_TASK']._serialized_start=3712
+  _globals['_TASK']._serialized_end=3808
+  _globals['_MODELSTATUS']._serialized_start=3810
+  _globals['_MODELSTATUS']._serialized_end=3937
+  _globals['_EXPORTFORMAT']._serialized_start=3939
+  _globals['_EXPORTFORMAT']._serialized_end=4065
+  _globals['_CUSTOMMODELFORMAT']._serialized_start=4068
+  _globals['_CUSTOMMODELFORMAT']._serialized_end=4199
+  _globals['_LISTARCHITECTURESREQUEST']._serialized_start=130
+  _globals['_LISTARCHITECTURESREQUEST']._serialized_end=222
+  _globals['_ARCHITECTURE']._serialized_start=225
+  _globals['_ARCHITECTURE']._serialized_end=377
+  _globals['_LISTARCHITECTURESRESPONSE']._serialized_start=379
+  _globals['_LISTARCHITECTURESRESPONSE']._serialized_end=467
+  _globals['_GETDEFAULTSETTINGSREQUEST']._serialized_start=469
+  _globals['_GETDEFAULTSETTINGSREQUEST']._serialized_end=562
+  _globals['_GETDEFAULTSETTINGSRESPONSE']._serialized_start=564
+  _globals['_GETDEFAULTSETTINGSRESPONSE']._serialized_end=615
+  _globals['_STARTTRAININGREQUEST']._serialized_start=618
+  _globals['_STARTTRAININGREQUEST']._serialized_end=808
+  _globals['_STARTTRAININGRESPONSE']._serialized_start=811
+  _globals['_STARTTRAININGRESPONSE']._serialized_end=1016
+  _globals['_STARTTRAININGRESPONSE_CASESENTRY']._serialized_start=972
+  _globals['_STARTTRAININGRESPONSE_CASESENTRY']._serialized_end=1016
+  _globals['_RESUMETRAININGREQUEST']._serialized_start=1018
+  _globals['_RESUMETRAININGREQUEST']._serialized_end=1057
+  _globals['_RESUMETRAININGRESPONSE']._serialized_start=1059
+  _globals['_RESUMETRAININGRESPONSE']._serialized_end=1123
+  _globals['_GETJOBREQUEST']._serialized_start=1125
+  _globals['_GETJOBREQUEST']._serialized_end=1156
+  _globals['_GETJOBRESPONSE']._serialized_start=1158
+  _globals['_GETJOBRESPONSE']._serialized_end=1264
+  _globals['_LISTJOBSREQUEST']._serialized_start=1266
+  _globals['_LISTJOBSREQUEST']._serialized_end=1322
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1324
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1408
+  _globals['_WATCHJOBREQUEST']._serialized_start=1410
+  _globals['_WATCHJOBREQUEST']._serialized_end=1443
+  _globals['_CANCELJOBREQUEST']._serialized_start=1445
+  _globals['_CANCELJOBREQUEST']._serialized_end=1479
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1481
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1540
+  _globals['_GETJOBLOGSREQUEST']._serialized_start=1542
+  _globals['_GETJOBLOGSREQUEST']._serialized_end=1577
+  _globals['_GETJOBLOGSRESPONSE']._serialized_start=1579
+  _globals['_GETJOBLOGSRESPONSE']._serialized_end=1613
+  _globals['_GETRUNMETRICSREQUEST']._serialized_start=1615
+  _globals['_GETRUNMETRICSREQUEST']._serialized_end=1653
+  _globals['_METRICPOINT']._serialized_start=1655
+  _globals['_METRICPOINT']._serialized_end=1698
+  _globals['_METRICCURVE']._serialized_start=1700
+  _globals['_METRICCURVE']._serialized_end=1780
+  _globals['_GETRUNMETRICSRESPONSE']._serialized_start=1782
+  _globals['_GETRUNMETRICSRESPONSE']._serialized_end=1881
+  _globals['_MODELVERSION']._serialized_start=1884
+  _globals['_MODELVERSION']._serialized_end=2389
+  _globals['_MODELVERSION_METRICSENTRY']._serialized_start=2251
+  _globals['_MODELVERSION_METRICSENTRY']._serialized_end=2297
+  _globals['_MODELVERSION_PARAMSENTRY']._serialized_start=2299
+  _globals['_MODELVERSION_PARAMSENTRY']._serialized_end=2344
+  _globals['_MODELVERSION_TAGSENTRY']._serialized_start=2346
+  _globals['_MODELVERSION_TAGSENTRY']._serialized_end=2389
+  _globals['_LISTMODELVERSIONSREQUEST']._serialized_start=2391
+  _globals['_LISTMODELVERSIONSREQUEST']._serialized_end=2431
+  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_start=2433
+  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_end=2516
+  _globals['_GETMODELVERSIONREQUEST']._serialized_start=2518
+  _globals['_GETMODELVERSIONREQUEST']._serialized_end=2573
+  _globals['_GETMODELVERSIONRESPONSE']._serialized_start=2575
+  _globals['_GETMODELVERSIONRESPONSE']._serialized_end=2655
+  _globals['_MODELVERSIONREF']._serialized_start=2657
+  _globals['_MODELVERSIONREF']._serialized_end=2705
+  _globals['_COMPAREMODELVERSIONSREQUEST']._serialized_start=2707
+  _globals['_COMPAREMODELVERSIONSREQUEST']._serialized_end=2795
+  _globals['_COMPAREMODELVERSIONSRESPONSE']._serialized_start=2798
+  _globals['_COMPAREMODELVERSIONSRESPONSE']._serialized_end=2934
+  _globals['_SETMODELVERSIONSTATUSREQUEST']._serialized_start=2936
+  _globals['_SETMODELVERSIONSTATUSREQUEST']._serialized_end=3050
+  _globals['_SETMODELVERSIONSTATUSRESPONSE']._serialized_start=3052
+  _globals['_SETMODELVERSIONSTATUSRESPONSE']._serialized_end=3138
+  _globals['_EXPORTMODELVERSIONREQUEST']._serialized_start=3140
+  _globals['_EXPORTMODELVERSIONREQUEST']._serialized_end=3252
+  _globals['_EXPORTMODELVERSIONRESPONSE']._serialized_start=3254
+  _globals['_EXPORTMODELVERSIONRESPONSE']._serialized_end=3341
+  _globals['_IMPORTCUSTOMMODELREQUEST']._serialized_start=3344
+  _globals['_IMPORTCUSTOMMODELREQUEST']._serialized_end=3578
+  _globals['_IMPORTCUSTOMMODELRESPONSE']._serialized_start=3581
+  _globals['_IMPORTCUSTOMMODELRESPONSE']._serialized_end=3710
+  _globals['_TRAININGSERVICE']._serialized_start=4202
+  _globals['_TRAININGSERVICE']._serialized_end=6021
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from radscholar_proto.common.v1 import job_pb2 as radscholar_dot_common_dot_v1_dot_job__pb2
 from radscholar_proto.training.v1 import training_pb2 as radscholar_dot_training_dot_v1_dot_training__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -40,6 +41,81 @@ class TrainingServiceStub:
                 request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ListArchitecturesRequest.SerializeToString,
                 response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ListArchitecturesResponse.FromString,
                 _registered_method=True)
+        self.GetDefaultSettings = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/GetDefaultSettings',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetDefaultSettingsRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetDefaultSettingsResponse.FromString,
+                _registered_method=True)
+        self.StartTraining = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/StartTraining',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.StartTrainingRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.StartTrainingResponse.FromString,
+                _registered_method=True)
+        self.ResumeTraining = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/ResumeTraining',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ResumeTrainingRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ResumeTrainingResponse.FromString,
+                _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/GetJob',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetJobResponse.FromString,
+                _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/ListJobs',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.WatchJob = channel.unary_stream(
+                '/radscholar.training.v1.TrainingService/WatchJob',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.WatchJobRequest.SerializeToString,
+                response_deserializer=radscholar_dot_common_dot_v1_dot_job__pb2.JobEvent.FromString,
+                _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/CancelJob',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.CancelJobResponse.FromString,
+                _registered_method=True)
+        self.GetJobLogs = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/GetJobLogs',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetJobLogsRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetJobLogsResponse.FromString,
+                _registered_method=True)
+        self.GetRunMetrics = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/GetRunMetrics',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetRunMetricsRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetRunMetricsResponse.FromString,
+                _registered_method=True)
+        self.ListModelVersions = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/ListModelVersions',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ListModelVersionsRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ListModelVersionsResponse.FromString,
+                _registered_method=True)
+        self.GetModelVersion = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/GetModelVersion',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetModelVersionRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetModelVersionResponse.FromString,
+                _registered_method=True)
+        self.CompareModelVersions = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/CompareModelVersions',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.CompareModelVersionsRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.CompareModelVersionsResponse.FromString,
+                _registered_method=True)
+        self.SetModelVersionStatus = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/SetModelVersionStatus',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.SetModelVersionStatusRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.SetModelVersionStatusResponse.FromString,
+                _registered_method=True)
+        self.ExportModelVersion = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/ExportModelVersion',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ExportModelVersionRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ExportModelVersionResponse.FromString,
+                _registered_method=True)
+        self.ImportCustomModel = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/ImportCustomModel',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportCustomModelRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportCustomModelResponse.FromString,
+                _registered_method=True)
 
 
 class TrainingServiceServicer:
@@ -53,6 +129,111 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDefaultSettings(self, request, context):
+        """The default settings of a task and dimensionality: what a form starts from.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartTraining(self, request, context):
+        """Checks settings and a dataset version, then starts a training run as a job on Ray (or only checks them).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeTraining(self, request, context):
+        """Continues a cancelled or failed run from its last checkpoint, as a new job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJob(self, request, context):
+        """A training job, its progress and its newest log lines.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """The caller's training jobs (an admin's: all), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchJob(self, request, context):
+        """Streams a job's state, progress and log lines until it ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJob(self, request, context):
+        """Stops a queued or running job; its run can be resumed from its last checkpoint.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJobLogs(self, request, context):
+        """The whole log of a job as Ray kept it (driver and training workers).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRunMetrics(self, request, context):
+        """The per-epoch curves of a run (loss, validation metrics, learning rate, throughput), live while it trains.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModelVersions(self, request, context):
+        """Registered model versions, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModelVersion(self, request, context):
+        """One registered model version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompareModelVersions(self, request, context):
+        """Metrics and settings of several model versions side by side.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetModelVersionStatus(self, request, context):
+        """Promotes a model version to production or archives it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportModelVersion(self, request, context):
+        """Writes a model version as TorchScript, ONNX or an MLflow model to the object store.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportCustomModel(self, request, context):
+        """Imports a TorchScript file or a MONAI bundle (with its weights) as a network to train or fine-tune.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +241,81 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.ListArchitectures,
                     request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ListArchitecturesRequest.FromString,
                     response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ListArchitecturesResponse.SerializeToString,
+            ),
+            'GetDefaultSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDefaultSettings,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetDefaultSettingsRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetDefaultSettingsResponse.SerializeToString,
+            ),
+            'StartTraining': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartTraining,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.StartTrainingRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.StartTrainingResponse.SerializeToString,
+            ),
+            'ResumeTraining': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeTraining,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ResumeTrainingRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ResumeTrainingResponse.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetJobRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetJobResponse.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ListJobsRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'WatchJob': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJob,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.WatchJobRequest.FromString,
+                    response_serializer=radscholar_dot_common_dot_v1_dot_job__pb2.JobEvent.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.CancelJobRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.CancelJobResponse.SerializeToString,
+            ),
+            'GetJobLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJobLogs,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetJobLogsRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetJobLogsResponse.SerializeToString,
+            ),
+            'GetRunMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRunMetrics,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetRunMetricsRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetRunMetricsResponse.SerializeToString,
+            ),
+            'ListModelVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModelVersions,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ListModelVersionsRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ListModelVersionsResponse.SerializeToString,
+            ),
+            'GetModelVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModelVersion,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetModelVersionRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetModelVersionResponse.SerializeToString,
+            ),
+            'CompareModelVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompareModelVersions,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.CompareModelVersionsRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.CompareModelVersionsResponse.SerializeToString,
+            ),
+            'SetModelVersionStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetModelVersionStatus,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.SetModelVersionStatusRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.SetModelVersionStatusResponse.SerializeToString,
+            ),
+            'ExportModelVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportModelVersion,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ExportModelVersionRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ExportModelVersionResponse.SerializeToString,
+            ),
+            'ImportCustomModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportCustomModel,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportCustomModelRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportCustomModelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +346,411 @@ class TrainingService:
             '/radscholar.training.v1.TrainingService/ListArchitectures',
             radscholar_dot_training_dot_v1_dot_training__pb2.ListArchitecturesRequest.SerializeToString,
             radscholar_dot_training_dot_v1_dot_training__pb2.ListArchitecturesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDefaultSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/GetDefaultSettings',
+            radscholar_dot_training_dot_v1_dot_training__pb2.GetDefaultSettingsRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.GetDefaultSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartTraining(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/StartTraining',
+            radscholar_dot_training_dot_v1_dot_training__pb2.StartTrainingRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.StartTrainingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeTraining(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/ResumeTraining',
+            radscholar_dot_training_dot_v1_dot_training__pb2.ResumeTrainingRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.ResumeTrainingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/GetJob',
+            radscholar_dot_training_dot_v1_dot_training__pb2.GetJobRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.GetJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/ListJobs',
+            radscholar_dot_training_dot_v1_dot_training__pb2.ListJobsRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/WatchJob',
+            radscholar_dot_training_dot_v1_dot_training__pb2.WatchJobRequest.SerializeToString,
+            radscholar_dot_common_dot_v1_dot_job__pb2.JobEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/CancelJob',
+            radscholar_dot_training_dot_v1_dot_training__pb2.CancelJobRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.CancelJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJobLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/GetJobLogs',
+            radscholar_dot_training_dot_v1_dot_training__pb2.GetJobLogsRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.GetJobLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRunMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/GetRunMetrics',
+            radscholar_dot_training_dot_v1_dot_training__pb2.GetRunMetricsRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.GetRunMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModelVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/ListModelVersions',
+            radscholar_dot_training_dot_v1_dot_training__pb2.ListModelVersionsRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.ListModelVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModelVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/GetModelVersion',
+            radscholar_dot_training_dot_v1_dot_training__pb2.GetModelVersionRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.GetModelVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompareModelVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/CompareModelVersions',
+            radscholar_dot_training_dot_v1_dot_training__pb2.CompareModelVersionsRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.CompareModelVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetModelVersionStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/SetModelVersionStatus',
+            radscholar_dot_training_dot_v1_dot_training__pb2.SetModelVersionStatusRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.SetModelVersionStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportModelVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/ExportModelVersion',
+            radscholar_dot_training_dot_v1_dot_training__pb2.ExportModelVersionRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.ExportModelVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportCustomModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/ImportCustomModel',
+            radscholar_dot_training_dot_v1_dot_training__pb2.ImportCustomModelRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.ImportCustomModelResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,104 @@
+"""A dataset version as a training run sees it: its cases and labels (labeling), and their volumes (DICOM store).
+
+Calls go out with the caller's identity relayed, so the other services check the caller's own permissions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+import grpc
+
+from radscholar_core.status import from_rpc_error
+from radscholar_proto.dicomstore.v1 import dicomstore_pb2
+from radscholar_proto.dicomstore.v1.dicomstore_pb2_grpc import DicomStoreServiceStub
+from radscholar_proto.labeling.v1 import labeling_pb2
+from radscholar_proto.labeling.v1.labeling_pb2_grpc import LabelingServiceStub
+from radscholar_training.domain.plan import Case, Labels
+
+EXPORT_CONCURRENCY = 4
+T = TypeVar("T")
+TASK_TYPES = {
+    labeling_pb2.TASK_TYPE_CLASSIFICATION: "classification",
+    labeling_pb2.TASK_TYPE_DETECTION: "detection",
+    labeling_pb2.TASK_TYPE_SEGMENTATION: "segmentation",
+}
+LEVELS = {
+    labeling_pb2.LABEL_LEVEL_UNSPECIFIED: "case",
+    labeling_pb2.LABEL_LEVEL_CASE: "case",
+    labeling_pb2.LABEL_LEVEL_SERIES: "series",
+    labeling_pb2.LABEL_LEVEL_IMAGE: "image",
+    labeling_pb2.LABEL_LEVEL_LESION: "lesion",
+}
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    dataset_id: str
+    dataset_hash: str
+    project_id: str
+    project_name: str
+    labels: Labels
+    cases: tuple[Case, ...]  # one per case and series, without their volumes
+
+
+async def _relayed(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except grpc.aio.AioRpcError as error:
+        raise from_rpc_error(error) from None
+
+
+class DatasetSource:
+    def __init__(self, labeling: LabelingServiceStub, dicomstore: DicomStoreServiceStub) -> None:
+        self._labeling = labeling
+        self._dicomstore = dicomstore
+
+    async def version(self, dataset_id: str) -> DatasetVersion:
+        """The dataset version's labels and cases: one per series (its mask, if any), with the case's class."""
+        request = labeling_pb2.GetDatasetRequest(dataset_id=dataset_id)
+        dataset = (await _relayed(self._labeling.GetDataset(request))).dataset
+        project = (
+            await _relayed(self._labeling.GetProject(labeling_pb2.GetProjectRequest(project_id=dataset.project_id)))
+        ).project
+        names = tuple(c.name for c in project.label_schema.classes)
+        labels = Labels(
+            task_type=TASK_TYPES.get(project.task_type, "unspecified"),
+            spatial_dims=3 if project.dimensionality == labeling_pb2.DIMENSIONALITY_3D else 2,
+            level=LEVELS.get(project.label_schema.level, "case"),
+            class_names=names,
+        )
+        manifest = json.loads(dataset.manifest_json)
+        cases = []
+        for item in manifest["items"]:
+            label = names.index(item["label_class"]) if item["label_class"] in names else None
+            series = sorted(item["masks"]) or list(item["series_instance_uids"][:1])
+            cases.extend(
+                Case(
+                    case_id=item["case_id"] if len(series) == 1 else f"{item['case_id']}:{uid}",
+                    patient_id=item["patient_id"],
+                    site=item["site"],
+                    split=manifest["splits"][item["case_id"]],
+                    series_instance_uid=uid,
+                    mask_key=item["masks"].get(uid, ""),
+                    label=label,
+                )
+                for uid in series
+            )
+        return DatasetVersion(dataset.id, dataset.content_hash, dataset.project_id, project.name, labels, tuple(cases))
+
+    async def with_volumes(self, cases: list[Case]) -> list[Case]:
+        """The cases with their series exported as volumes (HU for CT)."""
+        limit = asyncio.Semaphore(EXPORT_CONCURRENCY)
+
+        async def export(case: Case) -> Case:
+            async with limit:
+                request = dicomstore_pb2.ExportSeriesVolumeRequest(series_instance_uid=case.series_instance_uid)
+                volume = await _relayed(self._dicomstore.ExportSeriesVolume(request))
+            return replace(case, image_key=volume.object_key)
+
+        return list(await asyncio.gather(*(export(case) for case in cases)))

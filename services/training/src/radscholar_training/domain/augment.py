@@ -1,0 +1,156 @@
+"""Random augmentation and segmentation patch sampling, reproducible from (seed, epoch, sample index).
+
+MONAI dictionary transforms move image and mask together (masks by nearest neighbour); intensity transforms
+touch the image only. Each sample's randomness comes from its own seed, so the same run draws the same
+augmentations whatever the number of workers and wherever it resumes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from monai.data import MetaTensor
+from monai.transforms import (
+    Compose,
+    MapTransform,
+    Rand2DElasticd,
+    Rand3DElasticd,
+    RandAdjustContrastd,
+    RandAffined,
+    RandCropByPosNegLabeld,
+    RandFlipd,
+    RandGaussianNoised,
+    RandRotated,
+)
+
+from radscholar_training.domain.settings import RunSettings
+
+IMAGE, MASK = "image", "mask"
+
+
+def sample_seed(seed: int, epoch: int, index: int, part: int = 0) -> int:
+    """A 32-bit seed for one sample (``part``: one of its patches) in one epoch of a run."""
+    return int(np.random.SeedSequence([seed, epoch, index, part]).generate_state(1)[0])
+
+
+class Augmenter:
+    """The run's augmentation of one sample: ``image`` (C, *spatial) and, for segmentation, ``mask`` (*spatial)."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self._segmentation = settings.task == "segmentation"
+        keys = [IMAGE, MASK] if self._segmentation else [IMAGE]
+        self._transform = Compose(_transforms(settings, keys))
+        self.active = bool(self._transform.transforms)
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor | None, seed: int) -> tuple[torch.Tensor, Any]:
+        if not self.active:
+            return image, mask
+        self._transform.set_random_state(seed=seed)
+        data: dict[str, torch.Tensor] = {IMAGE: image}
+        if mask is not None:
+            data[MASK] = mask[None].float()
+        out = self._transform(data)
+        augmented_mask = _plain(out[MASK])[0].round().to(mask.dtype) if mask is not None else None
+        return _plain(out[IMAGE]).float(), augmented_mask
+
+
+class PatchSampler:
+    """Segmentation training patches: ``samples_per_volume`` per volume, ``positive_fraction`` centred on
+    foreground (any class), the rest on background."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        p = settings.preprocessing
+        self.samples_per_volume = p.samples_per_volume
+        self._crop = RandCropByPosNegLabeld(
+            keys=[IMAGE, MASK],
+            label_key=MASK,
+            spatial_size=list(p.shape),
+            pos=p.positive_fraction,
+            neg=1.0 - p.positive_fraction,
+            num_samples=p.samples_per_volume,
+            allow_smaller=True,
+        )
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        self._crop.set_random_state(seed=seed)
+        patches = self._crop({IMAGE: image, MASK: mask[None]})
+        return [(_plain(patch[IMAGE]), _plain(patch[MASK])[0]) for patch in patches]
+
+
+def _transforms(settings: RunSettings, keys: list[str]) -> list[MapTransform]:
+    a = settings.augmentation
+    dims = settings.spatial_dims
+    shape = settings.preprocessing.shape
+    segmentation = len(keys) == 2
+    mode = ["bilinear", "nearest"] if segmentation else ["bilinear"]
+    padding = ["border", "zeros"] if segmentation else ["border"]
+    transforms: list[MapTransform] = []
+    if a.flip.probability > 0:
+        # One flip per axis, each drawn on its own; settings count axes x, y, z, tensors z, y, x.
+        transforms += [RandFlipd(keys, prob=a.flip.probability, spatial_axis=dims - 1 - axis) for axis in a.flip.axes]
+    if a.rotate.probability > 0:
+        angle = math.radians(a.rotate.degrees)
+        other = 0.0 if dims == 2 else angle  # 2D: in-plane only
+        transforms.append(
+            RandRotated(
+                keys,
+                range_x=angle,
+                range_y=other,
+                range_z=other,
+                prob=a.rotate.probability,
+                mode=mode,
+                padding_mode=padding,
+            )
+        )
+    if a.shift.probability > 0:
+        translate = [a.shift.fraction * n for n in shape]
+        transforms.append(
+            RandAffined(keys, prob=a.shift.probability, translate_range=translate, mode=mode, padding_mode=padding)
+        )
+    if a.scale.probability > 0:
+        scale = [a.scale.range] * dims
+        transforms.append(
+            RandAffined(keys, prob=a.scale.probability, scale_range=scale, mode=mode, padding_mode=padding)
+        )
+    if a.elastic.probability > 0:
+        transforms.append(_elastic(settings, keys, mode, padding))
+    if a.contrast.probability > 0:
+        transforms.append(RandAdjustContrastd([IMAGE], prob=a.contrast.probability, gamma=a.contrast.gamma))
+    if a.noise.probability > 0:
+        transforms.append(RandGaussianNoised([IMAGE], prob=a.noise.probability, std=a.noise.std))
+    return transforms
+
+
+def _elastic(settings: RunSettings, keys: list[str], mode: list[str], padding: list[str]) -> MapTransform:
+    e = settings.augmentation.elastic
+    if settings.spatial_dims == 2:
+        # A B-spline deformation whose control points lie two sigmas apart and move by about `magnitude`.
+        return Rand2DElasticd(
+            keys,
+            spacing=(2.0 * e.sigma, 2.0 * e.sigma),
+            magnitude_range=(e.magnitude, e.magnitude),
+            prob=e.probability,
+            mode=mode,
+            padding_mode=padding,
+        )
+    # MONAI smooths uniform(-1, 1) noise with a Gaussian of `sigma` voxels, which shrinks its standard deviation
+    # by about (2 sqrt(pi) sigma)^(3/2) from 1/sqrt(3): scale back so that `magnitude` is the typical displacement.
+    gain = math.sqrt(3.0) * (2.0 * math.sqrt(math.pi) * e.sigma) ** 1.5
+    return Rand3DElasticd(
+        keys,
+        sigma_range=(e.sigma, e.sigma),
+        magnitude_range=(e.magnitude * gain, e.magnitude * gain),
+        prob=e.probability,
+        mode=mode,
+        padding_mode=padding,
+    )
+
+
+def _plain(value: Any) -> torch.Tensor:
+    """A plain tensor (MONAI returns MetaTensors that carry their transform history)."""
+    if isinstance(value, MetaTensor):
+        return value.as_tensor()
+    return torch.as_tensor(value)

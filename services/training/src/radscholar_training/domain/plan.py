@@ -1,0 +1,147 @@
+"""A training run's plan: the dataset version's cases as the run sees them, checked against the task before any
+compute starts, and the keys where the run keeps its cache, checkpoints and outcome.
+
+A run has an id (its first job's id); each job of the run (the first, and every resume) has its own plan. The run's
+checkpoints live under the run, so a resumed job and a restarted Ray Train worker group continue from the last one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from radscholar_core.errors import InvalidArgument
+
+KIND = "training.run"
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case of the dataset version: its image, its mask, and its class."""
+
+    case_id: str
+    patient_id: str
+    site: str
+    split: str
+    series_instance_uid: str
+    image_key: str = ""  # the exported volume (NIfTI); "" until exported (and never, when the cache holds it)
+    mask_key: str = ""  # the label map (NIfTI, 1-based class positions); "" when the case has none
+    label: int | None = None  # class index (case-level classification); None otherwise
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What a dataset version's project says about its labels."""
+
+    task_type: str  # "classification", "detection" or "segmentation" (the labeling project's)
+    spatial_dims: int  # 2 or 3
+    level: str  # "case", "series", "image" or "lesion"
+    class_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    job_id: str
+    run_id: str
+    task: str  # "classification" or "segmentation"
+    spatial_dims: int
+    settings: Mapping[str, Any]  # RunSettings.canonical()
+    model_name: str
+    experiment: str  # MLflow experiment
+    dataset: Mapping[str, str]  # dataset_id, dataset_hash, project_id
+    class_names: tuple[str, ...]
+    cases: tuple[Case, ...]
+    cache_key: str  # prefix of the preprocessed samples
+    created_by: str = ""
+    custom: Mapping[str, str] = field(default_factory=dict)  # {"object_key", "format"} of a custom network
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Plan:
+        document = json.loads(data)
+        document["cases"] = tuple(Case(**case) for case in document["cases"])
+        document["class_names"] = tuple(document["class_names"])
+        return cls(**document)
+
+    @property
+    def output_channels(self) -> int:
+        """Logits per sample (classification) or per voxel (segmentation: the background as well)."""
+        return len(self.class_names) + (1 if self.task == "segmentation" else 0)
+
+
+def plan_key(job_id: str) -> str:
+    return f"training/jobs/{job_id}/plan.json"
+
+
+def outcome_key(job_id: str) -> str:
+    return f"training/jobs/{job_id}/outcome.json"
+
+
+def run_prefix(run_id: str) -> str:
+    return f"training/runs/{run_id}"
+
+
+def checkpoint_key(run_id: str) -> str:
+    """The run's latest checkpoint."""
+    return f"{run_prefix(run_id)}/checkpoints/last.pt"
+
+
+def cache_prefix(dataset_hash: str, preprocessing_key: str, class_names: Sequence[str]) -> str:
+    """Where a dataset version's samples, preprocessed one way, are kept: equal inputs, equal key."""
+    identity = json.dumps([dataset_hash, preprocessing_key, list(class_names)]).encode()
+    return f"training/cache/{hashlib.sha256(identity).hexdigest()[:32]}"
+
+
+def split_key(cache: str, split: str) -> str:
+    return f"{cache}/{split}.npz"
+
+
+def check_dataset(task: str, spatial_dims: int, crop: str, labels: Labels, cases: Sequence[Case]) -> list[Case]:
+    """The cases a run of ``task`` trains on, or a clear refusal naming why the dataset version does not fit."""
+    if task not in ("classification", "segmentation"):
+        raise InvalidArgument(f"training runs classification or segmentation, not {task!r}", reason="INVALID_TASK")
+    if labels.spatial_dims != spatial_dims:
+        raise InvalidArgument(
+            f"the dataset version is labeled in {labels.spatial_dims}D; a {spatial_dims}D network cannot train on it",
+            reason="DATASET_DIMENSIONS_MISMATCH",
+            details={"setting": "spatial_dims"},
+        )
+    lesion_classes = labels.task_type == "segmentation" and labels.level == "lesion"
+    if task == "segmentation" and labels.task_type != "segmentation":
+        raise _mismatch(task, labels, "a segmentation network needs masks")
+    if task == "classification":
+        if labels.task_type == "classification" and crop == "lesion":
+            raise InvalidArgument(
+                "crop 'lesion' needs masks: this dataset version has class labels per case",
+                reason="INVALID_SETTING",
+                details={"setting": "preprocessing.crop"},
+            )
+        if labels.task_type == "segmentation" and not (lesion_classes and crop == "lesion"):
+            raise _mismatch(task, labels, "a classifier trains on masks only as lesion classes, with crop 'lesion'")
+        if labels.task_type == "detection":
+            raise _mismatch(task, labels, "boxes train detection networks")
+    usable = [
+        case for case in cases if (case.mask_key if labels.task_type == "segmentation" else case.label is not None)
+    ]
+    if not usable:
+        raise InvalidArgument("the dataset version has no labeled case", reason="EMPTY_DATASET")
+    for split, reason in (("train", "NO_TRAINING_CASES"), ("validation", "NO_VALIDATION_CASES")):
+        if not any(case.split == split for case in usable):
+            raise InvalidArgument(f"the dataset version's {split} split has no labeled case", reason=reason)
+    if labels.task_type == "classification" and len({c.label for c in usable if c.split == "train"}) < 2:
+        raise InvalidArgument("the train split holds a single class: nothing to learn", reason="SINGLE_CLASS")
+    return usable
+
+
+def _mismatch(task: str, labels: Labels, why: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"a {task} run cannot train on a {labels.task_type} dataset version: {why}",
+        reason="DATASET_TASK_MISMATCH",
+        details={"task": task, "dataset_task": labels.task_type},
+    )

@@ -1,0 +1,181 @@
+"""Training runs on a real Ray head with a real MLflow server, from a dataset version built through the gateway.
+
+A 3D nodule classifier trains on two Ray Train workers; one worker is killed mid-run and the run finishes from its
+last checkpoint; the best epoch is registered as a model version with its dataset version, exported to ONNX and
+promoted. A 3D segmentation run is cancelled and resumed, and its resumption takes the samples from the cache.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+import pytest
+from ray.util.state import list_actors
+
+from tests.conftest import Platform
+from tests.lesion_datasets import LesionDataset, lesion_dataset
+
+pytestmark = pytest.mark.usefixtures("mlflow_server")
+TIMEOUT_S = 420
+
+
+@pytest.fixture(scope="module")
+def nodules(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> LesionDataset:
+    split = {"train": 0.6, "validation": 0.4, "test": 0.0, "seed": 5}
+    return lesion_dataset(platform, tmp_path_factory.mktemp("training") / "ct", 12, 29, split)
+
+
+def job_of(platform: Platform, job_id: str) -> dict[str, Any]:
+    answer = platform.gateway.get(f"/api/v1/training/jobs/{job_id}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def wait_until(platform: Platform, job_id: str, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        job = job_of(platform, job_id)
+        if done(job):
+            return job
+        assert job["job"]["state"] not in {"FAILED", "CANCELLED"} or done(job), job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not get there in {TIMEOUT_S} s: {job_of(platform, job_id)}")
+
+
+def log_text(job: dict[str, Any]) -> str:
+    return "\n".join(line["message"] for line in job["log_lines"])
+
+
+def start(
+    platform: Platform, dataset: LesionDataset, task: str, settings: dict[str, Any], job_id: str
+) -> dict[str, Any]:
+    body = {
+        "dataset_id": dataset.dataset["id"],
+        "task": task,
+        "spatial_dims": 3,
+        "settings": settings,
+        "job_id": job_id,
+    }
+    started = platform.gateway.post("/api/v1/training/jobs", json=body)
+    assert started.status_code == 201, started.text
+    return started.json()  # type: ignore[no-any-return]
+
+
+def test_a_classifier_survives_a_killed_worker_and_registers_its_best_epoch(
+    platform: Platform, ray_head: str, nodules: LesionDataset, tmp_path: Path
+) -> None:
+    settings = {
+        "architecture": "resnet18",
+        "epochs": 4,
+        "batch_size": 4,
+        "workers": 2,
+        "checkpoint_interval": 1,
+        "schedule": {"name": "none"},
+        "preprocessing": {"size": [32, 32, 16], "crop": "lesion", "window": [-1000, 400], "normalisation": "minmax"},
+    }
+    job_id = f"nodule-classifier-{nodules.root.parent.name}"
+    started = start(platform, nodules, "CLASSIFICATION", settings, job_id)
+    assert started["cases"]["train"] > 0 and started["settings"]["workers"] == 2
+
+    # Kill one Ray Train worker once the run has a checkpoint: Ray restarts the group, which resumes from it.
+    wait_until(platform, job_id, lambda job: "epoch 2/4" in log_text(job) and "checkpoint saved" in log_text(job))
+    workers = list_actors(address=ray_head, filters=[("class_name", "=", "RayTrainWorker"), ("state", "=", "ALIVE")])
+    assert len(workers) == 2, workers
+    os.kill(workers[0].pid, signal.SIGKILL)
+    job = wait_until(platform, job_id, lambda job: job["job"]["state"] in {"SUCCEEDED", "FAILED"})
+    assert job["job"]["state"] == "SUCCEEDED", log_text(job)
+    assert "resuming from the checkpoint of epoch" in log_text(job)
+    result = job["job"]["result"]
+
+    # One MLflow run: every epoch once, the killed one included.
+    curves = platform.gateway.get(f"/api/v1/training/runs/{job_id}/metrics").json()["curves"]
+    by_name = {curve["name"]: [point["epoch"] for point in curve["points"]] for curve in curves}
+    assert by_name["train_loss"] == [1, 2, 3, 4] and by_name["val_auc"] == [1, 2, 3, 4]
+
+    # The best epoch, registered with its dataset version.
+    name, number = result["model_name"], int(result["model_version"])
+    version = platform.gateway.get(f"/api/v1/models/{name}/versions/{number}").json()
+    assert version["tags"]["dataset_id"] == nodules.dataset["id"]
+    assert version["tags"]["dataset_hash"] == nodules.dataset["content_hash"]
+    assert version["tags"]["best_epoch"] == result["best_epoch"]
+    assert version["status"] == "CANDIDATE" and 0.0 <= version["metrics"]["val_auc"] <= 1.0
+
+    predictions = platform.gateway.get(f"/api/v1/training/runs/{job_id}/predictions.csv")
+    rows = list(csv.DictReader(io.StringIO(predictions.text)))
+    lesions = sum(len(c["series"][0]["lesions"]) for c in nodules.cases)
+    validation = {
+        i["case_id"]
+        for i in nodules.dataset["manifest"]["items"]
+        if nodules.dataset["manifest"]["splits"][i["case_id"]] == "validation"
+    }
+    assert {row["split"] for row in rows} == {"validation"} and 0 < len(rows) < lesions
+    assert {row["sample_id"].split("#")[0] for row in rows} <= validation
+    assert all(abs(float(row["p_benign"]) + float(row["p_malignant"]) - 1) < 1e-5 for row in rows)
+
+    # Exported to ONNX, it gives the probabilities the run wrote.
+    exported = platform.gateway.get(f"/api/v1/models/{name}/versions/{number}/export", params={"format": "onnx"})
+    assert exported.status_code == 200, exported.text
+    session = onnxruntime.InferenceSession(exported.content)
+    logits = session.run(None, {"image": np.zeros((2, 1, 16, 32, 32), dtype=np.float32)})[0]
+    assert logits.shape == (2, 2)
+
+    promoted = platform.gateway.post(f"/api/v1/models/{name}/versions/{number}/promote")
+    assert promoted.status_code == 200 and promoted.json()["status"] == "PRODUCTION", promoted.text
+
+
+def test_a_segmentation_run_is_cancelled_then_resumed_from_its_checkpoint_and_the_cache(
+    platform: Platform, ray_head: str, nodules: LesionDataset
+) -> None:
+    settings = {
+        "architecture": "unet",
+        "epochs": 3,
+        "batch_size": 2,
+        "checkpoint_interval": 1,
+        "preprocessing": {
+            "size": [32, 32, 16],
+            "window": [-1000, 400],
+            "normalisation": "minmax",
+            "samples_per_volume": 2,
+        },
+    }
+    run_id = f"nodule-segmentation-{nodules.root.parent.name}"
+    start(platform, nodules, "SEGMENTATION", settings, run_id)
+    wait_until(platform, run_id, lambda job: "checkpoint saved" in log_text(job))
+    cancelled = platform.gateway.post(f"/api/v1/training/jobs/{run_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    job = wait_until(platform, run_id, lambda job: job["job"]["state"] == "CANCELLED")
+
+    resumed = platform.gateway.post(f"/api/v1/training/runs/{run_id}/resume")
+    assert resumed.status_code == 201, resumed.text
+    resumed_id = resumed.json()["job"]["id"]
+    assert resumed_id == f"{run_id}.r1"
+    job = wait_until(platform, resumed_id, lambda job: job["job"]["state"] in {"SUCCEEDED", "FAILED"})
+    assert job["job"]["state"] == "SUCCEEDED", log_text(job)
+    assert "samples from the cache" in log_text(job) and "resuming from the checkpoint of epoch" in log_text(job)
+    assert 0.0 <= float(job["job"]["result"]["validation_dice"]) <= 1.0
+    again = platform.gateway.post(f"/api/v1/training/runs/{run_id}/resume")
+    assert again.status_code == 409 and again.json()["error"]["reason"] == "RUN_SUCCEEDED", again.text
+
+
+def test_a_run_that_does_not_fit_its_dataset_version_is_refused_before_any_compute(
+    platform: Platform, nodules: LesionDataset
+) -> None:
+    body = {"dataset_id": nodules.dataset["id"], "task": "CLASSIFICATION", "spatial_dims": 3}
+    whole_images = platform.gateway.post(
+        "/api/v1/training/jobs", json={**body, "settings": {"architecture": "resnet18"}}
+    )
+    assert whole_images.status_code == 400, whole_images.text
+    assert whole_images.json()["error"]["reason"] == "DATASET_TASK_MISMATCH"
+    flat = platform.gateway.post(
+        "/api/v1/training/jobs", json={**body, "spatial_dims": 2, "settings": {"architecture": "resnet18"}}
+    )
+    assert flat.json()["error"]["reason"] == "DATASET_DIMENSIONS_MISMATCH", flat.text
