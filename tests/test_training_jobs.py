@@ -24,7 +24,7 @@ from ray.util.state import list_actors
 from tests.conftest import Platform
 from tests.lesion_datasets import LesionDataset, lesion_dataset
 
-pytestmark = pytest.mark.usefixtures("mlflow_server")
+pytestmark = [pytest.mark.usefixtures("mlflow_server"), pytest.mark.timeout(900)]
 TIMEOUT_S = 420
 
 
@@ -80,7 +80,7 @@ def test_a_classifier_survives_a_killed_worker_and_registers_its_best_epoch(
         "workers": 2,
         "checkpoint_interval": 1,
         "schedule": {"name": "none"},
-        "preprocessing": {"size": [32, 32, 16], "crop": "lesion", "window": [-1000, 400], "normalisation": "minmax"},
+        "preprocessing": {"size": [32, 32, 32], "crop": "lesion", "window": [-1000, 400], "normalisation": "minmax"},
     }
     job_id = f"nodule-classifier-{nodules.root.parent.name}"
     started = start(platform, nodules, "CLASSIFICATION", settings, job_id)
@@ -125,7 +125,7 @@ def test_a_classifier_survives_a_killed_worker_and_registers_its_best_epoch(
     exported = platform.gateway.get(f"/api/v1/models/{name}/versions/{number}/export", params={"format": "onnx"})
     assert exported.status_code == 200, exported.text
     session = onnxruntime.InferenceSession(exported.content)
-    logits = session.run(None, {"image": np.zeros((2, 1, 16, 32, 32), dtype=np.float32)})[0]
+    logits = session.run(None, {"image": np.zeros((2, 1, 32, 32, 32), dtype=np.float32)})[0]
     assert logits.shape == (2, 2)
 
     promoted = platform.gateway.post(f"/api/v1/models/{name}/versions/{number}/promote")
@@ -141,7 +141,7 @@ def test_a_segmentation_run_is_cancelled_then_resumed_from_its_checkpoint_and_th
         "batch_size": 2,
         "checkpoint_interval": 1,
         "preprocessing": {
-            "size": [32, 32, 16],
+            "size": [32, 32, 32],
             "window": [-1000, 400],
             "normalisation": "minmax",
             "samples_per_volume": 2,
@@ -173,7 +173,7 @@ def test_a_run_that_does_not_fit_its_dataset_version_is_refused_before_any_compu
     whole_images = platform.gateway.post(
         "/api/v1/training/jobs", json={**body, "settings": {"architecture": "resnet18"}}
     )
-    assert whole_images.status_code == 400, whole_images.text
+    assert whole_images.status_code == 422, whole_images.text
     assert whole_images.json()["error"]["reason"] == "DATASET_TASK_MISMATCH"
     flat = platform.gateway.post(
         "/api/v1/training/jobs", json={**body, "spatial_dims": 2, "settings": {"architecture": "resnet18"}}

@@ -47,6 +47,7 @@ UPLOAD_PATHS = (
     f"{API_PREFIX}/radiomics/jobs/pairs",
     f"{API_PREFIX}/stats/tables",
     f"{API_PREFIX}/training/custom-models",
+    f"{API_PREFIX}/training/weights",
 )
 
 

@@ -3400,6 +3400,19 @@ def models_export(
     console.print(f"wrote {escape(str(path))} ({human_bytes(path.stat().st_size)})", highlight=False)
 
 
+@models.command("weights")
+def models_weights(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a PyTorch checkpoint (state dict)")],
+    url: Url = None,
+) -> None:
+    """Upload weights for a run to start from (its pretrained.weights_key)."""
+    with signed_in(url) as client:
+        uploaded = client.import_weights(file)
+    console.print(f"{uploaded['tensors']} tensors kept as {escape(uploaded['weights_key'])}", highlight=False)
+    key = escape(uploaded["weights_key"])
+    console.print(f"start from them: radscholar train start ... --set pretrained.weights_key={key}", highlight=False)
+
+
 @models.command("import")
 def models_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a TorchScript file or a MONAI bundle zip")],

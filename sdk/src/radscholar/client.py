@@ -1515,6 +1515,14 @@ class Client:
             ]
             return self._request("POST", "/api/v1/training/custom-models", files=body, timeout=UPLOAD_TIMEOUT)  # type: ignore[no-any-return]
 
+    def import_weights(self, path: Path | str) -> dict[str, Any]:
+        """Uploads weights (a PyTorch state dict) for runs to start from. Returns {weights_key (the settings'
+        "pretrained.weights_key"), tensors}."""
+        path = Path(path)
+        with path.open("rb") as handle:
+            body: Files = [("file", (path.name, handle, "application/octet-stream"))]
+            return self._request("POST", "/api/v1/training/weights", files=body, timeout=UPLOAD_TIMEOUT)  # type: ignore[no-any-return]
+
 
 def job_state(job: dict[str, Any]) -> str:
     """A job's state: QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED (also from a proto-style JOB_STATE_ name)."""

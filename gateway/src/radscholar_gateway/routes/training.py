@@ -303,6 +303,23 @@ async def import_custom_model(
     )
 
 
+class ImportedWeights(BaseModel):
+    weights_key: str = Field(description='what a run\'s "pretrained.weights_key" setting names')
+    tensors: int
+
+
+@training_router.post(
+    "/weights", status_code=201, summary="Upload weights (a PyTorch state dict) for runs to start from"
+)
+async def import_weights(request: Request, training: Training, file: UploadFile) -> ImportedWeights:
+    async with staged(request, [file.file], "staging/training") as (key,):
+        answer = await training.ImportWeights(
+            pb.ImportWeightsRequest(object_key=key), timeout=request.app.state.settings.upload_timeout_seconds
+        )
+    request.state.audit_resource = f"weights:{answer.weights_key}"
+    return ImportedWeights(weights_key=answer.weights_key, tensors=answer.tensors)
+
+
 # --- registered models ------------------------------------------------------------------------------
 
 

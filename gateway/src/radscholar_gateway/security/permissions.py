@@ -198,6 +198,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
         P.TRAINING_READ, "training.predictions.download", "training_run:{run_id}"
     ),
     ("POST", "/api/v1/training/custom-models"): Rule(P.TRAINING_RUN, "training.custom_models.import"),
+    ("POST", "/api/v1/training/weights"): Rule(P.TRAINING_RUN, "training.weights.import"),
     ("GET", "/api/v1/models"): Rule(P.TRAINING_READ),
     ("POST", "/api/v1/models/compare"): Rule(P.TRAINING_READ),
     ("GET", "/api/v1/models/{name}/versions/{version}"): Rule(P.TRAINING_READ),

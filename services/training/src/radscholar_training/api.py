@@ -20,12 +20,12 @@ from radscholar_core.ray_jobs import RayJobs
 from radscholar_proto.common.v1 import job_pb2
 from radscholar_proto.training.v1 import training_pb2 as pb
 from radscholar_proto.training.v1 import training_pb2_grpc
-from radscholar_training.adapters.custom import CustomModels
+from radscholar_training.adapters.custom import CustomModels, UploadedWeights
 from radscholar_training.adapters.datasets import DatasetSource
 from radscholar_training.adapters.exports import ModelExports
 from radscholar_training.adapters.tracking import ModelVersion, Tracking
 from radscholar_training.domain import settings as run_settings
-from radscholar_training.domain.networks import check_network
+from radscholar_training.domain.networks import CustomFormat, check_network
 from radscholar_training.domain.plan import KIND, SPLITS, Plan, cache_prefix, check_dataset, split_key
 from radscholar_training.domain.zoo import Architecture, Task, architectures
 from radscholar_training.jobs import TrainingJobs
@@ -46,7 +46,7 @@ EXPORT_FORMATS = {
     pb.EXPORT_FORMAT_ONNX: "onnx",
     pb.EXPORT_FORMAT_MLFLOW: "mlflow",
 }
-CUSTOM_FORMATS = {
+CUSTOM_FORMATS: dict[int, CustomFormat] = {
     pb.CUSTOM_MODEL_FORMAT_TORCHSCRIPT: "torchscript",
     pb.CUSTOM_MODEL_FORMAT_MONAI_BUNDLE: "monai_bundle",
 }
@@ -121,6 +121,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         tracking: Tracking,
         custom: CustomModels,
         exports: ModelExports,
+        weights: UploadedWeights,
     ) -> None:
         self._jobs = jobs
         self._store = store
@@ -130,6 +131,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         self._tracking = tracking
         self._custom = custom
         self._exports = exports
+        self._weights = weights
 
     async def ListArchitectures(
         self, request: pb.ListArchitecturesRequest, context: grpc.aio.ServicerContext
@@ -169,6 +171,8 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             check_network(settings.architecture, task, dims, settings.preprocessing.shape)
         if settings.pretrained.model_version:
             await self._pretrained_exists(settings.pretrained.model_version)
+        if settings.pretrained.weights_key:
+            await asyncio.to_thread(self._weights.check, settings.pretrained.weights_key)
         version = await self._datasets.version(request.dataset_id)
         cases = check_dataset(task, dims, settings.preprocessing.crop, version.labels, version.cases)
         counts = {split: sum(case.split == split for case in cases) for split in SPLITS}
@@ -368,3 +372,9 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             parameters=imported.parameters,
             output_shape=imported.output_shape,
         )
+
+    async def ImportWeights(
+        self, request: pb.ImportWeightsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ImportWeightsResponse:
+        key, tensors = await asyncio.to_thread(self._weights.add, request.object_key)
+        return pb.ImportWeightsResponse(weights_key=key, tensors=tensors)

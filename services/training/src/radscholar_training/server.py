@@ -15,7 +15,7 @@ from radscholar_core.ray_jobs import RayJobRunner, RayJobs
 from radscholar_proto.dicomstore.v1.dicomstore_pb2_grpc import DicomStoreServiceStub
 from radscholar_proto.labeling.v1.labeling_pb2_grpc import LabelingServiceStub
 from radscholar_proto.training.v1 import training_pb2, training_pb2_grpc
-from radscholar_training.adapters.custom import CustomModels
+from radscholar_training.adapters.custom import CustomModels, UploadedWeights
 from radscholar_training.adapters.datasets import DatasetSource
 from radscholar_training.adapters.exports import ModelExports
 from radscholar_training.adapters.tracking import Tracking, client_environment
@@ -57,6 +57,7 @@ def build_server(settings: Settings) -> Server:
         tracking,
         CustomModels(objects),
         ModelExports(objects, tracking),
+        UploadedWeights(objects),
     )
     return Server(
         [

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from radscholar_core.errors import InvalidArgument, NotFound
 from radscholar_core.objectstore import ObjectStore
-from radscholar_training.domain.networks import CustomFormat, inspect_custom
+from radscholar_training.domain.networks import CustomFormat, inspect_custom, read_weights
 from radscholar_training.domain.zoo import Architecture, Task
 
 PREFIX = "training/custom"
+WEIGHTS_PREFIX = "training/weights"
 
 
 @dataclass(frozen=True)
@@ -113,3 +114,29 @@ def _architecture(record: dict[str, object]) -> Architecture:
         "custom",
         str(record["description"]),
     )
+
+
+class UploadedWeights:
+    """Uploaded state dicts that runs start from, under ``training/weights/<hex>.pt``."""
+
+    def __init__(self, objects: ObjectStore) -> None:
+        self._objects = objects
+
+    def add(self, upload_key: str) -> tuple[str, int]:
+        """Keeps an upload that holds a state dict; its key and its tensor count."""
+        try:
+            data = self._objects.get(upload_key)
+        except NotFound:
+            raise NotFound(f"no upload at {upload_key!r}", reason="UPLOAD_NOT_FOUND") from None
+        tensors = len(read_weights(data))
+        key = f"{WEIGHTS_PREFIX}/{uuid.uuid4().hex}.pt"
+        self._objects.put(key, data)
+        return key, tensors
+
+    def check(self, key: str) -> None:
+        if not key.startswith(WEIGHTS_PREFIX + "/") or not self._objects.exists(key):
+            raise InvalidArgument(
+                f"setting pretrained.weights_key: no uploaded weights {key!r}",
+                reason="INVALID_SETTING",
+                details={"setting": "pretrained.weights_key"},
+            )

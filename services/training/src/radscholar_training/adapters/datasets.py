@@ -73,7 +73,7 @@ class DatasetSource:
             class_names=names,
         )
         manifest = json.loads(dataset.manifest_json)
-        cases = []
+        cases: list[Case] = []
         for item in manifest["items"]:
             label = names.index(item["label_class"]) if item["label_class"] in names else None
             series = sorted(item["masks"]) or list(item["series_instance_uids"][:1])

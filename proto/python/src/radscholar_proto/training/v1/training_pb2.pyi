@@ -388,3 +388,17 @@ class ImportCustomModelResponse(_message.Message):
     parameters: int
     output_shape: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, architecture: _Optional[_Union[Architecture, _Mapping]] = ..., parameters: _Optional[int] = ..., output_shape: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ImportWeightsRequest(_message.Message):
+    __slots__ = ("object_key",)
+    OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    object_key: str
+    def __init__(self, object_key: _Optional[str] = ...) -> None: ...
+
+class ImportWeightsResponse(_message.Message):
+    __slots__ = ("weights_key", "tensors")
+    WEIGHTS_KEY_FIELD_NUMBER: _ClassVar[int]
+    TENSORS_FIELD_NUMBER: _ClassVar[int]
+    weights_key: str
+    tensors: int
+    def __init__(self, weights_key: _Optional[str] = ..., tensors: _Optional[int] = ...) -> None: ...

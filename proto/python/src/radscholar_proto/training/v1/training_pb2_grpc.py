@@ -116,6 +116,11 @@ class TrainingServiceStub:
                 request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportCustomModelRequest.SerializeToString,
                 response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportCustomModelResponse.FromString,
                 _registered_method=True)
+        self.ImportWeights = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/ImportWeights',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportWeightsRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportWeightsResponse.FromString,
+                _registered_method=True)
 
 
 class TrainingServiceServicer:
@@ -234,6 +239,13 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportWeights(self, request, context):
+        """Keeps uploaded weights (a PyTorch state dict) for a run to start from (its "pretrained.weights_key").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -316,6 +328,11 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.ImportCustomModel,
                     request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportCustomModelRequest.FromString,
                     response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportCustomModelResponse.SerializeToString,
+            ),
+            'ImportWeights': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportWeights,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportWeightsRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportWeightsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -751,6 +768,33 @@ class TrainingService:
             '/radscholar.training.v1.TrainingService/ImportCustomModel',
             radscholar_dot_training_dot_v1_dot_training__pb2.ImportCustomModelRequest.SerializeToString,
             radscholar_dot_training_dot_v1_dot_training__pb2.ImportCustomModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportWeights(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/ImportWeights',
+            radscholar_dot_training_dot_v1_dot_training__pb2.ImportWeightsRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.ImportWeightsResponse.FromString,
             options,
             channel_credentials,
             insecure,
