@@ -12,6 +12,7 @@ import io
 import os
 import signal
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import onnxruntime
 import pytest
 from ray.util.state import list_actors
 
+from radscholar import Client
 from tests.conftest import Platform
 from tests.lesion_datasets import LesionDataset, lesion_dataset
 
@@ -32,6 +34,10 @@ TIMEOUT_S = 420
 def nodules(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> LesionDataset:
     split = {"train": 0.6, "validation": 0.4, "test": 0.0, "seed": 5}
     return lesion_dataset(platform, tmp_path_factory.mktemp("training") / "ct", 12, 29, split)
+
+
+def admin(platform: Platform) -> Client:
+    return Client(platform.url, token=platform.login(platform.admin_username, platform.admin_password)["access_token"])
 
 
 def job_of(platform: Platform, job_id: str) -> dict[str, Any]:
@@ -133,7 +139,7 @@ def test_a_classifier_survives_a_killed_worker_and_registers_its_best_epoch(
 
 
 def test_a_segmentation_run_is_cancelled_then_resumed_from_its_checkpoint_and_the_cache(
-    platform: Platform, ray_head: str, nodules: LesionDataset
+    platform: Platform, ray_head: str, nodules: LesionDataset, tmp_path: Path
 ) -> None:
     settings = {
         "architecture": "unet",
@@ -158,10 +164,18 @@ def test_a_segmentation_run_is_cancelled_then_resumed_from_its_checkpoint_and_th
     assert resumed.status_code == 201, resumed.text
     resumed_id = resumed.json()["job"]["id"]
     assert resumed_id == f"{run_id}.r1"
-    job = wait_until(platform, resumed_id, lambda job: job["job"]["state"] in {"SUCCEEDED", "FAILED"})
-    assert job["job"]["state"] == "SUCCEEDED", log_text(job)
-    assert "samples from the cache" in log_text(job) and "resuming from the checkpoint of epoch" in log_text(job)
-    assert 0.0 <= float(job["job"]["result"]["validation_dice"]) <= 1.0
+    # Followed live through the SDK (Server-Sent Events): progress by batch with an ETA, then the end.
+    with admin(platform) as client:
+        events = list(client.watch_training_job(resumed_id, timeout=TIMEOUT_S))
+        mlflow_zip = client.export_model(events[-1]["job"]["result"]["model_name"], 1, "mlflow", tmp_path / "model.zip")
+    job, log = events[-1]["job"], "\n".join(line["message"] for event in events for line in event["log_lines"])
+    assert job["state"] == "SUCCEEDED", log
+    assert "samples from the cache" in log and "resuming from the checkpoint of epoch" in log
+    assert 0.0 <= float(job["result"]["validation_dice"]) <= 1.0
+    running = [event["job"]["progress"] for event in events if event["job"]["state"] == "RUNNING"]
+    assert any("batch" in p["step"] and p.get("eta_seconds") is not None for p in running), running
+    with zipfile.ZipFile(mlflow_zip) as archive:
+        assert any(name.endswith("/MLmodel") for name in archive.namelist())
     again = platform.gateway.post(f"/api/v1/training/runs/{run_id}/resume")
     assert again.status_code == 409 and again.json()["error"]["reason"] == "RUN_SUCCEEDED", again.text
 
