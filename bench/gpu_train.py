@@ -240,8 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workload", choices=["all", *WORKLOADS], default="all")
     parser.add_argument("--repeat", type=int, default=2, help="plain and Ray runs, taking turns; the median is kept")
     parser.add_argument("--epochs", type=int, default=None, help="per run; the first one is not counted (default 4)")
-    parser.add_argument("--loader-workers", type=int, default=min(8, max((os.cpu_count() or 1) - 2, 0)))
-    parser.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1), help="torch threads a side")
+    parser.add_argument("--loader-workers", type=int, default=None, help="DataLoader processes (default 8; smoke 0)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads a side (default 4; smoke 1)")
     parser.add_argument("--no-ray", action="store_true", help="the plain loop only")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU: tests the code path only")
     parser.add_argument("--out", type=Path, default=None, help="default var/bench/gpu_train.json (smoke: ...-smoke)")
@@ -257,10 +257,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = list(WORKLOADS) if args.workload == "all" else [args.workload]
     workloads = {name: WORKLOADS[name] for name in names}
     if args.smoke:
-        workloads = {name: replace(w, **SMOKE_SIZES[name]) for name, w in workloads.items()}
-        args.loader_workers, args.threads, args.repeat = 0, 1, 1
+        workloads = {
+            name: replace(w, name=f"smoke run of {name}, its sizes tiny", **SMOKE_SIZES[name])
+            for name, w in workloads.items()
+        }
+        args.repeat = 1
     if args.epochs is not None:
         workloads = {name: replace(w, epochs=args.epochs) for name, w in workloads.items()}
+    cpus = os.cpu_count() or 1
+    if args.loader_workers is None:
+        args.loader_workers = 0 if args.smoke else min(8, max(cpus - 2, 0))
+    if args.threads is None:
+        args.threads = 1 if args.smoke else min(4, cpus)
     device = "cpu" if args.smoke else "cuda"
     use_gpu = device == "cuda"
     out = args.out or REPO_ROOT / f"var/bench/gpu_train{'-smoke' if args.smoke else ''}.json"
@@ -284,7 +292,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.ExitStack() as stack:
             ray_start_seconds = None
             if not why_no_ray:
-                cpus = os.cpu_count() or 1
                 ray_start_seconds = stack.enter_context(local_ray(cpus=cpus, gpus=1 if use_gpu else 0))
                 print(f"Ray started in {ray_start_seconds:.1f} s", flush=True)
             for name, workload in workloads.items():

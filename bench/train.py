@@ -178,6 +178,8 @@ def plain_run(
         torch.cuda.synchronize(session.device)
     wall = time.perf_counter() - started
     peak = torch.cuda.max_memory_allocated(session.device) if cuda else None
+    if cuda:
+        torch.cuda.empty_cache()  # the network is gone: its cached blocks go back to the device for the next run
     return Measured(rates(outcome.history), wall, peak)
 
 

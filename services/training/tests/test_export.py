@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import operator
+from typing import Any
 
 import numpy as np
 import onnxruntime
@@ -91,7 +93,20 @@ class DataDependent(nn.Module):
         return -self.conv(x)
 
 
-def test_onnx_falls_back_to_the_torchscript_exporter(caplog: pytest.LogCaptureFixture) -> None:
+def test_onnx_falls_back_to_the_torchscript_exporter(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether torch.export refuses a network can depend on torch's global configuration: refuse it here for sure."""
+    monkeypatch.setattr(logging.getLogger("radscholar_training.domain.export"), "disabled", False)
+    caplog.set_level(logging.WARNING, logger="radscholar_training.domain.export")  # whatever the root's level
+    export = torch.onnx.export
+
+    def refusing(*args: Any, dynamo: bool = True, **kwargs: Any) -> Any:
+        if dynamo:
+            raise RuntimeError("data-dependent control flow")
+        return export(*args, dynamo=False, **kwargs)
+
+    monkeypatch.setattr(torch.onnx, "export", refusing)
     network = DataDependent()
     images = torch.ones(2, 1, 8, 8)
     session = onnxruntime.InferenceSession(to_onnx(network, images), providers=["CPUExecutionProvider"])
