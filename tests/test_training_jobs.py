@@ -126,6 +126,14 @@ def test_a_classifier_survives_a_killed_worker_and_registers_its_best_epoch(
     assert {row["split"] for row in rows} == {"validation"} and 0 < len(rows) < lesions
     assert {row["sample_id"].split("#")[0] for row in rows} <= validation
     assert all(abs(float(row["p_benign"]) + float(row["p_malignant"]) - 1) < 1e-5 for row in rows)
+    assert all(row["case_id"] == row["sample_id"].split("#")[0] and row["patient_id"] for row in rows)
+
+    # The predictions become a table of the statistics service (to compare models' scores, for instance).
+    with admin(platform) as client:
+        table = client.table_from_training(job_id)
+    types = {column["name"]: column["type"] for column in table["columns"]}
+    assert table["rows"] == len(rows) and table["source"] == f"training:{job_id}"
+    assert types["p_malignant"] == "numeric" and types["patient_id"] != "numeric"
 
     # Exported to ONNX, it gives the probabilities the run wrote.
     exported = platform.gateway.get(f"/api/v1/models/{name}/versions/{number}/export", params={"format": "onnx"})

@@ -2860,6 +2860,15 @@ def stats_tables_from_radiomics(
         show_table(client.table_from_radiomics(job_id))
 
 
+@statistics_tables.command("from-training")
+def stats_tables_from_training(
+    run_id: Annotated[str, typer.Argument(help="a finished training run")], url: Url = None
+) -> None:
+    """Store a training run's predictions (validation and test splits) as a table to analyse."""
+    with signed_in(url) as client:
+        show_table(client.table_from_training(run_id))
+
+
 @statistics_tables.command("show")
 def stats_tables_show(table_id: Annotated[str, typer.Argument(help="a stored table's id")], url: Url = None) -> None:
     """A stored table's columns: type, missing values, categories."""

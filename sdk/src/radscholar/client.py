@@ -1311,6 +1311,11 @@ class Client:
         body = {"job_id": job_id}
         return self._request("POST", "/api/v1/stats/tables/from-radiomics", json=body, timeout=UPLOAD_TIMEOUT)  # type: ignore[no-any-return]
 
+    def table_from_training(self, run_id: str) -> dict[str, Any]:
+        """Stores a finished training run's predictions (one row per validation and test sample) as a table."""
+        body = {"run_id": run_id}
+        return self._request("POST", "/api/v1/stats/tables/from-training", json=body, timeout=UPLOAD_TIMEOUT)  # type: ignore[no-any-return]
+
     def table(self, table_id: str) -> dict[str, Any]:
         """A stored table and its typed columns (see :meth:`upload_table`)."""
         return self._request("GET", f"/api/v1/stats/tables/{_segment(table_id)}")  # type: ignore[no-any-return]

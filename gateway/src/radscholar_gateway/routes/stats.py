@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from radscholar_core.errors import NotFound
 from radscholar_gateway.convert import to_model
-from radscholar_gateway.deps import Radiomics, Stats
+from radscholar_gateway.deps import Radiomics, Stats, Training
 from radscholar_gateway.jobs import (
     EVENT_STREAM,
     JOB_ID,
@@ -28,6 +28,7 @@ from radscholar_gateway.jobs import (
     job_of,
 )
 from radscholar_gateway.routes.dicom import object_response
+from radscholar_gateway.routes.training import predictions_key
 from radscholar_gateway.staging import staged
 from radscholar_proto.radiomics.v1 import radiomics_pb2
 from radscholar_proto.stats.v1 import stats_pb2 as pb
@@ -129,6 +130,10 @@ class FromRadiomics(BaseModel):
     job_id: str = Field(min_length=1, max_length=64, description="a finished radiomics batch job")
 
 
+class FromTraining(BaseModel):
+    run_id: str = Field(min_length=1, max_length=64, description="a finished training run")
+
+
 class NewAnalysis(BaseModel):
     kind: AnalysisKind
     parameters: dict[str, Any] = Field(
@@ -208,6 +213,23 @@ async def table_from_radiomics(body: FromRadiomics, request: Request, stats: Sta
             object_key=features.parquet_object_key,
             name=f"features-{body.job_id}.parquet",
             source=f"radiomics:{body.job_id}",
+        ),
+        timeout=request.app.state.settings.upload_timeout_seconds,
+    )
+    return _table(request, answer.table)
+
+
+@router.post(
+    "/tables/from-training",
+    status_code=201,
+    summary="Store a finished training run's predictions (validation and test splits) as a table to analyse",
+)
+async def table_from_training(body: FromTraining, request: Request, stats: Stats, training: Training) -> Table:
+    answer = await stats.CreateTable(
+        pb.CreateTableRequest(
+            object_key=await predictions_key(body.run_id, request, training),
+            name=f"predictions-{body.run_id}.csv",
+            source=f"training:{body.run_id}",
         ),
         timeout=request.app.state.settings.upload_timeout_seconds,
     )

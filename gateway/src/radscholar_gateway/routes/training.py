@@ -245,12 +245,18 @@ async def run_metrics(run_id: str, training: Training) -> RunMetrics:
     responses={200: {"content": {"text/csv": {}}}},
 )
 async def run_predictions(run_id: str, request: Request, training: Training) -> StreamingResponse:
+    key = await predictions_key(run_id, request, training)
+    return object_response(request, key, "text/csv", f"predictions-{run_id}.csv")
+
+
+async def predictions_key(run_id: str, request: Request, training: Training) -> str:
+    """Where a finished run's predictions table is, once the caller may see the run."""
     await training.GetJob(pb.GetJobRequest(job_id=run_id))  # the run's first job: NOT_FOUND unless the caller's
     key = f"training/runs/{run_id}/predictions.csv"
     objects: ObjectStore = request.app.state.objects
     if not await asyncio.to_thread(objects.exists, key):
         raise NotFound(f"run {run_id!r} has no predictions (yet)", reason="NO_PREDICTIONS", details={"run_id": run_id})
-    return object_response(request, key, "text/csv", f"predictions-{run_id}.csv")
+    return key
 
 
 class ImportedModel(BaseModel):

@@ -244,6 +244,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/stats/two-group-comparisons"): Rule(P.STATS_RUN),
     ("POST", "/api/v1/stats/tables"): Rule(P.STATS_RUN, "stats.tables.create"),
     ("POST", "/api/v1/stats/tables/from-radiomics"): Rule(P.STATS_RUN, "stats.tables.create"),
+    ("POST", "/api/v1/stats/tables/from-training"): Rule(P.STATS_RUN, "stats.tables.create"),
     ("GET", "/api/v1/stats/tables/{table_id}"): Rule(P.STATS_RUN, "stats.tables.read", "stats_table:{table_id}"),
     ("POST", "/api/v1/stats/tables/{table_id}/analyses"): Rule(
         P.STATS_RUN, "stats.analyses.run", "stats_table:{table_id}"

@@ -132,13 +132,25 @@ def evaluate(
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Metrics of one split and its rows of the predictions table."""
     predictions = predict(settings, network, samples)
+    cases = {case.case_id: case for case in plan.cases}
+
+    def described(sample: Sample) -> dict[str, Any]:
+        case = cases[sample.id.partition("#")[0]]  # a lesion's sample id is "<case id>#<n>"
+        return {
+            "sample_id": sample.id,
+            "case_id": case.case_id,
+            "patient_id": case.patient_id,
+            "site": case.site,
+            "split": split,
+        }
+
     rows: list[dict[str, Any]] = []
     if plan.task == "classification":
         probabilities = np.stack(predictions)
         targets = np.stack([sample.target for sample in samples])
         found = scores.classification_metrics(probabilities, targets, settings.label_encoding == "multi-label")
         for sample, p in zip(samples, probabilities, strict=True):
-            row: dict[str, Any] = {"sample_id": sample.id, "split": split}
+            row = described(sample)
             if settings.label_encoding == "one-hot":
                 row["target"] = plan.class_names[int(sample.target)]
                 row["predicted"] = plan.class_names[int(np.argmax(p))]
@@ -151,13 +163,8 @@ def evaluate(
         ]
         found = scores.segmentation_metrics(dice)
         for sample, per_class in zip(samples, dice, strict=True):
-            rows.append(
-                {
-                    "sample_id": sample.id,
-                    "split": split,
-                    **{f"dice_{n}": float(d) for n, d in zip(plan.class_names, per_class, strict=True)},
-                }
-            )
+            classes = {f"dice_{n}": float(d) for n, d in zip(plan.class_names, per_class, strict=True)}
+            rows.append({**described(sample), **classes})
     return {f"{split}_{name}": value for name, value in found.items()}, rows
 
 

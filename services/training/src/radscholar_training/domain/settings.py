@@ -142,7 +142,7 @@ class RunSettings(_Settings):
     workers: Annotated[int, Field(ge=1, le=256)] = 1  # Ray Train workers, one device each
     mixed_precision: bool = True  # on GPU only
     validation_interval: Voxels = 1  # epochs
-    checkpoint_interval: Voxels = 5  # epochs
+    checkpoint_interval: Voxels = 1  # epochs: every epoch by default, so a failure loses at most one
     optimizer: Optimizer = Optimizer()
     schedule: Schedule = Schedule()
     early_stopping: EarlyStopping = EarlyStopping()
