@@ -1,9 +1,12 @@
 """The model zoo catalogue and its filters, through the real server."""
 
+from pathlib import Path
+
 import grpc
 import pytest
 
 from radscholar_core.grpc_server import serving
+from radscholar_core.objectstore import ObjectStoreSettings
 from radscholar_core.testing import gateway_keys
 from radscholar_proto.training.v1 import training_pb2 as pb
 from radscholar_proto.training.v1 import training_pb2_grpc
@@ -27,8 +30,15 @@ def test_filters() -> None:
     assert all(a.task is Task.SEGMENTATION and 3 in a.spatial_dims for a in three_d_segmentation)
 
 
-async def test_server_lists_and_validates_filters() -> None:
-    async with serving(build_server(Settings(port=0, identity=KEYS.keys)), interceptors=KEYS.interceptors()) as channel:
+async def test_server_lists_and_validates_filters(tmp_path: Path) -> None:
+    settings = Settings(
+        port=0,
+        identity=KEYS.keys,
+        database_url=f"sqlite:///{tmp_path}/training.db",
+        object_store=ObjectStoreSettings(root=tmp_path / "objects"),
+        mlflow_tracking_uri="http://127.0.0.1:9",  # listing the zoo needs no MLflow
+    )
+    async with serving(build_server(settings), interceptors=KEYS.interceptors()) as channel:
         training = training_pb2_grpc.TrainingServiceStub(channel)
         answer = await training.ListArchitectures(
             pb.ListArchitecturesRequest(task=pb.TASK_CLASSIFICATION, spatial_dims=2)
