@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import onnxruntime
+import pydicom
 import pytest
 from ray.util.state import list_actors
 
@@ -144,6 +145,31 @@ def test_a_classifier_survives_a_killed_worker_and_registers_its_best_epoch(
 
     promoted = platform.gateway.post(f"/api/v1/models/{name}/versions/{number}/promote")
     assert promoted.status_code == 200 and promoted.json()["status"] == "PRODUCTION", promoted.text
+    whole = {"series_instance_uid": nodules.cases[0]["series"][0]["series_instance_uid"]}
+    refused = platform.gateway.post(f"/api/v1/models/{name}/versions/{number}/predict", json=whole)
+    assert refused.status_code == 422 and refused.json()["error"]["reason"] == "NEEDS_LESION_MASKS", refused.text
+
+    # Tested on the validation split, the registered model gives back the AUC its best epoch had there.
+    tested = platform.gateway.post(
+        f"/api/v1/models/{name}/versions/{number}/tests",
+        json={"dataset_id": nodules.dataset["id"], "split": "validation"},
+    )
+    assert tested.status_code == 201, tested.text
+    evaluation_id = tested.json()["job"]["id"]
+    job = wait_until(platform, evaluation_id, lambda job: job["job"]["state"] in {"SUCCEEDED", "FAILED"})
+    assert job["job"]["state"] == "SUCCEEDED", log_text(job)
+    evaluation = platform.gateway.get(f"/api/v1/models/evaluations/{evaluation_id}").json()
+    report = evaluation["report"]
+    assert report["samples"] == len(rows) and evaluation["model"] == {"name": name, "version": number}
+    auc = report["report"]["auc"]
+    assert auc["value"] == pytest.approx(version["metrics"]["best_validation_auc"], abs=1e-6)
+    assert auc["low"] is None or auc["low"] <= auc["value"] <= auc["high"]
+    assert {"roc", "confusion-matrix"} <= set(evaluation["plots"])
+    roc = platform.gateway.get(f"/api/v1/models/evaluations/{evaluation_id}/roc.png")
+    assert roc.status_code == 200 and roc.content.startswith(b"\x89PNG")
+    with admin(platform) as client:
+        tested_table = client.table_from_training(evaluation_id=evaluation_id)
+    assert tested_table["rows"] == len(rows) and tested_table["source"] == f"evaluation:{evaluation_id}"
 
 
 def test_a_segmentation_run_is_cancelled_then_resumed_from_its_checkpoint_and_the_cache(
@@ -184,6 +210,18 @@ def test_a_segmentation_run_is_cancelled_then_resumed_from_its_checkpoint_and_th
     assert any("batch" in p["step"] and p.get("eta_seconds") is not None for p in running), running
     with zipfile.ZipFile(mlflow_zip) as archive:
         assert any(name.endswith("/MLmodel") for name in archive.namelist())
+
+    # Tried on one series: the mask's volume per class, an overlay PNG and a DICOM SEG over that series.
+    name = job["result"]["model_name"]
+    series = nodules.cases[0]["series"][0]["series_instance_uid"]
+    with admin(platform) as client:
+        found = client.predict(name, 1, series, dicom=True, out=tmp_path / "predicted")
+    assert set(found["volumes"]) == {"benign", "malignant"} and all(v >= 0 for v in found["volumes"].values())
+    assert (tmp_path / "predicted" / "overlay.png").read_bytes().startswith(b"\x89PNG")
+    seg = pydicom.dcmread(tmp_path / "predicted" / "seg.dcm")
+    assert seg.Modality == "SEG" and seg.ReferencedSeriesSequence[0].SeriesInstanceUID == series
+    unknown = platform.gateway.post(f"/api/v1/models/{name}/versions/9/predict", json={"series_instance_uid": series})
+    assert unknown.status_code == 404, unknown.text
     again = platform.gateway.post(f"/api/v1/training/runs/{run_id}/resume")
     assert again.status_code == 409 and again.json()["error"]["reason"] == "RUN_SUCCEEDED", again.text
 

@@ -3409,6 +3409,101 @@ def models_export(
     console.print(f"wrote {escape(str(path))} ({human_bytes(path.stat().st_size)})", highlight=False)
 
 
+@models.command("test")
+def models_test(
+    name: Annotated[str, typer.Argument(help="registered model name")],
+    version: Annotated[int, typer.Argument(min=1, help="version number")],
+    dataset: Annotated[str, typer.Option("--dataset", help="a dataset version with the model's classes")],
+    split: Annotated[str, typer.Option("--split", help="test (default), validation, train or all")] = "test",
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", min=0, max=1, help="positive class threshold (default: Youden)")
+    ] = None,
+    job_id: Annotated[str, typer.Option("--job-id", help="an id of your choosing (also the evaluation's)")] = "",
+    out: Annotated[Path | None, typer.Option("--out", help="a folder for the report, plots and predictions")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow the test with a progress bar")] = True,
+    url: Url = None,
+) -> None:
+    """Test a model version on a dataset version's split: metrics with confidence intervals, per site, plots."""
+    if split not in ("test", "validation", "train", "all"):
+        raise typer.BadParameter(f"'{split}': test, validation, train or all", param_hint="--split")
+    with signed_in(url) as client:
+        started = client.test_model(name, version, dataset, split=split, threshold=threshold, job_id=job_id)  # type: ignore[arg-type]
+        job = started["job"]
+        console.print(
+            f"evaluation [bold]{escape(job['id'])}[/bold]: {escape(name)} version {version} on {started['cases']} "
+            f"cases of {escape(dataset)} ({escape(split)})",
+            highlight=False,
+        )
+        if not wait:
+            console.print(f"then: radscholar models evaluation {escape(job['id'])}", highlight=False)
+            return
+        ended = follow_job(client, job["id"], TRAINING_JOBS)
+        print_job_end(ended)
+        if out is not None:
+            save_evaluation(client, job["id"], out)
+
+
+@models.command("evaluation")
+def models_evaluation(
+    evaluation_id: Annotated[str, typer.Argument(help="a finished test (its job's id)")],
+    out: Annotated[Path | None, typer.Option("--out", help="a folder for the report, plots and predictions")] = None,
+    url: Url = None,
+) -> None:
+    """A finished test's headline metrics; --out writes the whole report, its plots and the predictions."""
+    with signed_in(url) as client:
+        found = client.evaluation(evaluation_id)
+        model = found["model"]
+        console.print(
+            f"{escape(model['name'])} version {model['version']} on {escape(found['dataset_id'])} "
+            f"({escape(found['split'])}); plots: {', '.join(found['plots'])}",
+            highlight=False,
+        )
+        table = Table(show_header=False, box=None)
+        for metric, value in sorted(found["report"].get("headline", {}).items()):
+            table.add_row(escape(metric), escape(f"{value:.4g}" if isinstance(value, float) else str(value)))
+        console.print(table)
+        if out is not None:
+            save_evaluation(client, evaluation_id, out)
+
+
+def save_evaluation(client: Client, evaluation_id: str, out: Path) -> None:
+    """The report (JSON), its plots (PNG) and the predictions (CSV) of a test, in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    found = client.evaluation(evaluation_id)
+    (out / "report.json").write_text(json.dumps(found, indent=2))
+    for file in ["predictions.csv", *(f"{plot}.png" for plot in found["plots"])]:
+        client.download_evaluation(evaluation_id, file, out / file)
+    console.print(f"written to {escape(str(out))}", highlight=False)
+
+
+@models.command("predict")
+def models_predict(
+    name: Annotated[str, typer.Argument(help="registered model name")],
+    version: Annotated[int, typer.Argument(min=1, help="version number")],
+    series: Annotated[
+        str, typer.Argument(help="a series UID of the store, or DICOM files of one series (file, folder)")
+    ],
+    dicom: Annotated[bool, typer.Option("--dicom", help="also a DICOM SEG or Secondary Capture")] = False,
+    out: Annotated[Path, typer.Option("--out", help="a folder for the overlay PNG (and DICOM)")] = Path("."),
+    url: Url = None,
+) -> None:
+    """Try a model version on one series: class probabilities with a Grad-CAM heat map, or a mask with volumes."""
+    with signed_in(url) as client:
+        try:
+            found = client.predict(
+                name, version, Path(series) if Path(series).exists() else series, dicom=dicom, out=out
+            )
+        except ValueError as problem:
+            raise typer.BadParameter(str(problem), param_hint="SERIES") from None
+    table = Table(show_header=False, box=None)
+    for label, value in sorted(found["probabilities"].items()):
+        table.add_row(escape(label), f"{value:.3f}" + ("  <- predicted" if label == found["predicted_class"] else ""))
+    for label, value in sorted(found["volumes"].items()):
+        table.add_row(escape(label), f"{value:.2f}")
+    console.print(table)
+    console.print(f"overlay and DICOM written to {escape(str(out))} ({found['seconds']:.2f} s)", highlight=False)
+
+
 @models.command("weights")
 def models_weights(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a PyTorch checkpoint (state dict)")],

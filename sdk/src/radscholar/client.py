@@ -14,6 +14,7 @@ from typing import IO, Any, Literal, TypedDict, TypeVar, Unpack, cast
 from urllib.parse import quote
 
 import httpx
+import pydicom
 
 from radscholar.credentials import CredentialStore, Login
 from radscholar.uploads import (
@@ -1311,9 +1312,10 @@ class Client:
         body = {"job_id": job_id}
         return self._request("POST", "/api/v1/stats/tables/from-radiomics", json=body, timeout=UPLOAD_TIMEOUT)  # type: ignore[no-any-return]
 
-    def table_from_training(self, run_id: str) -> dict[str, Any]:
-        """Stores a finished training run's predictions (one row per validation and test sample) as a table."""
-        body = {"run_id": run_id}
+    def table_from_training(self, run_id: str = "", *, evaluation_id: str = "") -> dict[str, Any]:
+        """Stores a finished training run's predictions (one row per validation and test sample), or those of a
+        model test (``evaluation_id``), as a table."""
+        body = {"run_id": run_id, "evaluation_id": evaluation_id}
         return self._request("POST", "/api/v1/stats/tables/from-training", json=body, timeout=UPLOAD_TIMEOUT)  # type: ignore[no-any-return]
 
     def table(self, table_id: str) -> dict[str, Any]:
@@ -1519,6 +1521,57 @@ class Client:
                 ("display_name", (None, display_name)),  # type: ignore[list-item]
             ]
             return self._request("POST", "/api/v1/training/custom-models", files=body, timeout=UPLOAD_TIMEOUT)  # type: ignore[no-any-return]
+
+    def test_model(
+        self,
+        name: str,
+        version: int,
+        dataset_id: str,
+        *,
+        split: Literal["test", "validation", "train", "all"] = "test",
+        threshold: float | None = None,
+        job_id: str = "",
+    ) -> dict[str, Any]:
+        """Tests a model version on a split of a dataset version, as a job (follow it with
+        :meth:`wait_for_training_job`; its id is the evaluation's). Returns {job, cases}."""
+        body = {"dataset_id": dataset_id, "split": split, "threshold": threshold, "job_id": job_id}
+        return self._request(  # type: ignore[no-any-return]
+            "POST", f"{_model_path(name, version)}/tests", json=body, timeout=UPLOAD_TIMEOUT
+        )
+
+    def evaluation(self, evaluation_id: str) -> dict[str, Any]:
+        """A finished test's report: {id, model, dataset_id, split, report, plots}."""
+        return self._request("GET", f"/api/v1/models/evaluations/{_segment(evaluation_id)}")  # type: ignore[no-any-return]
+
+    def download_evaluation(self, evaluation_id: str, file: str, path: Path | str) -> Path:
+        """Writes one file of a test (``predictions.csv`` or ``<plot>.png``) to ``path``."""
+        return self._download(f"/api/v1/models/evaluations/{_segment(evaluation_id)}/{quote(file)}", Path(path))
+
+    def predict(
+        self, name: str, version: int, series: str | Path, *, dicom: bool = False, out: Path | str | None = None
+    ) -> dict[str, Any]:
+        """Runs a model version on one series: a series UID of the store, or DICOM file(s) of one series (a file or a
+        folder), uploaded first. Returns {probabilities, predicted_class, volumes, overlay, dicom, seconds}; with
+        ``out``, the overlay PNG (and the DICOM object) are written there."""
+        if isinstance(series, Path) or Path(str(series)).exists():
+            paths = sorted(Path(series).rglob("*")) if Path(series).is_dir() else [Path(series)]
+            files = [path for path in paths if path.is_file()]
+            uids = {str(pydicom.dcmread(path, stop_before_pixels=True).SeriesInstanceUID) for path in files}
+            if len(uids) != 1:
+                raise ValueError(f"give the files of one series, not of {len(uids)}")
+            self.upload(files)
+            series = uids.pop()
+        body = {"series_instance_uid": str(series), "dicom": dicom}
+        found: dict[str, Any] = self._request(
+            "POST", f"{_model_path(name, version)}/predict", json=body, timeout=UPLOAD_TIMEOUT
+        )
+        if out is not None:
+            folder = Path(out)
+            folder.mkdir(parents=True, exist_ok=True)
+            for url in (found["overlay"], found["dicom"]):
+                if url:
+                    self._download(url, folder / url.rsplit("/", 1)[1])
+        return found
 
     def import_weights(self, path: Path | str) -> dict[str, Any]:
         """Uploads weights (a PyTorch state dict) for runs to start from. Returns {weights_key (the settings'

@@ -33,6 +33,7 @@ def test_resampling_moves_to_the_spacing_and_keeps_positions() -> None:
     [sample] = samples_from_volume("c", image_of(ramp, spacing, origin), image_of(mask, spacing, origin), None, s)
     assert sample.image.shape == (1, 10, 8, 10) and sample.target.shape == (10, 8, 10)
     assert sample.image.dtype == np.float32 and sample.target.dtype == np.uint8
+    assert sample.spacing == (2.0, 2.0, 2.0)
     new_origin = np.asarray(origin) + (np.asarray([2.0, 2.0, 2.0]) - spacing) / 2  # grid edges stay put
     # Linear interpolation reproduces the ramp: each new voxel holds its own x position.
     np.testing.assert_allclose(sample.image[0, 4, 4], new_origin[0] + 2.0 * np.arange(10), atol=1e-4)
@@ -139,7 +140,7 @@ def test_channels_of_vector_images() -> None:
 def test_bytes_round_trip_exactly() -> None:
     rng = np.random.default_rng(1)
     samples = [
-        Sample("a#1", rng.normal(size=(1, 4, 5, 6)).astype(np.float32), np.array(1, dtype=np.int64)),
+        Sample("a#1", rng.normal(size=(1, 4, 5, 6)).astype(np.float32), np.array(1, dtype=np.int64), (2.5, 1.0, 0.7)),
         Sample("ß/é", rng.normal(size=(2, 3, 3)).astype(np.float32), np.array([0.0, 1.0, 1.0], dtype=np.float32)),
         Sample("seg", rng.normal(size=(1, 7, 8, 9)).astype(np.float32), rng.integers(0, 3, (7, 8, 9)).astype(np.uint8)),
     ]
@@ -149,4 +150,5 @@ def test_bytes_round_trip_exactly() -> None:
         assert copy.image.dtype == original.image.dtype and copy.target.dtype == original.target.dtype
         np.testing.assert_array_equal(copy.image, original.image)
         np.testing.assert_array_equal(copy.target, original.target)
+        assert copy.spacing == original.spacing
     assert samples_from_bytes(samples_to_bytes([])) == []

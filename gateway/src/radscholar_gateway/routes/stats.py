@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from radscholar_core.errors import NotFound
+from radscholar_core.errors import InvalidArgument, NotFound
 from radscholar_gateway.convert import to_model
 from radscholar_gateway.deps import Radiomics, Stats, Training
 from radscholar_gateway.jobs import (
@@ -28,7 +28,7 @@ from radscholar_gateway.jobs import (
     job_of,
 )
 from radscholar_gateway.routes.dicom import object_response
-from radscholar_gateway.routes.training import predictions_key
+from radscholar_gateway.routes.training import evaluation_predictions_key, predictions_key
 from radscholar_gateway.staging import staged
 from radscholar_proto.radiomics.v1 import radiomics_pb2
 from radscholar_proto.stats.v1 import stats_pb2 as pb
@@ -131,7 +131,8 @@ class FromRadiomics(BaseModel):
 
 
 class FromTraining(BaseModel):
-    run_id: str = Field(min_length=1, max_length=64, description="a finished training run")
+    run_id: str = Field("", max_length=64, description="a finished training run: its validation and test predictions")
+    evaluation_id: str = Field("", max_length=64, description="or a finished test of a model version")
 
 
 class NewAnalysis(BaseModel):
@@ -222,14 +223,20 @@ async def table_from_radiomics(body: FromRadiomics, request: Request, stats: Sta
 @router.post(
     "/tables/from-training",
     status_code=201,
-    summary="Store a finished training run's predictions (validation and test splits) as a table to analyse",
+    summary="Store a finished training run's predictions (validation and test splits), or a model test's, as a table",
 )
 async def table_from_training(body: FromTraining, request: Request, stats: Stats, training: Training) -> Table:
+    if bool(body.run_id) == bool(body.evaluation_id):
+        raise InvalidArgument("give run_id or evaluation_id", reason="INVALID_SOURCE")
+    if body.run_id:
+        key, source = await predictions_key(body.run_id, request, training), f"training:{body.run_id}"
+    else:
+        key, source = await evaluation_predictions_key(body.evaluation_id, training), f"evaluation:{body.evaluation_id}"
     answer = await stats.CreateTable(
         pb.CreateTableRequest(
-            object_key=await predictions_key(body.run_id, request, training),
-            name=f"predictions-{body.run_id}.csv",
-            source=f"training:{body.run_id}",
+            object_key=key,
+            name=f"predictions-{body.run_id or body.evaluation_id}.csv",
+            source=source,
         ),
         timeout=request.app.state.settings.upload_timeout_seconds,
     )

@@ -432,6 +432,159 @@ async def export_model_version(
     return object_response(request, answer.object_key, EXPORT_FILES[format], answer.file_name)
 
 
+# --- testing model versions -------------------------------------------------------------------------------------
+
+TestSplit = Literal["test", "validation", "train", "all"]
+
+
+class NewTest(BaseModel):
+    dataset_id: str = Field(min_length=1, description="a dataset version with the model's classes (any sites)")
+    split: TestSplit = Field("test", description="its split to test on")
+    threshold: float | None = Field(
+        None, gt=0, lt=1, description="classification: the positive class's threshold (default: Youden's point)"
+    )
+    job_id: str = Field("", pattern=JOB_ID, description="an id of your choosing; also the evaluation's id")
+
+
+class StartedTest(BaseModel):
+    job: Job = Field(description="queued on Ray; follow it at /api/v1/training/jobs/{id}/events")
+    cases: int
+
+
+class Evaluation(BaseModel):
+    id: str
+    model: ModelRef
+    dataset_id: str
+    split: str
+    report: dict[str, Any] = Field(description="metrics with confidence intervals, per site, per case")
+    plots: list[str] = Field(description="each at /api/v1/models/evaluations/{id}/{plot}.png")
+
+
+@models_router.post(
+    "/{name}/versions/{version}/tests",
+    status_code=201,
+    summary="Test a model version on a split of a dataset version, as a job on Ray",
+)
+async def test_model_version(
+    name: str, version: int, body: NewTest, request: Request, training: Training
+) -> StartedTest:
+    message = pb.TestModelVersionRequest(
+        name=name, version=version, dataset_id=body.dataset_id, split=body.split, job_id=body.job_id
+    )
+    if body.threshold is not None:
+        message.threshold = body.threshold
+    answer = await training.TestModelVersion(message, timeout=request.app.state.settings.upload_timeout_seconds)
+    request.state.audit_resource = f"evaluation:{answer.job.id}"
+    request.state.audit_details = {"dataset": body.dataset_id, "split": body.split}
+    return StartedTest(job=job_of(answer.job), cases=answer.cases)
+
+
+@models_router.get("/evaluations/{evaluation_id}", summary="A finished test's report")
+async def get_evaluation(evaluation_id: str, training: Training) -> Evaluation:
+    answer = await training.GetEvaluation(pb.GetEvaluationRequest(evaluation_id=evaluation_id))
+    return Evaluation(
+        id=evaluation_id,
+        model=ModelRef(name=answer.model.name, version=answer.model.version),
+        dataset_id=answer.dataset_id,
+        split=answer.split,
+        report=json.loads(answer.report_json),
+        plots=list(answer.plots),
+    )
+
+
+@models_router.get(
+    "/evaluations/{evaluation_id}/predictions.csv",
+    summary="A test's predictions, one row per sample (with case, patient and site)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def evaluation_predictions(evaluation_id: str, request: Request, training: Training) -> StreamingResponse:
+    key = await evaluation_predictions_key(evaluation_id, training)
+    return object_response(request, key, "text/csv", f"predictions-{evaluation_id}.csv")
+
+
+async def evaluation_predictions_key(evaluation_id: str, training: Training) -> str:
+    """Where a finished test's predictions are, once the caller may see it."""
+    answer = await training.GetEvaluation(pb.GetEvaluationRequest(evaluation_id=evaluation_id))
+    return answer.predictions_object_key
+
+
+@models_router.get(
+    "/evaluations/{evaluation_id}/{plot}.png",
+    summary="A plot of a test: roc, calibration, confusion, dice...",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def evaluation_plot(evaluation_id: str, plot: str, request: Request, training: Training) -> StreamingResponse:
+    answer = await training.GetEvaluation(pb.GetEvaluationRequest(evaluation_id=evaluation_id))
+    if plot not in answer.plots:
+        raise NotFound(f"evaluation {evaluation_id!r} has no plot {plot!r}", reason="PLOT_NOT_FOUND")
+    key = answer.predictions_object_key.rsplit("/", 1)[0] + f"/{plot}.png"
+    return object_response(request, key, "image/png", f"{evaluation_id}-{plot}.png")
+
+
+# --- trying one series ------------------------------------------------------------------------------------------
+
+PREDICTION_FILES = {"overlay.png": "image/png", "seg.dcm": "application/dicom", "sc.dcm": "application/dicom"}
+
+
+class NewPrediction(BaseModel):
+    series_instance_uid: str = Field(min_length=1, description="a series of the DICOM store")
+    dicom: bool = Field(False, description="also a DICOM SEG (segmentation) or Secondary Capture (heat map)")
+
+
+class Prediction(BaseModel):
+    probabilities: dict[str, float] = Field(description="classification: each class's probability")
+    predicted_class: str
+    volumes: dict[str, float] = Field(description="segmentation: each class's volume, mL (mm² for 2D images)")
+    overlay: str = Field(description="URL of the PNG: Grad-CAM heat map or mask over the image")
+    dicom: str = Field(description="URL of the DICOM object, when asked for")
+    seconds: float = Field(description="time in the service, the model's first load included")
+
+
+def _prediction_url(key: str) -> str:
+    prediction, file = key.split("/")[-2:]
+    return f"/api/v1/models/predictions/{prediction}/{file}"
+
+
+@models_router.post(
+    "/{name}/versions/{version}/predict",
+    summary="Run a model version on one series: probabilities with a Grad-CAM heat map, or a mask, as PNG and DICOM",
+)
+async def predict_series(
+    name: str, version: int, body: NewPrediction, request: Request, training: Training
+) -> Prediction:
+    answer = await training.PredictSeries(
+        pb.PredictSeriesRequest(
+            name=name, version=version, series_instance_uid=body.series_instance_uid, dicom=body.dicom
+        ),
+        timeout=request.app.state.settings.upload_timeout_seconds,
+    )
+    request.state.audit_details = {"series": body.series_instance_uid}
+    return Prediction(
+        probabilities=dict(answer.probabilities),
+        predicted_class=answer.predicted_class,
+        volumes=dict(answer.volumes),
+        overlay=_prediction_url(answer.overlay_object_key),
+        dicom=_prediction_url(answer.dicom_object_key) if answer.dicom_object_key else "",
+        seconds=answer.seconds,
+    )
+
+
+@models_router.get(
+    "/predictions/{prediction_id}/{file}",
+    summary="A file of a prediction: overlay.png, seg.dcm or sc.dcm",
+    response_class=StreamingResponse,
+    responses={200: {"content": {media_type: {} for media_type in set(PREDICTION_FILES.values())}}},
+)
+async def prediction_file(prediction_id: str, file: str, request: Request) -> StreamingResponse:
+    key = f"training/predictions/{prediction_id}/{file}"
+    objects: ObjectStore = request.app.state.objects
+    if file not in PREDICTION_FILES or not prediction_id.isalnum() or not await asyncio.to_thread(objects.exists, key):
+        raise NotFound(f"no prediction file {prediction_id}/{file}", reason="PREDICTION_NOT_FOUND")
+    return object_response(request, key, PREDICTION_FILES[file], f"{prediction_id}-{file}")
+
+
 router = APIRouter()
 router.include_router(training_router)
 router.include_router(models_router)

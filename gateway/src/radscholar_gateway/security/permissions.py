@@ -198,6 +198,20 @@ ROUTES: dict[tuple[str, str], Rule] = {
         P.TRAINING_READ, "training.predictions.download", "training_run:{run_id}"
     ),
     ("POST", "/api/v1/training/custom-models"): Rule(P.TRAINING_RUN, "training.custom_models.import"),
+    ("POST", "/api/v1/models/{name}/versions/{version}/tests"): Rule(
+        P.TRAINING_RUN, "models.test", "model:{name}/{version}"
+    ),
+    ("GET", "/api/v1/models/evaluations/{evaluation_id}"): Rule(P.TRAINING_READ),
+    ("GET", "/api/v1/models/evaluations/{evaluation_id}/predictions.csv"): Rule(
+        P.TRAINING_READ, "models.evaluations.download", "evaluation:{evaluation_id}"
+    ),
+    ("GET", "/api/v1/models/evaluations/{evaluation_id}/{plot}.png"): Rule(P.TRAINING_READ),
+    ("POST", "/api/v1/models/{name}/versions/{version}/predict"): Rule(
+        P.TRAINING_READ, "models.predict", "model:{name}/{version}"
+    ),
+    ("GET", "/api/v1/models/predictions/{prediction_id}/{file}"): Rule(
+        P.TRAINING_READ, "models.predictions.download", "prediction:{prediction_id}"
+    ),
     ("POST", "/api/v1/training/weights"): Rule(P.TRAINING_RUN, "training.weights.import"),
     ("GET", "/api/v1/models"): Rule(P.TRAINING_READ),
     ("POST", "/api/v1/models/compare"): Rule(P.TRAINING_READ),

@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -23,12 +24,24 @@ from radscholar_proto.training.v1 import training_pb2_grpc
 from radscholar_training.adapters.custom import CustomModels, UploadedWeights
 from radscholar_training.adapters.datasets import DatasetSource
 from radscholar_training.adapters.exports import ModelExports
+from radscholar_training.adapters.inference import Predictor
 from radscholar_training.adapters.tracking import ModelVersion, Tracking
 from radscholar_training.domain import settings as run_settings
 from radscholar_training.domain.networks import CustomFormat, check_network
-from radscholar_training.domain.plan import KIND, SPLITS, Plan, cache_prefix, check_dataset, split_key
+from radscholar_training.domain.plan import (
+    KIND,
+    SPLITS,
+    Evaluation,
+    Plan,
+    cache_prefix,
+    check_dataset,
+    evaluation_prefix,
+    labeled_cases,
+    split_key,
+    tested_cases,
+)
 from radscholar_training.domain.zoo import Architecture, Task, architectures
-from radscholar_training.jobs import TrainingJobs
+from radscholar_training.jobs import EvaluationJobs, TrainingJobs
 
 TASKS = {
     pb.TASK_CLASSIFICATION: Task.CLASSIFICATION,
@@ -122,6 +135,8 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         custom: CustomModels,
         exports: ModelExports,
         weights: UploadedWeights,
+        evaluations: EvaluationJobs,
+        predictor: Predictor,
     ) -> None:
         self._jobs = jobs
         self._store = store
@@ -132,6 +147,8 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         self._custom = custom
         self._exports = exports
         self._weights = weights
+        self._evaluations = evaluations
+        self._predictor = predictor
 
     async def ListArchitectures(
         self, request: pb.ListArchitecturesRequest, context: grpc.aio.ServicerContext
@@ -378,3 +395,72 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
     ) -> pb.ImportWeightsResponse:
         key, tensors = await asyncio.to_thread(self._weights.add, request.object_key)
         return pb.ImportWeightsResponse(weights_key=key, tensors=tensors)
+
+    async def TestModelVersion(
+        self, request: pb.TestModelVersionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.TestModelVersionResponse:
+        caller = current_identity()
+        version = await asyncio.to_thread(self._tracking.version, request.name, request.version)
+        run = await asyncio.to_thread(self._jobs.plan_of, version.tags.get("run_id", ""))
+        settings = run_settings.parse_settings(run.task, run.spatial_dims, run.settings)
+        dataset = await self._datasets.version(request.dataset_id)
+        cases = labeled_cases(run.task, run.spatial_dims, settings.preprocessing.crop, dataset.labels, dataset.cases)
+        split = request.split or "test"
+        cases = tested_cases(split, dataset.labels.class_names, run.class_names, cases)
+        cache = cache_prefix(dataset.dataset_hash, settings.preprocessing_key(), dataset.labels.class_names)
+        splits = sorted({case.split for case in cases})
+        if not await asyncio.to_thread(self._jobs.cached, [split_key(cache, s) for s in splits]):
+            cases = await self._datasets.with_volumes(cases)
+        evaluation_id = request.job_id or uuid.uuid4().hex
+        plan = replace(
+            run,
+            job_id=evaluation_id,
+            dataset={
+                "dataset_id": dataset.dataset_id,
+                "dataset_hash": dataset.dataset_hash,
+                "project_id": dataset.project_id,
+            },
+            cases=tuple(cases),
+            cache_key=cache,
+            created_by=caller.username,
+        )
+        threshold = request.threshold if request.HasField("threshold") else None
+        if threshold is not None and not 0.0 < threshold < 1.0:
+            raise InvalidArgument(f"threshold must be within (0, 1), got {threshold}", reason="INVALID_THRESHOLD")
+        evaluation = Evaluation(plan, version.name, version.version, split, threshold)
+        parameters = {"model": f"{version.name}/{version.version}", "dataset_id": dataset.dataset_id, "split": split}
+        job = await asyncio.to_thread(self._evaluations.start, evaluation, parameters)
+        return pb.TestModelVersionResponse(job=job_to_proto(_visible(job)), cases=len(cases))
+
+    async def GetEvaluation(
+        self, request: pb.GetEvaluationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetEvaluationResponse:
+        await self._job(request.evaluation_id)
+        document, job = await asyncio.to_thread(self._evaluations.report, request.evaluation_id)
+        result = job.result
+        return pb.GetEvaluationResponse(
+            report_json=document,
+            plots=[name for name in result.get("plots", "").split(",") if name],
+            predictions_object_key=f"{evaluation_prefix(request.evaluation_id)}/predictions.csv",
+            model=pb.ModelVersionRef(name=result["model_name"], version=int(result["model_version"])),
+            dataset_id=result["dataset_id"],
+            split=result["split"],
+        )
+
+    async def PredictSeries(
+        self, request: pb.PredictSeriesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PredictSeriesResponse:
+        if not request.series_instance_uid:
+            raise InvalidArgument("name the series to predict on", reason="MISSING_SERIES")
+        await asyncio.to_thread(self._tracking.version, request.name, request.version)  # NOT_FOUND before any export
+        volume = await self._datasets.series_volume(request.series_instance_uid)
+        headers = await self._datasets.series_headers(request.series_instance_uid) if request.dicom else None
+        found = await asyncio.to_thread(self._predictor.predict, request.name, request.version, volume, headers)
+        return pb.PredictSeriesResponse(
+            probabilities=found.probabilities,
+            predicted_class=found.predicted_class,
+            volumes=found.volumes,
+            overlay_object_key=found.overlay_key,
+            dicom_object_key=found.dicom_key,
+            seconds=found.seconds,
+        )

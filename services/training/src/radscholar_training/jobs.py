@@ -11,7 +11,16 @@ from radscholar_core.errors import FailedPrecondition, NotFound
 from radscholar_core.jobs import Job, JobState, JobStore
 from radscholar_core.objectstore import ObjectStore
 from radscholar_core.ray_jobs import Finish, RayJobRunner
-from radscholar_training.domain.plan import Plan, checkpoint_key, outcome_key, plan_key, run_prefix
+from radscholar_training.domain.plan import (
+    EVALUATION_KIND,
+    Evaluation,
+    Plan,
+    checkpoint_key,
+    evaluation_prefix,
+    outcome_key,
+    plan_key,
+    run_prefix,
+)
 
 ENTRYPOINT = "python -m radscholar_training.run"  # Ray's PATH finds the platform's Python
 MAX_RESUMES = 99
@@ -98,3 +107,36 @@ class TrainingJobs:
 def resume_id(run_id: str, n: int) -> str:
     """The id of the run's n-th resumption."""
     return f"{run_id[:58]}.r{n}"
+
+
+EVALUATION_ENTRYPOINT = "python -m radscholar_training.evaluate"
+
+
+class EvaluationJobs:
+    """Tests of model versions, each a job whose id is the evaluation's."""
+
+    def __init__(self, runner: RayJobRunner, store: JobStore, objects: ObjectStore) -> None:
+        self._runner = runner
+        self._store = store
+        self._objects = objects
+
+    def start(self, evaluation: Evaluation, parameters: dict[str, Any]) -> Job:
+        plan = evaluation.plan
+        key = f"{evaluation_prefix(plan.job_id)}/evaluation.json"
+        if not self._objects.exists(key):
+            self._objects.put(key, evaluation.to_json(), "application/json")
+        note = f"{evaluation.model_name} version {evaluation.model_version} on {len(plan.cases)} cases"
+        return self._runner.start(plan.job_id, parameters, plan.created_by, f"{EVALUATION_ENTRYPOINT} {key}", note)
+
+    def report(self, evaluation_id: str) -> tuple[bytes, Job]:
+        """The report of a finished test, with its job."""
+        job = self._store.get(evaluation_id)
+        if job.kind != EVALUATION_KIND:
+            raise NotFound(f"evaluation {evaluation_id!r} not found", reason="EVALUATION_NOT_FOUND")
+        if job.state is not JobState.SUCCEEDED:
+            raise FailedPrecondition(
+                f"evaluation {evaluation_id!r} is {job.state}: its report exists once it has SUCCEEDED",
+                reason="JOB_NOT_SUCCEEDED",
+                details={"job_id": evaluation_id, "state": job.state},
+            )
+        return self._objects.get(f"{evaluation_prefix(evaluation_id)}/report.json"), job

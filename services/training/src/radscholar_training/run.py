@@ -40,7 +40,7 @@ MLFLOW_ENV = "RADSCHOLAR_TRAINING_MLFLOW_URI"
 MAX_FAILURES_ENV = "RADSCHOLAR_TRAINING_MAX_FAILURES"
 
 
-def _settings(plan: Plan) -> RunSettings:
+def settings_of(plan: Plan) -> RunSettings:
     return parse_settings(plan.task, plan.spatial_dims, plan.settings)
 
 
@@ -83,17 +83,18 @@ def prepare_samples(objects: ObjectStore, plan: Plan, settings: RunSettings) -> 
 
 
 def network_factory(
-    objects: ObjectStore, plan: Plan, settings: RunSettings, in_channels: int
+    objects: ObjectStore, plan: Plan, settings: RunSettings, in_channels: int, pretrained: bool = True
 ) -> Callable[[], nn.Module]:
-    """Builds the run's network, starting from the pretrained weights the plan names."""
+    """Builds the run's network, starting from the pretrained weights the plan names (unless ``pretrained`` is
+    False: the caller loads trained weights)."""
     custom = None
     if plan.custom:
         custom = CustomNetwork(plan.custom["format"], objects.get(plan.custom["object_key"]))  # type: ignore[arg-type]
-    pretrained = None
-    if settings.pretrained.weights_key:
-        pretrained = read_weights(objects.get(settings.pretrained.weights_key))
-    elif settings.pretrained.model_version:
-        pretrained = read_weights(objects.get(f"{run_prefix(plan.run_id)}/pretrained.pt"))
+    weights = None
+    if pretrained and settings.pretrained.weights_key:
+        weights = read_weights(objects.get(settings.pretrained.weights_key))
+    elif pretrained and settings.pretrained.model_version:
+        weights = read_weights(objects.get(f"{run_prefix(plan.run_id)}/pretrained.pt"))
 
     def make() -> nn.Module:
         network = build_network(
@@ -104,8 +105,8 @@ def network_factory(
             settings.preprocessing.shape,
             custom,
         )
-        if pretrained is not None:
-            loaded = load_weights(network, pretrained)
+        if weights is not None:
+            loaded = load_weights(network, weights)
             say("INFO", f"pretrained weights: {loaded.loaded} tensors loaded, {len(loaded.skipped)} left out")
         return network
 
@@ -118,7 +119,7 @@ def train_worker(config: Mapping[str, Any]) -> None:
 
     objects = objects_from_environment()
     plan = Plan.from_json(objects.get(config["plan_key"]))
-    settings = _settings(plan)
+    settings = settings_of(plan)
     training = samples_from_bytes(objects.get(split_key(plan.cache_key, "train")))
     validation = samples_from_bytes(objects.get(split_key(plan.cache_key, "validation")))
     tracking = Tracking(os.environ[MLFLOW_ENV])
@@ -168,7 +169,7 @@ def evaluate(
     return {f"{split}_{name}": value for name, value in found.items()}, rows
 
 
-def _csv(rows: Sequence[Mapping[str, Any]]) -> bytes:
+def csv_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
     buffer = io.StringIO()
     names = list(dict.fromkeys(name for row in rows for name in row))
     writer = csv.DictWriter(buffer, fieldnames=names)
@@ -184,7 +185,7 @@ def main(plan_key: str) -> int:
 
     objects = objects_from_environment()
     plan = Plan.from_json(objects.get(plan_key))
-    settings = _settings(plan)
+    settings = settings_of(plan)
     tracking = Tracking(os.environ[MLFLOW_ENV])
     try:
         counts = prepare_samples(objects, plan, settings)
@@ -240,14 +241,7 @@ def finish_run(objects: ObjectStore, plan: Plan, settings: RunSettings, tracking
         if objects.exists(split_key(plan.cache_key, s))
     }
     in_channels = splits["validation"][0].image.shape[0]
-    network = network_factory(
-        objects,
-        plan,
-        settings.model_copy(
-            update={"pretrained": settings.pretrained.model_copy(update={"model_version": "", "weights_key": ""})}
-        ),
-        in_channels,
-    )()
+    network = network_factory(objects, plan, settings, in_channels, pretrained=False)()
     network.load_state_dict(tracker["best_state"] or last["model"])
     measured: dict[str, float] = {}
     rows: list[dict[str, Any]] = []
@@ -256,10 +250,10 @@ def finish_run(objects: ObjectStore, plan: Plan, settings: RunSettings, tracking
         measured.update(found)
         rows.extend(split_rows)
     predictions_key = f"{run_prefix(plan.run_id)}/predictions.csv"
-    objects.put(predictions_key, _csv(rows), "text/csv")
-    tracking.log_artifact_bytes(mlflow_run, "predictions.csv", _csv(rows))
+    objects.put(predictions_key, csv_bytes(rows), "text/csv")
+    tracking.log_artifact_bytes(mlflow_run, "predictions.csv", csv_bytes(rows))
     tracking.log_artifact_bytes(mlflow_run, "settings.json", json.dumps(settings.canonical(), indent=2).encode())
-    tracking.log_artifact_bytes(mlflow_run, "history.csv", _csv([_history_row(entry) for entry in history]))
+    tracking.log_artifact_bytes(mlflow_run, "history.csv", csv_bytes([_history_row(entry) for entry in history]))
     tracking.log_artifact_bytes(mlflow_run, "curves.png", curves_png(history))
     tracking.log_epoch(mlflow_run, int(best_epoch), {f"best_{k}": v for k, v in measured.items()})
     tags = {

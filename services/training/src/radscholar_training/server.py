@@ -18,11 +18,12 @@ from radscholar_proto.training.v1 import training_pb2, training_pb2_grpc
 from radscholar_training.adapters.custom import CustomModels, UploadedWeights
 from radscholar_training.adapters.datasets import DatasetSource
 from radscholar_training.adapters.exports import ModelExports
+from radscholar_training.adapters.inference import Predictor
 from radscholar_training.adapters.tracking import Tracking, client_environment
 from radscholar_training.api import TrainingServicer
 from radscholar_training.config import Settings
-from radscholar_training.domain.plan import KIND
-from radscholar_training.jobs import TrainingJobs, finish
+from radscholar_training.domain.plan import EVALUATION_KIND, KIND
+from radscholar_training.jobs import EvaluationJobs, TrainingJobs, finish
 from radscholar_training.run import MAX_FAILURES_ENV, MLFLOW_ENV
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,14 +43,16 @@ def build_server(settings: Settings) -> Server:
         **client_environment(),
     }
     runner = RayJobRunner(store, ray, KIND, environment, finish(objects), settings.job_poll_seconds)
+    tests = RayJobRunner(store, ray, EVALUATION_KIND, environment, finish(objects), settings.job_poll_seconds)
     relay = relayed_identity_interceptors()
     datasets = DatasetSource(
         LabelingServiceStub(grpc.aio.insecure_channel(settings.labeling_address, interceptors=relay)),
         DicomStoreServiceStub(grpc.aio.insecure_channel(settings.dicomstore_address, interceptors=relay)),
     )
     tracking = Tracking(settings.mlflow_tracking_uri)
+    runs = TrainingJobs(runner, store, objects)
     servicer = TrainingServicer(
-        TrainingJobs(runner, store, objects),
+        runs,
         store,
         events,
         ray,
@@ -58,6 +61,8 @@ def build_server(settings: Settings) -> Server:
         CustomModels(objects),
         ModelExports(objects, tracking),
         UploadedWeights(objects),
+        EvaluationJobs(tests, store, objects),
+        Predictor(objects, tracking, runs),
     )
     return Server(
         [
@@ -68,5 +73,5 @@ def build_server(settings: Settings) -> Server:
             )
         ],
         verifier=settings.identity.verifier(),
-        background=[runner.keep_following],
+        background=[runner.keep_following, tests.keep_following],
     )

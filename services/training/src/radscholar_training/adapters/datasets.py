@@ -102,3 +102,13 @@ class DatasetSource:
             return replace(case, image_key=volume.object_key)
 
         return list(await asyncio.gather(*(export(case) for case in cases)))
+
+    async def series_volume(self, series_instance_uid: str) -> str:
+        """The series exported as a volume (its object key)."""
+        request = dicomstore_pb2.ExportSeriesVolumeRequest(series_instance_uid=series_instance_uid)
+        return (await _relayed(self._dicomstore.ExportSeriesVolume(request))).object_key
+
+    async def series_headers(self, series_instance_uid: str) -> str:
+        """The series' DICOM headers (a zip of Part-10 files without pixel data; its object key)."""
+        request = dicomstore_pb2.ExportSeriesHeadersRequest(series_instance_uid=series_instance_uid)
+        return (await _relayed(self._dicomstore.ExportSeriesHeaders(request))).object_key

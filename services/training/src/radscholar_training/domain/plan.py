@@ -104,6 +104,17 @@ def split_key(cache: str, split: str) -> str:
 
 def check_dataset(task: str, spatial_dims: int, crop: str, labels: Labels, cases: Sequence[Case]) -> list[Case]:
     """The cases a run of ``task`` trains on, or a clear refusal naming why the dataset version does not fit."""
+    usable = labeled_cases(task, spatial_dims, crop, labels, cases)
+    for split, reason in (("train", "NO_TRAINING_CASES"), ("validation", "NO_VALIDATION_CASES")):
+        if not any(case.split == split for case in usable):
+            raise InvalidArgument(f"the dataset version's {split} split has no labeled case", reason=reason)
+    if labels.task_type == "classification" and len({c.label for c in usable if c.split == "train"}) < 2:
+        raise InvalidArgument("the train split holds a single class: nothing to learn", reason="SINGLE_CLASS")
+    return usable
+
+
+def labeled_cases(task: str, spatial_dims: int, crop: str, labels: Labels, cases: Sequence[Case]) -> list[Case]:
+    """The cases that carry what ``task`` learns from (masks, or classes), once the dataset version fits the task."""
     if task not in ("classification", "segmentation"):
         raise InvalidArgument(f"training runs classification or segmentation, not {task!r}", reason="INVALID_TASK")
     if labels.spatial_dims != spatial_dims:
@@ -131,11 +142,6 @@ def check_dataset(task: str, spatial_dims: int, crop: str, labels: Labels, cases
     ]
     if not usable:
         raise InvalidArgument("the dataset version has no labeled case", reason="EMPTY_DATASET")
-    for split, reason in (("train", "NO_TRAINING_CASES"), ("validation", "NO_VALIDATION_CASES")):
-        if not any(case.split == split for case in usable):
-            raise InvalidArgument(f"the dataset version's {split} split has no labeled case", reason=reason)
-    if labels.task_type == "classification" and len({c.label for c in usable if c.split == "train"}) < 2:
-        raise InvalidArgument("the train split holds a single class: nothing to learn", reason="SINGLE_CLASS")
     return usable
 
 
@@ -145,3 +151,50 @@ def _mismatch(task: str, labels: Labels, why: str) -> InvalidArgument:
         reason="DATASET_TASK_MISMATCH",
         details={"task": task, "dataset_task": labels.task_type},
     )
+
+
+EVALUATION_KIND = "training.evaluation"
+TEST_SPLITS = ("test", "validation", "train", "all")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A test of a model version: the dataset version's cases (preprocessed as the model's run did) and the model."""
+
+    plan: Plan  # job_id: the evaluation's; run_id: the model's run; cases: those tested
+    model_name: str
+    model_version: int
+    split: str
+    threshold: float | None = None
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Evaluation:
+        document = json.loads(data)
+        document["plan"] = Plan.from_json(json.dumps(document["plan"]).encode())
+        return cls(**document)
+
+
+def evaluation_prefix(evaluation_id: str) -> str:
+    return f"training/evaluations/{evaluation_id}"
+
+
+def tested_cases(
+    split: str, class_names: Sequence[str], model_classes: Sequence[str], cases: Sequence[Case]
+) -> list[Case]:
+    """The cases of ``split`` ("all": every split), each in its own split (so the samples cache of the dataset
+    version serves tests and training alike); refused when the dataset version's classes are not the model's or no
+    case is left."""
+    if split not in TEST_SPLITS:
+        raise InvalidArgument(f"split must be one of {', '.join(TEST_SPLITS)}, not {split!r}", reason="INVALID_SPLIT")
+    if tuple(class_names) != tuple(model_classes):
+        raise InvalidArgument(
+            f"the dataset version's classes {list(class_names)} are not the model's {list(model_classes)}",
+            reason="CLASSES_MISMATCH",
+        )
+    chosen = [case for case in cases if split in ("all", case.split)]
+    if not chosen:
+        raise InvalidArgument(f"the dataset version has no labeled case in its {split} split", reason="EMPTY_SPLIT")
+    return chosen

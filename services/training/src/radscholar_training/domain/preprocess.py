@@ -32,6 +32,7 @@ class Sample:
     id: str
     image: NDArray[np.float32]
     target: NDArray[Any]
+    spacing: tuple[float, ...] = ()  # mm per voxel in array order (z, y, x): distances in mm (HD95, surface Dice)
 
 
 def samples_from_volume(
@@ -50,32 +51,42 @@ def samples_from_volume(
     ``mask`` as its target. A 2D run accepts 2D images and single-slice 3D images.
     """
     p = settings.preprocessing
-    dims = settings.spatial_dims
-    image = _with_dims(image, dims, case_id, "image")
-    if p.spacing is not None:
-        image = _resampled(image, p.spacing)
+    pixels, image = prepared(image, settings, case_id)
     labels: NDArray[Any] | None = None
     if mask is not None:
-        mask = _onto(_with_dims(mask, dims, case_id, "mask"), image)
+        mask = _onto(_with_dims(mask, settings.spatial_dims, case_id, "mask"), image)
         labels = sitk.GetArrayFromImage(mask)
-    pixels = _normalised(_channels_first(image), p)
+    spacing = tuple(float(side) for side in reversed(image.GetSpacing()))
     fill = pixels.reshape(pixels.shape[0], -1).min(axis=1)
     size = p.shape
     if settings.task == "segmentation":
         if labels is None:
             raise InvalidArgument(f"case {case_id} has no mask to train segmentation on", reason="MISSING_MASK")
-        return [Sample(case_id, *_padded(pixels, labels, size, fill, case_id))]
+        return [Sample(case_id, *_padded(pixels, labels, size, fill, case_id), spacing)]
     if p.crop == "lesion":
         if labels is None:
             raise InvalidArgument(f"case {case_id} has no mask to crop lesions from", reason="MISSING_MASK")
         return [
-            Sample(f"{case_id}#{n}", _crop_or_pad(pixels, box, size, fill), np.array(value - 1, dtype=np.int64))
+            Sample(
+                f"{case_id}#{n}", _crop_or_pad(pixels, box, size, fill), np.array(value - 1, dtype=np.int64), spacing
+            )
             for n, (value, box) in enumerate(_lesions(labels), start=1)
         ]
     if label is None:
         raise InvalidArgument(f"case {case_id} has no class label", reason="MISSING_LABEL")
     whole = tuple(slice(0, n) for n in pixels.shape[1:])
-    return [Sample(case_id, _crop_or_pad(pixels, whole, size, fill), _target(label))]
+    return [Sample(case_id, _crop_or_pad(pixels, whole, size, fill), _target(label), spacing)]
+
+
+def prepared(
+    image: sitk.Image, settings: RunSettings, case_id: str = "image"
+) -> tuple[NDArray[np.float32], sitk.Image]:
+    """The image as networks see it before any crop (resampled, windowed, normalised; channels first), and the grid
+    it is on (to bring a prediction back onto the image's own grid)."""
+    image = _with_dims(image, settings.spatial_dims, case_id, "image")
+    if settings.preprocessing.spacing is not None:
+        image = _resampled(image, settings.preprocessing.spacing)
+    return _normalised(_channels_first(image), settings.preprocessing), image
 
 
 def _with_dims(image: sitk.Image, dims: int, case_id: str, what: str) -> sitk.Image:
@@ -210,6 +221,7 @@ def samples_to_bytes(samples: Sequence[Sample]) -> bytes:
     for n, sample in enumerate(samples):
         arrays[f"image_{n}"] = sample.image
         arrays[f"target_{n}"] = sample.target
+        arrays[f"spacing_{n}"] = np.asarray(sample.spacing, dtype=np.float64)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
@@ -218,4 +230,7 @@ def samples_to_bytes(samples: Sequence[Sample]) -> bytes:
 def samples_from_bytes(blob: bytes) -> list[Sample]:
     with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
         ids = [str(i) for i in archive["ids"]]
-        return [Sample(i, archive[f"image_{n}"], archive[f"target_{n}"]) for n, i in enumerate(ids)]
+        return [
+            Sample(i, archive[f"image_{n}"], archive[f"target_{n}"], tuple(float(v) for v in archive[f"spacing_{n}"]))
+            for n, i in enumerate(ids)
+        ]

@@ -21,7 +21,7 @@ Positive = Annotated[float, Field(gt=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Voxels = Annotated[int, Field(ge=1)]
 
-PREPROCESSING_VERSION = 1  # bump when preprocess.py changes what it makes of the same settings: cached samples go stale
+PREPROCESSING_VERSION = 2  # bump when preprocess.py changes what it makes of the same settings: cached samples go stale
 LOSSES: dict[tuple[str, str], tuple[str, ...]] = {
     ("classification", "one-hot"): ("cross-entropy", "focal"),
     ("classification", "multi-label"): ("bce", "focal"),

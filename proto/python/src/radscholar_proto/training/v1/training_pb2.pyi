@@ -402,3 +402,91 @@ class ImportWeightsResponse(_message.Message):
     weights_key: str
     tensors: int
     def __init__(self, weights_key: _Optional[str] = ..., tensors: _Optional[int] = ...) -> None: ...
+
+class TestModelVersionRequest(_message.Message):
+    __slots__ = ("name", "version", "dataset_id", "split", "threshold", "job_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    dataset_id: str
+    split: str
+    threshold: float
+    job_id: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., dataset_id: _Optional[str] = ..., split: _Optional[str] = ..., threshold: _Optional[float] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class TestModelVersionResponse(_message.Message):
+    __slots__ = ("job", "cases")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    CASES_FIELD_NUMBER: _ClassVar[int]
+    job: _job_pb2.Job
+    cases: int
+    def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., cases: _Optional[int] = ...) -> None: ...
+
+class GetEvaluationRequest(_message.Message):
+    __slots__ = ("evaluation_id",)
+    EVALUATION_ID_FIELD_NUMBER: _ClassVar[int]
+    evaluation_id: str
+    def __init__(self, evaluation_id: _Optional[str] = ...) -> None: ...
+
+class GetEvaluationResponse(_message.Message):
+    __slots__ = ("report_json", "plots", "predictions_object_key", "model", "dataset_id", "split")
+    REPORT_JSON_FIELD_NUMBER: _ClassVar[int]
+    PLOTS_FIELD_NUMBER: _ClassVar[int]
+    PREDICTIONS_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    report_json: bytes
+    plots: _containers.RepeatedScalarFieldContainer[str]
+    predictions_object_key: str
+    model: ModelVersionRef
+    dataset_id: str
+    split: str
+    def __init__(self, report_json: _Optional[bytes] = ..., plots: _Optional[_Iterable[str]] = ..., predictions_object_key: _Optional[str] = ..., model: _Optional[_Union[ModelVersionRef, _Mapping]] = ..., dataset_id: _Optional[str] = ..., split: _Optional[str] = ...) -> None: ...
+
+class PredictSeriesRequest(_message.Message):
+    __slots__ = ("name", "version", "series_instance_uid", "dicom")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SERIES_INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    DICOM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    series_instance_uid: str
+    dicom: bool
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., series_instance_uid: _Optional[str] = ..., dicom: _Optional[bool] = ...) -> None: ...
+
+class PredictSeriesResponse(_message.Message):
+    __slots__ = ("probabilities", "predicted_class", "volumes", "overlay_object_key", "dicom_object_key", "seconds")
+    class ProbabilitiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class VolumesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    PROBABILITIES_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_CLASS_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    OVERLAY_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    DICOM_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    probabilities: _containers.ScalarMap[str, float]
+    predicted_class: str
+    volumes: _containers.ScalarMap[str, float]
+    overlay_object_key: str
+    dicom_object_key: str
+    seconds: float
+    def __init__(self, probabilities: _Optional[_Mapping[str, float]] = ..., predicted_class: _Optional[str] = ..., volumes: _Optional[_Mapping[str, float]] = ..., overlay_object_key: _Optional[str] = ..., dicom_object_key: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...

@@ -121,6 +121,21 @@ class TrainingServiceStub:
                 request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportWeightsRequest.SerializeToString,
                 response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportWeightsResponse.FromString,
                 _registered_method=True)
+        self.TestModelVersion = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/TestModelVersion',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.TestModelVersionRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.TestModelVersionResponse.FromString,
+                _registered_method=True)
+        self.GetEvaluation = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/GetEvaluation',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetEvaluationRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetEvaluationResponse.FromString,
+                _registered_method=True)
+        self.PredictSeries = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/PredictSeries',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.PredictSeriesRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.PredictSeriesResponse.FromString,
+                _registered_method=True)
 
 
 class TrainingServiceServicer:
@@ -246,6 +261,27 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TestModelVersion(self, request, context):
+        """Tests a model version on a split of a dataset version, as a job (its state through GetJob and WatchJob).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEvaluation(self, request, context):
+        """A finished test's report: metrics with confidence intervals, per-site breakdown, per-case table, plots.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PredictSeries(self, request, context):
+        """Runs a model version on one series and explains what it found (a heat map, a mask overlay), as PNG and DICOM.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -333,6 +369,21 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.ImportWeights,
                     request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportWeightsRequest.FromString,
                     response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.ImportWeightsResponse.SerializeToString,
+            ),
+            'TestModelVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestModelVersion,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.TestModelVersionRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.TestModelVersionResponse.SerializeToString,
+            ),
+            'GetEvaluation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvaluation,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetEvaluationRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.GetEvaluationResponse.SerializeToString,
+            ),
+            'PredictSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.PredictSeries,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.PredictSeriesRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.PredictSeriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -795,6 +846,87 @@ class TrainingService:
             '/radscholar.training.v1.TrainingService/ImportWeights',
             radscholar_dot_training_dot_v1_dot_training__pb2.ImportWeightsRequest.SerializeToString,
             radscholar_dot_training_dot_v1_dot_training__pb2.ImportWeightsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TestModelVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/TestModelVersion',
+            radscholar_dot_training_dot_v1_dot_training__pb2.TestModelVersionRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.TestModelVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvaluation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/GetEvaluation',
+            radscholar_dot_training_dot_v1_dot_training__pb2.GetEvaluationRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.GetEvaluationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PredictSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/PredictSeries',
+            radscholar_dot_training_dot_v1_dot_training__pb2.PredictSeriesRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.PredictSeriesResponse.FromString,
             options,
             channel_credentials,
             insecure,
