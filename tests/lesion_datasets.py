@@ -1,6 +1,9 @@
-"""A labeled dataset version of phantom CTs built through the gateway, as researchers build one: the studies are
-uploaded, a 3D segmentation project with lesion classes (benign, malignant) takes them as cases, an annotator saves
-each study's lesion map (each lesion painted with its class position), a reviewer accepts, and the labels are frozen.
+"""Labeled dataset versions of phantom CTs, built through the gateway as researchers build them.
+
+``lesion_dataset``: the studies are uploaded, a 3D segmentation project with lesion classes (benign, malignant) takes
+them as cases, an annotator saves each study's lesion map (each lesion painted with its class position), a reviewer
+accepts, and the labels are frozen. ``frozen_classification_dataset``: a 3D classification project whose class
+labels are imported and accepted.
 """
 
 from __future__ import annotations
@@ -8,6 +11,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import random
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,7 @@ import radscholar_phantoms
 from tests.conftest import Platform
 
 CLASSES = [{"name": "benign", "color": "#2ca02c"}, {"name": "malignant", "color": "#d62728"}]
+CLASSIFICATION_SHAPE = (16, 48, 48)  # slices, rows, columns
 
 
 @dataclass(frozen=True)
@@ -98,3 +104,48 @@ def lesion_dataset(
     frozen = platform.gateway.post(f"/api/v1/projects/{pid}/datasets", json={"split": split})
     assert frozen.status_code == 201, frozen.text
     return LesionDataset(root, phantoms, pid, frozen.json()["dataset"])
+
+
+def frozen_classification_dataset(platform: Platform, folder: Path) -> dict[str, Any]:
+    """Four small phantom CTs in a 3D classification project, two benign and two malignant, their class labels
+    imported and accepted, frozen with half of each class in train and half in validation."""
+    radscholar_phantoms.generate("ct", 4, 1, random.randrange(10**9), folder, shape=CLASSIFICATION_SHAPE)
+    files = sorted(folder.rglob("*.dcm"))
+    uploaded = platform.gateway.post(
+        "/api/v1/dicom/uploads", files=[("files", (f.name, f.read_bytes(), "application/dicom")) for f in files]
+    )
+    assert uploaded.status_code == 200 and uploaded.json()["rejected"] == 0, uploaded.text
+    studies = [case["study_instance_uid"] for case in json.loads((folder / "manifest.json").read_text())["cases"]]
+    classes = [{"name": "benign", "color": "#2ca02c"}, {"name": "malignant", "color": "#d62728"}]
+    created = platform.gateway.post(
+        "/api/v1/projects",
+        json={
+            "name": f"Training {uuid.uuid4().hex[:8]}",
+            "modality": "CT",
+            "task_type": "CLASSIFICATION",
+            "dimensionality": "3D",
+            "label_schema": {"classes": classes},
+        },
+    )
+    assert created.status_code == 201, created.text
+    pid = created.json()["id"]
+    added = platform.gateway.post(f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": studies})
+    assert added.status_code == 200 and len(added.json()["added"]) == 4, added.text
+    annotator, _ = platform.user(["annotator"], {pid: "annotator"})
+    _, reviewer_token = platform.user(["reviewer"], {pid: "reviewer"})
+    rows = "".join(f"{uid},{('benign', 'malignant')[i % 2]}\n" for i, uid in enumerate(studies))
+    imported = platform.gateway.post(
+        f"/api/v1/projects/{pid}/labels/imports",
+        params={"format": "csv", "annotator_id": annotator["id"], "submit": True},
+        content=f"study_instance_uid,class\n{rows}".encode(),
+    )
+    assert imported.status_code == 200 and imported.json()["labels"] == 4, imported.text
+    with platform.client(reviewer_token) as reviewer:
+        tasks = reviewer.get(f"/api/v1/projects/{pid}/tasks", params={"status": "tagged"}).json()["tasks"]
+        assert len(tasks) == 4
+        for task in tasks:
+            assert reviewer.post(f"/api/v1/tasks/{task['id']}/review", json={"decision": "accept"}).status_code == 200
+    split = {"train": 0.5, "validation": 0.5, "test": 0.0, "stratify": "class", "seed": 1}
+    frozen = platform.gateway.post(f"/api/v1/projects/{pid}/datasets", json={"split": split})
+    assert frozen.status_code == 201, frozen.text
+    return frozen.json()["dataset"]  # type: ignore[no-any-return]

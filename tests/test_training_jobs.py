@@ -25,7 +25,7 @@ from ray.util.state import list_actors
 
 from radscholar import Client
 from tests.conftest import Platform
-from tests.lesion_datasets import LesionDataset, lesion_dataset
+from tests.lesion_datasets import LesionDataset, frozen_classification_dataset, lesion_dataset
 
 pytestmark = [pytest.mark.usefixtures("mlflow_server"), pytest.mark.timeout(900)]
 TIMEOUT_S = 420
@@ -62,19 +62,17 @@ def log_text(job: dict[str, Any]) -> str:
     return "\n".join(line["message"] for line in job["log_lines"])
 
 
-def start(
-    platform: Platform, dataset: LesionDataset, task: str, settings: dict[str, Any], job_id: str
-) -> dict[str, Any]:
-    body = {
-        "dataset_id": dataset.dataset["id"],
-        "task": task,
-        "spatial_dims": 3,
-        "settings": settings,
-        "job_id": job_id,
-    }
+def start(platform: Platform, dataset_id: str, task: str, settings: dict[str, Any], job_id: str) -> dict[str, Any]:
+    body = {"dataset_id": dataset_id, "task": task, "spatial_dims": 3, "settings": settings, "job_id": job_id}
     started = platform.gateway.post("/api/v1/training/jobs", json=body)
     assert started.status_code == 201, started.text
     return started.json()  # type: ignore[no-any-return]
+
+
+def succeeded(platform: Platform, job_id: str) -> dict[str, Any]:
+    job = wait_until(platform, job_id, lambda job: job["job"]["state"] in {"SUCCEEDED", "FAILED"})
+    assert job["job"]["state"] == "SUCCEEDED", log_text(job)
+    return job
 
 
 def test_a_classifier_survives_a_killed_worker_and_registers_its_best_epoch(
@@ -90,7 +88,7 @@ def test_a_classifier_survives_a_killed_worker_and_registers_its_best_epoch(
         "preprocessing": {"size": [32, 32, 32], "crop": "lesion", "window": [-1000, 400], "normalisation": "minmax"},
     }
     job_id = f"nodule-classifier-{nodules.root.parent.name}"
-    started = start(platform, nodules, "CLASSIFICATION", settings, job_id)
+    started = start(platform, nodules.dataset["id"], "CLASSIFICATION", settings, job_id)
     assert started["cases"]["train"] > 0 and started["settings"]["workers"] == 2
 
     # Kill one Ray Train worker once the run has a checkpoint: Ray restarts the group, which resumes from it.
@@ -188,7 +186,7 @@ def test_a_segmentation_run_is_cancelled_then_resumed_from_its_checkpoint_and_th
         },
     }
     run_id = f"nodule-segmentation-{nodules.root.parent.name}"
-    start(platform, nodules, "SEGMENTATION", settings, run_id)
+    start(platform, nodules.dataset["id"], "SEGMENTATION", settings, run_id)
     wait_until(platform, run_id, lambda job: "checkpoint saved" in log_text(job))
     cancelled = platform.gateway.post(f"/api/v1/training/jobs/{run_id}/cancel")
     assert cancelled.status_code == 200, cancelled.text
@@ -239,3 +237,61 @@ def test_a_run_that_does_not_fit_its_dataset_version_is_refused_before_any_compu
         "/api/v1/training/jobs", json={**body, "spatial_dims": 2, "settings": {"architecture": "resnet18"}}
     )
     assert flat.json()["error"]["reason"] == "DATASET_DIMENSIONS_MISMATCH", flat.text
+
+
+def test_a_classifier_pre_labels_new_cases_that_annotators_then_correct(
+    platform: Platform, ray_head: str, tmp_path: Path
+) -> None:
+    dataset = frozen_classification_dataset(platform, tmp_path / "ct")
+    settings = {
+        "architecture": "resnet18",
+        "epochs": 1,
+        "batch_size": 2,
+        "preprocessing": {"size": [32, 32, 32], "window": [-1000, 400], "normalisation": "minmax"},
+    }
+    run_id = f"case-classifier-{tmp_path.name}"[:64]
+    start(platform, dataset["id"], "CLASSIFICATION", settings, run_id)
+    name, version = succeeded(platform, run_id)["job"]["result"]["model_name"], 1
+
+    # A new project takes the same studies; the model runs over their series as a batch job.
+    items = dataset["manifest"]["items"]
+    studies = [item["study_instance_uid"] for item in items]
+    classes = [{"name": "benign", "color": "#2ca02c"}, {"name": "malignant", "color": "#d62728"}]
+    project = {"name": f"Pre-labeled {run_id}", "modality": "CT", "task_type": "CLASSIFICATION", "dimensionality": "3D"}
+    created = platform.gateway.post("/api/v1/projects", json={**project, "label_schema": {"classes": classes}})
+    assert created.status_code == 201, created.text
+    pid = created.json()["id"]
+    assert (
+        platform.gateway.post(f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": studies}).status_code == 200
+    )
+    annotator, token = platform.user(["annotator"], {pid: "annotator"})
+    series = [item["series_instance_uids"][0] for item in items]
+    batch = platform.gateway.post(
+        f"/api/v1/models/{name}/versions/{version}/batch-predictions", json={"series_instance_uids": series}
+    )
+    assert batch.status_code == 201, batch.text
+    batch_id = batch.json()["job"]["id"]
+    succeeded(platform, batch_id)
+    table = platform.gateway.get(f"/api/v1/models/batch-predictions/{batch_id}/predictions.csv")
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert {row["series_instance_uid"] for row in rows} == set(series)
+    assert all(row["class"] in {"benign", "malignant"} and row["study_instance_uid"] in studies for row in rows)
+
+    # The classes become the annotator's drafts, with the model version as their source; the annotator corrects one.
+    written = platform.gateway.post(
+        f"/api/v1/models/batch-predictions/{batch_id}/prelabels",
+        json={"project_id": pid, "annotator_id": annotator["id"]},
+    )
+    assert written.status_code == 200, written.text
+    assert written.json() == {"cases": 4, "labels": 4, "source": f"model:{name}/{version}"}
+    with platform.client(token) as client:
+        task = client.get(f"/api/v1/projects/{pid}/tasks/next").json()
+        [draft] = client.get(f"/api/v1/tasks/{task['id']}/annotation/versions").json()["versions"]
+        assert draft["source"] == f"model:{name}/{version}" and not draft["submitted"]
+        predicted = {row["study_instance_uid"]: row["class"] for row in rows}[task["case"]["study_instance_uid"]]
+        assert [label["class_name"] for label in draft["labels"]] == [predicted]
+        other = "malignant" if predicted == "benign" else "benign"
+        edit = {"base_version": draft["version"], "labels": [{"class_name": other}], "submit": True}
+        corrected = client.put(f"/api/v1/tasks/{task['id']}/annotation", json=edit)
+        assert corrected.status_code == 200, corrected.text
+        assert corrected.json()["source"] == "person"

@@ -5,66 +5,16 @@ Runs themselves (Ray, MLflow) are tested with the service."""
 from __future__ import annotations
 
 import io
-import json
-import random
-import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import torch
 
-import radscholar_phantoms
 from tests.conftest import Platform
+from tests.lesion_datasets import frozen_classification_dataset
 
-SHAPE = (16, 48, 48)  # slices, rows, columns
 SMALL: dict[str, Any] = {"architecture": "resnet18", "epochs": 2, "preprocessing": {"size": [32, 32, 32]}}
-
-
-def frozen_classification_dataset(platform: Platform, folder: Path) -> dict[str, Any]:
-    """Four small phantom CTs in a 3D classification project, two benign and two malignant, their class labels
-    imported and accepted, frozen with half of each class in train and half in validation."""
-    radscholar_phantoms.generate("ct", 4, 1, random.randrange(10**9), folder, shape=SHAPE)
-    files = sorted(folder.rglob("*.dcm"))
-    uploaded = platform.gateway.post(
-        "/api/v1/dicom/uploads", files=[("files", (f.name, f.read_bytes(), "application/dicom")) for f in files]
-    )
-    assert uploaded.status_code == 200 and uploaded.json()["rejected"] == 0, uploaded.text
-    studies = [case["study_instance_uid"] for case in json.loads((folder / "manifest.json").read_text())["cases"]]
-    classes = [{"name": "benign", "color": "#2ca02c"}, {"name": "malignant", "color": "#d62728"}]
-    created = platform.gateway.post(
-        "/api/v1/projects",
-        json={
-            "name": f"Training {uuid.uuid4().hex[:8]}",
-            "modality": "CT",
-            "task_type": "CLASSIFICATION",
-            "dimensionality": "3D",
-            "label_schema": {"classes": classes},
-        },
-    )
-    assert created.status_code == 201, created.text
-    pid = created.json()["id"]
-    added = platform.gateway.post(f"/api/v1/projects/{pid}/cases", json={"study_instance_uids": studies})
-    assert added.status_code == 200 and len(added.json()["added"]) == 4, added.text
-    annotator, _ = platform.user(["annotator"], {pid: "annotator"})
-    _, reviewer_token = platform.user(["reviewer"], {pid: "reviewer"})
-    rows = "".join(f"{uid},{('benign', 'malignant')[i % 2]}\n" for i, uid in enumerate(studies))
-    imported = platform.gateway.post(
-        f"/api/v1/projects/{pid}/labels/imports",
-        params={"format": "csv", "annotator_id": annotator["id"], "submit": True},
-        content=f"study_instance_uid,class\n{rows}".encode(),
-    )
-    assert imported.status_code == 200 and imported.json()["labels"] == 4, imported.text
-    with platform.client(reviewer_token) as reviewer:
-        tasks = reviewer.get(f"/api/v1/projects/{pid}/tasks", params={"status": "tagged"}).json()["tasks"]
-        assert len(tasks) == 4
-        for task in tasks:
-            assert reviewer.post(f"/api/v1/tasks/{task['id']}/review", json={"decision": "accept"}).status_code == 200
-    split = {"train": 0.5, "validation": 0.5, "test": 0.0, "stratify": "class", "seed": 1}
-    frozen = platform.gateway.post(f"/api/v1/projects/{pid}/datasets", json={"split": split})
-    assert frozen.status_code == 201, frozen.text
-    return frozen.json()["dataset"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")

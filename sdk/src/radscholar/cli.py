@@ -3504,6 +3504,33 @@ def models_predict(
     console.print(f"overlay and DICOM written to {escape(str(out))} ({found['seconds']:.2f} s)", highlight=False)
 
 
+@models.command("predict-batch")
+def models_predict_batch(
+    name: Annotated[str, typer.Argument(help="registered model name")],
+    version: Annotated[int, typer.Argument(min=1, help="version number")],
+    series: Annotated[list[str], typer.Argument(help="series UIDs of the store")],
+    project: Annotated[
+        str, typer.Option("--project", help="then write the classes into this project's tasks as pre-labels")
+    ] = "",
+    annotator: Annotated[str, typer.Option("--annotator", help="whose tasks get the pre-labels")] = "",
+    out: Annotated[Path | None, typer.Option("--out", help="write the predictions table (CSV) here")] = None,
+    url: Url = None,
+) -> None:
+    """Run a model version on many series as a job, then (with --project) pre-label the project's cases."""
+    with signed_in(url) as client:
+        job = client.batch_predict(name, version, series)
+        ended = follow_job(client, job["id"], TRAINING_JOBS)
+        print_job_end(ended)
+        if out is not None:
+            client.download_batch_predictions(job["id"], out)
+        if project:
+            written = client.write_prelabels(job["id"], project, annotator_id=annotator)
+            console.print(
+                f"{written['labels']} pre-labels in {written['cases']} cases, source {escape(written['source'])}",
+                highlight=False,
+            )
+
+
 @models.command("weights")
 def models_weights(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a PyTorch checkpoint (state dict)")],

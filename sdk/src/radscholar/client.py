@@ -1573,6 +1573,28 @@ class Client:
                     self._download(url, folder / url.rsplit("/", 1)[1])
         return found
 
+    def batch_predict(self, name: str, version: int, series: Sequence[str], *, job_id: str = "") -> dict[str, Any]:
+        """Runs a model version on many series as a job (follow it with :meth:`wait_for_training_job`); returns it."""
+        body = {"series_instance_uids": list(series), "job_id": job_id}
+        answer: dict[str, Any] = self._request(
+            "POST", f"{_model_path(name, version)}/batch-predictions", json=body, timeout=UPLOAD_TIMEOUT
+        )
+        return answer["job"]  # type: ignore[no-any-return]
+
+    def download_batch_predictions(self, job_id: str, path: Path | str) -> Path:
+        """Writes a finished batch prediction's table (one row per series) to ``path``."""
+        return self._download(f"/api/v1/models/batch-predictions/{_segment(job_id)}/predictions.csv", Path(path))
+
+    def write_prelabels(
+        self, job_id: str, project_id: str, *, annotator_id: str = "", submit: bool = False
+    ) -> dict[str, Any]:
+        """Writes a finished batch prediction's classes into the project's tasks as the model's pre-labels (drafts
+        the annotator corrects, unless ``submit``). Returns {cases, labels, source}."""
+        body = {"project_id": project_id, "annotator_id": annotator_id, "submit": submit}
+        return self._request(  # type: ignore[no-any-return]
+            "POST", f"/api/v1/models/batch-predictions/{_segment(job_id)}/prelabels", json=body
+        )
+
     def import_weights(self, path: Path | str) -> dict[str, Any]:
         """Uploads weights (a PyTorch state dict) for runs to start from. Returns {weights_key (the settings'
         "pretrained.weights_key"), tensors}."""

@@ -4,6 +4,8 @@ registered models (compare, promote, archive, export) and custom networks to tra
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 from typing import Annotated, Any, Literal
 
@@ -11,10 +13,10 @@ from fastapi import APIRouter, Form, Query, Request, Response, UploadFile
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from radscholar_core.errors import InvalidArgument, NotFound
+from radscholar_core.errors import FailedPrecondition, InvalidArgument, NotFound
 from radscholar_core.objectstore import ObjectStore
 from radscholar_gateway.convert import to_model
-from radscholar_gateway.deps import Training
+from radscholar_gateway.deps import Labeling, Training
 from radscholar_gateway.jobs import (
     EVENT_STREAM,
     JOB_ID,
@@ -29,6 +31,7 @@ from radscholar_gateway.jobs import (
 )
 from radscholar_gateway.routes.dicom import object_response
 from radscholar_gateway.staging import staged
+from radscholar_proto.labeling.v1 import labeling_pb2
 from radscholar_proto.training.v1 import training_pb2 as pb
 
 training_router = APIRouter(prefix="/api/v1/training", tags=["training"])
@@ -583,6 +586,101 @@ async def prediction_file(prediction_id: str, file: str, request: Request) -> St
     if file not in PREDICTION_FILES or not prediction_id.isalnum() or not await asyncio.to_thread(objects.exists, key):
         raise NotFound(f"no prediction file {prediction_id}/{file}", reason="PREDICTION_NOT_FOUND")
     return object_response(request, key, PREDICTION_FILES[file], f"{prediction_id}-{file}")
+
+
+# --- batch prediction and pre-labels ------------------------------------------------------------------------------
+
+
+class NewBatchPrediction(BaseModel):
+    series_instance_uids: list[str] = Field(min_length=1, description="series of the DICOM store")
+    job_id: str = Field("", pattern=JOB_ID, description="an id of your choosing")
+
+
+class StartedBatchPrediction(BaseModel):
+    job: Job = Field(description="queued on Ray; follow it at /api/v1/training/jobs/{id}/events")
+
+
+class NewPrelabels(BaseModel):
+    project_id: str = Field(min_length=1, description="a classification project holding the series' studies")
+    annotator_id: str = Field("", description="whose tasks get the pre-labels (default: yours)")
+    submit: bool = Field(False, description="submit them for review (default: drafts the annotator corrects)")
+
+
+class Prelabels(BaseModel):
+    cases: int
+    labels: int
+    source: str = Field(description='the annotations\' source: "model:<name>/<version>"')
+
+
+@models_router.post(
+    "/{name}/versions/{version}/batch-predictions",
+    status_code=201,
+    summary="Run a model version on many series as a job; its predictions table can become pre-labels",
+)
+async def start_batch_prediction(
+    name: str, version: int, body: NewBatchPrediction, request: Request, training: Training
+) -> StartedBatchPrediction:
+    answer = await training.StartBatchPrediction(
+        pb.StartBatchPredictionRequest(
+            name=name, version=version, series_instance_uids=body.series_instance_uids, job_id=body.job_id
+        ),
+        timeout=request.app.state.settings.upload_timeout_seconds,  # the series are exported first
+    )
+    request.state.audit_resource = f"training_job:{answer.job.id}"
+    return StartedBatchPrediction(job=job_of(answer.job))
+
+
+async def _batch_result(job_id: str, training: Training) -> dict[str, str]:
+    """A finished batch prediction's result (NOT_FOUND unless the caller's; FAILED_PRECONDITION until it ends)."""
+    job = (await training.GetJob(pb.GetJobRequest(job_id=job_id))).job
+    if "predictions_csv" not in job.result or not job.result["predictions_csv"].startswith("training/inference/"):
+        raise FailedPrecondition(
+            f"job {job_id!r} is not a finished batch prediction", reason="NO_PREDICTIONS", details={"job_id": job_id}
+        )
+    return dict(job.result)
+
+
+@models_router.get(
+    "/batch-predictions/{job_id}/predictions.csv",
+    summary="A batch prediction's table: one row per series",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def batch_predictions(job_id: str, request: Request, training: Training) -> StreamingResponse:
+    result = await _batch_result(job_id, training)
+    return object_response(request, result["predictions_csv"], "text/csv", f"predictions-{job_id}.csv")
+
+
+@models_router.post(
+    "/batch-predictions/{job_id}/prelabels",
+    summary="Write a batch prediction's classes into a project's tasks as the model's pre-labels",
+)
+async def write_prelabels(
+    job_id: str, body: NewPrelabels, request: Request, training: Training, labeling: Labeling
+) -> Prelabels:
+    result = await _batch_result(job_id, training)
+    if result.get("task") != "classification":
+        raise FailedPrecondition(
+            "pre-labels are written from a classifier's predictions", reason="PRELABELS_NEED_CLASSES"
+        )
+    objects: ObjectStore = request.app.state.objects
+    table = await asyncio.to_thread(objects.get, result["predictions_csv"])
+    rows = csv.DictReader(io.StringIO(table.decode()))
+    labels = "study_instance_uid,class\n" + "".join(f"{row['study_instance_uid']},{row['class']}\n" for row in rows)
+    source = f"model:{result['model_name']}/{result['model_version']}"
+    async with staged(request, [io.BytesIO(labels.encode())], "staging/imports") as (key,):
+        answer = await labeling.ImportLabels(
+            labeling_pb2.ImportLabelsRequest(
+                project_id=body.project_id,
+                format="csv",
+                object_key=key,
+                annotator_id=body.annotator_id,
+                submit=body.submit,
+                source=source,
+            )
+        )
+    request.state.audit_details = {"project": body.project_id, "cases": str(answer.cases), "source": source}
+    return Prelabels(cases=answer.cases, labels=answer.labels, source=source)
 
 
 router = APIRouter()

@@ -212,6 +212,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/models/predictions/{prediction_id}/{file}"): Rule(
         P.TRAINING_READ, "models.predictions.download", "prediction:{prediction_id}"
     ),
+    ("POST", "/api/v1/models/{name}/versions/{version}/batch-predictions"): Rule(
+        P.TRAINING_RUN, "models.batch_predict", "model:{name}/{version}"
+    ),
+    ("GET", "/api/v1/models/batch-predictions/{job_id}/predictions.csv"): Rule(
+        P.TRAINING_READ, "models.batch_predictions.download", "training_job:{job_id}"
+    ),
+    ("POST", "/api/v1/models/batch-predictions/{job_id}/prelabels"): Rule(
+        P.TRAINING_RUN, "models.prelabels", "training_job:{job_id}"
+    ),
     ("POST", "/api/v1/training/weights"): Rule(P.TRAINING_RUN, "training.weights.import"),
     ("GET", "/api/v1/models"): Rule(P.TRAINING_READ),
     ("POST", "/api/v1/models/compare"): Rule(P.TRAINING_READ),

@@ -30,7 +30,9 @@ from radscholar_training.domain import settings as run_settings
 from radscholar_training.domain.networks import CustomFormat, check_network
 from radscholar_training.domain.plan import (
     KIND,
+    MAX_BATCH_SERIES,
     SPLITS,
+    BatchPrediction,
     Evaluation,
     Plan,
     cache_prefix,
@@ -41,7 +43,7 @@ from radscholar_training.domain.plan import (
     tested_cases,
 )
 from radscholar_training.domain.zoo import Architecture, Task, architectures
-from radscholar_training.jobs import EvaluationJobs, TrainingJobs
+from radscholar_training.jobs import EvaluationJobs, InferenceJobs, TrainingJobs
 
 TASKS = {
     pb.TASK_CLASSIFICATION: Task.CLASSIFICATION,
@@ -137,6 +139,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         weights: UploadedWeights,
         evaluations: EvaluationJobs,
         predictor: Predictor,
+        inference: InferenceJobs,
     ) -> None:
         self._jobs = jobs
         self._store = store
@@ -149,6 +152,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         self._weights = weights
         self._evaluations = evaluations
         self._predictor = predictor
+        self._inference = inference
 
     async def ListArchitectures(
         self, request: pb.ListArchitecturesRequest, context: grpc.aio.ServicerContext
@@ -464,3 +468,24 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             dicom_object_key=found.dicom_key,
             seconds=found.seconds,
         )
+
+    async def StartBatchPrediction(
+        self, request: pb.StartBatchPredictionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.StartBatchPredictionResponse:
+        caller = current_identity()
+        uids = list(dict.fromkeys(request.series_instance_uids))
+        if not uids or len(uids) > MAX_BATCH_SERIES:
+            raise InvalidArgument(f"name 1 to {MAX_BATCH_SERIES} series", reason="INVALID_SERIES_LIST")
+        version = await asyncio.to_thread(self._tracking.version, request.name, request.version)
+        run = await asyncio.to_thread(self._jobs.plan_of, version.tags.get("run_id", ""))
+        if run.settings["preprocessing"]["crop"] == "lesion":
+            raise InvalidArgument(
+                f"{version.name} version {version.version} classifies lesions: it needs their masks, not whole series",
+                reason="NEEDS_LESION_MASKS",
+            )
+        series = await self._datasets.series_to_predict(uids)
+        job_id = request.job_id or uuid.uuid4().hex
+        batch = BatchPrediction(job_id, version.name, version.version, tuple(series), caller.username)
+        parameters = {"model": f"{version.name}/{version.version}", "series": len(series)}
+        job = await asyncio.to_thread(self._inference.start, batch, parameters)
+        return pb.StartBatchPredictionResponse(job=job_to_proto(_visible(job)))

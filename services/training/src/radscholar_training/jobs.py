@@ -13,10 +13,12 @@ from radscholar_core.objectstore import ObjectStore
 from radscholar_core.ray_jobs import Finish, RayJobRunner
 from radscholar_training.domain.plan import (
     EVALUATION_KIND,
+    BatchPrediction,
     Evaluation,
     Plan,
     checkpoint_key,
     evaluation_prefix,
+    inference_prefix,
     outcome_key,
     plan_key,
     run_prefix,
@@ -140,3 +142,21 @@ class EvaluationJobs:
                 details={"job_id": evaluation_id, "state": job.state},
             )
         return self._objects.get(f"{evaluation_prefix(evaluation_id)}/report.json"), job
+
+
+INFERENCE_ENTRYPOINT = "python -m radscholar_training.infer"
+
+
+class InferenceJobs:
+    """Batch predictions, each a job."""
+
+    def __init__(self, runner: RayJobRunner, objects: ObjectStore) -> None:
+        self._runner = runner
+        self._objects = objects
+
+    def start(self, batch: BatchPrediction, parameters: dict[str, Any]) -> Job:
+        key = f"{inference_prefix(batch.job_id)}/batch.json"
+        if not self._objects.exists(key):
+            self._objects.put(key, batch.to_json(), "application/json")
+        note = f"{batch.model_name} version {batch.model_version} on {len(batch.series)} series"
+        return self._runner.start(batch.job_id, parameters, batch.created_by, f"{INFERENCE_ENTRYPOINT} {key}", note)

@@ -44,7 +44,7 @@ def settings_of(plan: Plan) -> RunSettings:
     return parse_settings(plan.task, plan.spatial_dims, plan.settings)
 
 
-def _image(objects: ObjectStore, key: str) -> sitk.Image:
+def read_volume(objects: ObjectStore, key: str) -> sitk.Image:
     """A NIfTI volume of the object store (read in place from the filesystem store)."""
     path = objects.local_path(key)
     if path is not None:
@@ -70,8 +70,8 @@ def prepare_samples(objects: ObjectStore, plan: Plan, settings: RunSettings) -> 
         samples: list[Sample] = []
         for n, case in enumerate(cases, start=1):
             report(n - 1, len(cases), f"preprocessing the {split} split: case {n}/{len(cases)}")
-            image = _image(objects, case.image_key)
-            mask = _image(objects, case.mask_key) if case.mask_key else None
+            image = read_volume(objects, case.image_key)
+            mask = read_volume(objects, case.mask_key) if case.mask_key else None
             found = samples_from_volume(case.case_id, image, mask, case.label, settings)
             if not found:
                 say("WARNING", f"case {case.case_id} gives no sample (no lesion in its mask)")

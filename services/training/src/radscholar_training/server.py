@@ -22,8 +22,8 @@ from radscholar_training.adapters.inference import Predictor
 from radscholar_training.adapters.tracking import Tracking, client_environment
 from radscholar_training.api import TrainingServicer
 from radscholar_training.config import Settings
-from radscholar_training.domain.plan import EVALUATION_KIND, KIND
-from radscholar_training.jobs import EvaluationJobs, TrainingJobs, finish
+from radscholar_training.domain.plan import EVALUATION_KIND, INFERENCE_KIND, KIND
+from radscholar_training.jobs import EvaluationJobs, InferenceJobs, TrainingJobs, finish
 from radscholar_training.run import MAX_FAILURES_ENV, MLFLOW_ENV
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -44,6 +44,7 @@ def build_server(settings: Settings) -> Server:
     }
     runner = RayJobRunner(store, ray, KIND, environment, finish(objects), settings.job_poll_seconds)
     tests = RayJobRunner(store, ray, EVALUATION_KIND, environment, finish(objects), settings.job_poll_seconds)
+    batches = RayJobRunner(store, ray, INFERENCE_KIND, environment, finish(objects), settings.job_poll_seconds)
     relay = relayed_identity_interceptors()
     datasets = DatasetSource(
         LabelingServiceStub(grpc.aio.insecure_channel(settings.labeling_address, interceptors=relay)),
@@ -62,7 +63,8 @@ def build_server(settings: Settings) -> Server:
         ModelExports(objects, tracking),
         UploadedWeights(objects),
         EvaluationJobs(tests, store, objects),
-        Predictor(objects, tracking, runs),
+        Predictor(objects, tracking),
+        InferenceJobs(batches, objects),
     )
     return Server(
         [
@@ -73,5 +75,5 @@ def build_server(settings: Settings) -> Server:
             )
         ],
         verifier=settings.identity.verifier(),
-        background=[runner.keep_following, tests.keep_following],
+        background=[runner.keep_following, tests.keep_following, batches.keep_following],
     )

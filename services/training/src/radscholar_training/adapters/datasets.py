@@ -18,7 +18,7 @@ from radscholar_proto.dicomstore.v1 import dicomstore_pb2
 from radscholar_proto.dicomstore.v1.dicomstore_pb2_grpc import DicomStoreServiceStub
 from radscholar_proto.labeling.v1 import labeling_pb2
 from radscholar_proto.labeling.v1.labeling_pb2_grpc import LabelingServiceStub
-from radscholar_training.domain.plan import Case, Labels
+from radscholar_training.domain.plan import Case, Labels, Prediction
 
 EXPORT_CONCURRENCY = 4
 T = TypeVar("T")
@@ -112,3 +112,16 @@ class DatasetSource:
         """The series' DICOM headers (a zip of Part-10 files without pixel data; its object key)."""
         request = dicomstore_pb2.ExportSeriesHeadersRequest(series_instance_uid=series_instance_uid)
         return (await _relayed(self._dicomstore.ExportSeriesHeaders(request))).object_key
+
+    async def series_to_predict(self, series_instance_uids: list[str]) -> list[Prediction]:
+        """Each series with its study, exported as a volume."""
+        limit = asyncio.Semaphore(EXPORT_CONCURRENCY)
+
+        async def one(uid: str) -> Prediction:
+            async with limit:
+                series = await _relayed(
+                    self._dicomstore.GetSeries(dicomstore_pb2.GetSeriesRequest(series_instance_uid=uid))
+                )
+                return Prediction(uid, series.study_instance_uid, await self.series_volume(uid))
+
+        return list(await asyncio.gather(*(one(uid) for uid in series_instance_uids)))

@@ -7,7 +7,6 @@ kept for the next request, the most recently used few.
 from __future__ import annotations
 
 import io
-import tempfile
 import threading
 import time
 import uuid
@@ -20,7 +19,7 @@ import pydicom
 import SimpleITK as sitk
 from torch import nn
 
-from radscholar_core.errors import InvalidArgument
+from radscholar_core.errors import FailedPrecondition, InvalidArgument, NotFound
 from radscholar_core.objectstore import ObjectStore
 from radscholar_training.adapters.tracking import Tracking
 from radscholar_training.domain.explain import (
@@ -34,8 +33,8 @@ from radscholar_training.domain.loop import predict
 from radscholar_training.domain.plan import Plan
 from radscholar_training.domain.preprocess import Sample, prepared, samples_from_volume
 from radscholar_training.domain.settings import RunSettings, parse_settings
-from radscholar_training.jobs import TrainingJobs
-from radscholar_training.run import network_factory
+from radscholar_training.jobs import run_key
+from radscholar_training.run import network_factory, read_volume
 
 LOADED = 4  # model versions kept in memory
 
@@ -59,11 +58,59 @@ class Prediction:
     seconds: float = 0.0
 
 
+def load_model(objects: ObjectStore, tracking: Tracking, name: str, version: int) -> Loaded:
+    """A registered model version, ready to predict: the network of the run that trained it, with its weights."""
+    found = tracking.version(name, version)
+    try:
+        plan = Plan.from_json(objects.get(run_key(found.tags.get("run_id", ""))))
+    except NotFound:
+        raise FailedPrecondition(
+            f"{name} version {version} was not trained by a run of this platform", reason="RUN_NOT_FOUND"
+        ) from None
+    settings = parse_settings(plan.task, plan.spatial_dims, plan.settings)
+    if settings.preprocessing.crop == "lesion":
+        raise InvalidArgument(
+            f"{name} version {version} classifies lesions: it needs their masks, not a whole series",
+            reason="NEEDS_LESION_MASKS",
+        )
+    network = network_factory(objects, plan, settings, int(found.tags["in_channels"]), pretrained=False)()
+    network.load_state_dict(tracking.load_state_dict(name, version))
+    network.eval()
+    return Loaded(name, version, plan, settings, network)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a model found in one image: probabilities (classification) or a class map on the image's grid."""
+
+    probabilities: dict[str, float]
+    predicted_class: str
+    mask: np.ndarray | None  # segmentation: (z, y, x) or (y, x) class map
+    volumes: dict[str, float]
+    sample: Sample | None  # classification: what the network saw (for its explanation)
+
+
+def run_model(model: Loaded, image: sitk.Image) -> Found:
+    """One image through the model, preprocessed as its run did."""
+    classes = list(model.plan.class_names)
+    if model.plan.task == "classification":
+        [sample] = samples_from_volume("series", image, None, 0, model.settings)
+        [probabilities] = predict(model.settings, model.network, [sample])
+        chosen = int(np.argmax(probabilities))
+        scores = {c: float(p) for c, p in zip(classes, probabilities, strict=True)}
+        return Found(scores, classes[chosen], None, {}, sample)
+    pixels, grid = prepared(image, model.settings)
+    [labels] = predict(model.settings, model.network, [Sample("series", pixels, np.zeros(0), ())])
+    mask = _onto_image(labels, grid, image)
+    voxel = float(np.prod(image.GetSpacing())) / (1000.0 if image.GetDimension() == 3 else 1.0)
+    volumes = {c: float((mask == k).sum()) * voxel for k, c in enumerate(classes, start=1)}
+    return Found({}, "", mask, volumes, None)
+
+
 class Predictor:
-    def __init__(self, objects: ObjectStore, tracking: Tracking, runs: TrainingJobs) -> None:
+    def __init__(self, objects: ObjectStore, tracking: Tracking) -> None:
         self._objects = objects
         self._tracking = tracking
-        self._runs = runs
         self._loaded: OrderedDict[tuple[str, int], Loaded] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -72,14 +119,7 @@ class Predictor:
             if (name, version) in self._loaded:
                 self._loaded.move_to_end((name, version))
                 return self._loaded[(name, version)]
-        found = self._tracking.version(name, version)
-        plan = self._runs.plan_of(found.tags.get("run_id", ""))
-        settings = parse_settings(plan.task, plan.spatial_dims, plan.settings)
-        in_channels = int(found.tags["in_channels"])
-        network = network_factory(self._objects, plan, settings, in_channels, pretrained=False)()
-        network.load_state_dict(self._tracking.load_state_dict(name, version))
-        network.eval()
-        loaded = Loaded(name, version, plan, settings, network)
+        loaded = load_model(self._objects, self._tracking, name, version)
         with self._lock:
             self._loaded[(name, version)] = loaded
             while len(self._loaded) > LOADED:
@@ -91,53 +131,36 @@ class Predictor:
         a DICOM SEG (segmentation) or a Secondary Capture of the heat map (classification)."""
         began = time.perf_counter()
         model = self._model(name, version)
-        if model.settings.preprocessing.crop == "lesion":
-            raise InvalidArgument(
-                f"{name} version {version} classifies lesions: it needs their masks, not a whole series",
-                reason="NEEDS_LESION_MASKS",
-            )
-        image = _read_volume(self._objects.get(volume_key))
+        image = read_volume(self._objects, volume_key)
         classes = list(model.plan.class_names)
-        out = f"training/predictions/{uuid.uuid4().hex}"
-        found = Prediction()
-        if model.plan.task == "classification":
-            [sample] = samples_from_volume("series", image, None, 0, model.settings)
-            [probabilities] = predict(model.settings, model.network, [sample])
-            chosen = int(np.argmax(probabilities))
-            found.probabilities = {c: float(p) for c, p in zip(classes, probabilities, strict=True)}
-            found.predicted_class = classes[chosen]
-            heat = grad_cam(model.network, sample.image, chosen)
-            title = f"{name} v{version}: {classes[chosen]} {probabilities[chosen]:.2f} (Grad-CAM)"
-            png = overlay_png(sample.image[0], heat, "heat", title=title, spacing=sample.spacing)
+        found = run_model(model, image)
+        result = Prediction(found.probabilities, found.predicted_class, found.volumes)
+        if found.sample is not None:
+            chosen = classes.index(found.predicted_class)
+            heat = grad_cam(model.network, found.sample.image, chosen)
+            score = found.probabilities[found.predicted_class]
+            title = f"{name} v{version}: {found.predicted_class} {score:.2f} (Grad-CAM)"
+            png = overlay_png(found.sample.image[0], heat, "heat", title=title, spacing=found.sample.spacing)
             if headers_key:
                 first = _datasets(self._objects.get(headers_key))[0]
                 dicom = secondary_capture(png_pixels(png), first, title)
         else:
-            pixels, grid = prepared(image, model.settings)
-            [labels] = predict(model.settings, model.network, [Sample("series", pixels, np.zeros(0), ())])
-            mask = _onto_image(labels, grid, image)
-            voxel = float(np.prod(image.GetSpacing())) / (1000.0 if image.GetDimension() == 3 else 1.0)
-            found.volumes = {c: float((mask == k).sum()) * voxel for k, c in enumerate(classes, start=1)}
+            assert found.mask is not None
             title = f"{name} v{version}: " + ", ".join(f"{c} {v:.2f}" for c, v in found.volumes.items())
             original = sitk.GetArrayFromImage(image).astype(np.float32)
-            png = overlay_png(original, mask, "mask", class_names=classes, title=title)
+            png = overlay_png(original, found.mask, "mask", class_names=classes, title=title)
             if headers_key:
                 series = _datasets(self._objects.get(headers_key))
-                dicom = segmentation_dicom(mask.reshape(-1, *mask.shape[-2:]), series, classes, (name, str(version)))
-        found.overlay_key = f"{out}/overlay.png"
-        self._objects.put(found.overlay_key, png, "image/png")
+                mask = found.mask.reshape(-1, *found.mask.shape[-2:])
+                dicom = segmentation_dicom(mask, series, classes, (name, str(version)))
+        out = f"training/predictions/{uuid.uuid4().hex}"
+        result.overlay_key = f"{out}/overlay.png"
+        self._objects.put(result.overlay_key, png, "image/png")
         if headers_key:
-            found.dicom_key = f"{out}/{'seg' if model.plan.task == 'segmentation' else 'sc'}.dcm"
-            self._objects.put(found.dicom_key, dicom, "application/dicom")
-        found.seconds = time.perf_counter() - began
-        return found
-
-
-def _read_volume(data: bytes) -> sitk.Image:
-    with tempfile.NamedTemporaryFile(suffix=".nii.gz") as file:
-        file.write(data)
-        file.flush()
-        return sitk.ReadImage(file.name)
+            result.dicom_key = f"{out}/{'seg' if model.plan.task == 'segmentation' else 'sc'}.dcm"
+            self._objects.put(result.dicom_key, dicom, "application/dicom")
+        result.seconds = time.perf_counter() - began
+        return result
 
 
 def _onto_image(labels: np.ndarray, grid: sitk.Image, image: sitk.Image) -> np.ndarray:

@@ -198,3 +198,38 @@ def tested_cases(
     if not chosen:
         raise InvalidArgument(f"the dataset version has no labeled case in its {split} split", reason="EMPTY_SPLIT")
     return chosen
+
+
+INFERENCE_KIND = "training.inference"
+MAX_BATCH_SERIES = 10_000
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One series of a batch prediction."""
+
+    series_instance_uid: str
+    study_instance_uid: str
+    image_key: str  # the exported volume
+
+
+@dataclass(frozen=True)
+class BatchPrediction:
+    job_id: str
+    model_name: str
+    model_version: int
+    series: tuple[Prediction, ...]
+    created_by: str = ""
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> BatchPrediction:
+        document = json.loads(data)
+        document["series"] = tuple(Prediction(**entry) for entry in document["series"])
+        return cls(**document)
+
+
+def inference_prefix(job_id: str) -> str:
+    return f"training/inference/{job_id}"

@@ -490,3 +490,21 @@ class PredictSeriesResponse(_message.Message):
     dicom_object_key: str
     seconds: float
     def __init__(self, probabilities: _Optional[_Mapping[str, float]] = ..., predicted_class: _Optional[str] = ..., volumes: _Optional[_Mapping[str, float]] = ..., overlay_object_key: _Optional[str] = ..., dicom_object_key: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class StartBatchPredictionRequest(_message.Message):
+    __slots__ = ("name", "version", "series_instance_uids", "job_id")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SERIES_INSTANCE_UIDS_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    series_instance_uids: _containers.RepeatedScalarFieldContainer[str]
+    job_id: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., series_instance_uids: _Optional[_Iterable[str]] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class StartBatchPredictionResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _job_pb2.Job
+    def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ...) -> None: ...

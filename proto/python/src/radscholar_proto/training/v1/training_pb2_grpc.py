@@ -136,6 +136,11 @@ class TrainingServiceStub:
                 request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.PredictSeriesRequest.SerializeToString,
                 response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.PredictSeriesResponse.FromString,
                 _registered_method=True)
+        self.StartBatchPrediction = channel.unary_unary(
+                '/radscholar.training.v1.TrainingService/StartBatchPrediction',
+                request_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.StartBatchPredictionRequest.SerializeToString,
+                response_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.StartBatchPredictionResponse.FromString,
+                _registered_method=True)
 
 
 class TrainingServiceServicer:
@@ -282,6 +287,14 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartBatchPrediction(self, request, context):
+        """Runs a model version on many series as a job: a predictions table (study, series, class, probabilities or
+        volumes) that labeling imports as the model's pre-labels.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -384,6 +397,11 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.PredictSeries,
                     request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.PredictSeriesRequest.FromString,
                     response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.PredictSeriesResponse.SerializeToString,
+            ),
+            'StartBatchPrediction': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartBatchPrediction,
+                    request_deserializer=radscholar_dot_training_dot_v1_dot_training__pb2.StartBatchPredictionRequest.FromString,
+                    response_serializer=radscholar_dot_training_dot_v1_dot_training__pb2.StartBatchPredictionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -927,6 +945,33 @@ class TrainingService:
             '/radscholar.training.v1.TrainingService/PredictSeries',
             radscholar_dot_training_dot_v1_dot_training__pb2.PredictSeriesRequest.SerializeToString,
             radscholar_dot_training_dot_v1_dot_training__pb2.PredictSeriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartBatchPrediction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/radscholar.training.v1.TrainingService/StartBatchPrediction',
+            radscholar_dot_training_dot_v1_dot_training__pb2.StartBatchPredictionRequest.SerializeToString,
+            radscholar_dot_training_dot_v1_dot_training__pb2.StartBatchPredictionResponse.FromString,
             options,
             channel_credentials,
             insecure,
