@@ -3419,6 +3419,7 @@ def models_test(
         float | None, typer.Option("--threshold", min=0, max=1, help="positive class threshold (default: Youden)")
     ] = None,
     job_id: Annotated[str, typer.Option("--job-id", help="an id of your choosing (also the evaluation's)")] = "",
+    sites: Annotated[list[str] | None, typer.Option("--site", help="only this site's cases (repeat for more)")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="a folder for the report, plots and predictions")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow the test with a progress bar")] = True,
     url: Url = None,
@@ -3427,7 +3428,15 @@ def models_test(
     if split not in ("test", "validation", "train", "all"):
         raise typer.BadParameter(f"'{split}': test, validation, train or all", param_hint="--split")
     with signed_in(url) as client:
-        started = client.test_model(name, version, dataset, split=split, threshold=threshold, job_id=job_id)  # type: ignore[arg-type]
+        started = client.test_model(
+            name,
+            version,
+            dataset,
+            split=split,  # type: ignore[arg-type]  # one of the four, checked above
+            threshold=threshold,
+            job_id=job_id,
+            sites=sites or [],
+        )
         job = started["job"]
         console.print(
             f"evaluation [bold]{escape(job['id'])}[/bold]: {escape(name)} version {version} on {started['cases']} "

@@ -1531,10 +1531,17 @@ class Client:
         split: Literal["test", "validation", "train", "all"] = "test",
         threshold: float | None = None,
         job_id: str = "",
+        sites: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """Tests a model version on a split of a dataset version, as a job (follow it with
-        :meth:`wait_for_training_job`; its id is the evaluation's). Returns {job, cases}."""
-        body = {"dataset_id": dataset_id, "split": split, "threshold": threshold, "job_id": job_id}
+        """Tests a model version on a split of a dataset version (only ``sites``' cases when given), as a job (follow
+        it with :meth:`wait_for_training_job`; its id is the evaluation's). Returns {job, cases}."""
+        body = {
+            "dataset_id": dataset_id,
+            "split": split,
+            "threshold": threshold,
+            "job_id": job_id,
+            "sites": list(sites),
+        }
         return self._request(  # type: ignore[no-any-return]
             "POST", f"{_model_path(name, version)}/tests", json=body, timeout=UPLOAD_TIMEOUT
         )

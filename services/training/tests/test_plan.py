@@ -6,6 +6,7 @@ import pytest
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_training.domain.plan import Case, Labels, Plan, cache_prefix, check_dataset
+from radscholar_training.domain.plan import tested_cases as cases_to_test
 from radscholar_training.jobs import resume_id
 
 CLASSES = ("benign", "malignant")
@@ -79,3 +80,21 @@ def test_a_plan_round_trips_and_the_cache_key_follows_its_inputs() -> None:
     assert key == cache_prefix("sha256:a", "pre", CLASSES)
     assert len({key, cache_prefix("sha256:b", "pre", CLASSES), cache_prefix("sha256:a", "other", CLASSES)}) == 3
     assert resume_id("run", 2) == "run.r2" and len(resume_id("x" * 64, 12)) <= 64
+
+
+def test_a_test_takes_a_split_of_some_sites_with_the_models_classes() -> None:
+    found = [
+        Case(f"c{n}", f"p{n}", site, split, f"1.{n}", label=n % 2)
+        for n, (site, split) in enumerate([("a", "test"), ("b", "test"), ("b", "train"), ("a", "validation")])
+    ]
+    assert [c.case_id for c in cases_to_test("test", CLASSES, CLASSES, found)] == ["c0", "c1"]
+    assert [c.case_id for c in cases_to_test("all", CLASSES, CLASSES, found, ["b"])] == ["c1", "c2"]
+    assert {c.split for c in cases_to_test("all", CLASSES, CLASSES, found)} == {"test", "train", "validation"}
+    for split, classes, sites, reason in (
+        ("test", ("benign", "other"), (), "CLASSES_MISMATCH"),
+        ("validation", CLASSES, ("b",), "EMPTY_SPLIT"),
+        ("holdout", CLASSES, (), "INVALID_SPLIT"),
+    ):
+        with pytest.raises(InvalidArgument) as refused:
+            cases_to_test(split, classes, CLASSES, found, sites)
+        assert refused.value.reason == reason

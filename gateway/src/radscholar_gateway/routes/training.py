@@ -447,6 +447,7 @@ class NewTest(BaseModel):
         None, gt=0, lt=1, description="classification: the positive class's threshold (default: Youden's point)"
     )
     job_id: str = Field("", pattern=JOB_ID, description="an id of your choosing; also the evaluation's id")
+    sites: list[str] = Field(default_factory=list, description="only these sites' cases (external validation)")
 
 
 class StartedTest(BaseModel):
@@ -472,7 +473,7 @@ async def test_model_version(
     name: str, version: int, body: NewTest, request: Request, training: Training
 ) -> StartedTest:
     message = pb.TestModelVersionRequest(
-        name=name, version=version, dataset_id=body.dataset_id, split=body.split, job_id=body.job_id
+        name=name, version=version, dataset_id=body.dataset_id, split=body.split, job_id=body.job_id, sites=body.sites
     )
     if body.threshold is not None:
         message.threshold = body.threshold

@@ -410,7 +410,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         dataset = await self._datasets.version(request.dataset_id)
         cases = labeled_cases(run.task, run.spatial_dims, settings.preprocessing.crop, dataset.labels, dataset.cases)
         split = request.split or "test"
-        cases = tested_cases(split, dataset.labels.class_names, run.class_names, cases)
+        cases = tested_cases(split, dataset.labels.class_names, run.class_names, cases, list(request.sites))
         cache = cache_prefix(dataset.dataset_hash, settings.preprocessing_key(), dataset.labels.class_names)
         splits = sorted({case.split for case in cases})
         if not await asyncio.to_thread(self._jobs.cached, [split_key(cache, s) for s in splits]):
@@ -432,7 +432,12 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         if threshold is not None and not 0.0 < threshold < 1.0:
             raise InvalidArgument(f"threshold must be within (0, 1), got {threshold}", reason="INVALID_THRESHOLD")
         evaluation = Evaluation(plan, version.name, version.version, split, threshold)
-        parameters = {"model": f"{version.name}/{version.version}", "dataset_id": dataset.dataset_id, "split": split}
+        parameters = {
+            "model": f"{version.name}/{version.version}",
+            "dataset_id": dataset.dataset_id,
+            "split": split,
+            "sites": ",".join(request.sites),
+        }
         job = await asyncio.to_thread(self._evaluations.start, evaluation, parameters)
         return pb.TestModelVersionResponse(job=job_to_proto(_visible(job)), cases=len(cases))
 

@@ -182,11 +182,15 @@ def evaluation_prefix(evaluation_id: str) -> str:
 
 
 def tested_cases(
-    split: str, class_names: Sequence[str], model_classes: Sequence[str], cases: Sequence[Case]
+    split: str,
+    class_names: Sequence[str],
+    model_classes: Sequence[str],
+    cases: Sequence[Case],
+    sites: Sequence[str] = (),
 ) -> list[Case]:
-    """The cases of ``split`` ("all": every split), each in its own split (so the samples cache of the dataset
-    version serves tests and training alike); refused when the dataset version's classes are not the model's or no
-    case is left."""
+    """The cases of ``split`` ("all": every split) and of ``sites`` (empty: all), each in its own split (so the
+    samples cache of the dataset version serves tests and training alike); refused when the dataset version's classes
+    are not the model's or no case is left."""
     if split not in TEST_SPLITS:
         raise InvalidArgument(f"split must be one of {', '.join(TEST_SPLITS)}, not {split!r}", reason="INVALID_SPLIT")
     if tuple(class_names) != tuple(model_classes):
@@ -194,9 +198,12 @@ def tested_cases(
             f"the dataset version's classes {list(class_names)} are not the model's {list(model_classes)}",
             reason="CLASSES_MISMATCH",
         )
-    chosen = [case for case in cases if split in ("all", case.split)]
+    chosen = [case for case in cases if split in ("all", case.split) and (not sites or case.site in sites)]
     if not chosen:
-        raise InvalidArgument(f"the dataset version has no labeled case in its {split} split", reason="EMPTY_SPLIT")
+        where = f" at {', '.join(sites)}" if sites else ""
+        raise InvalidArgument(
+            f"the dataset version has no labeled case in its {split} split{where}", reason="EMPTY_SPLIT"
+        )
     return chosen
 
 

@@ -404,20 +404,22 @@ class ImportWeightsResponse(_message.Message):
     def __init__(self, weights_key: _Optional[str] = ..., tensors: _Optional[int] = ...) -> None: ...
 
 class TestModelVersionRequest(_message.Message):
-    __slots__ = ("name", "version", "dataset_id", "split", "threshold", "job_id")
+    __slots__ = ("name", "version", "dataset_id", "split", "threshold", "job_id", "sites")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SITES_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     dataset_id: str
     split: str
     threshold: float
     job_id: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., dataset_id: _Optional[str] = ..., split: _Optional[str] = ..., threshold: _Optional[float] = ..., job_id: _Optional[str] = ...) -> None: ...
+    sites: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., dataset_id: _Optional[str] = ..., split: _Optional[str] = ..., threshold: _Optional[float] = ..., job_id: _Optional[str] = ..., sites: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TestModelVersionResponse(_message.Message):
     __slots__ = ("job", "cases")
