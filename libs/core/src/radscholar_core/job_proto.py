@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from radscholar_core.errors import NotFound
+from radscholar_core.identity import current_identity
 from radscholar_core.jobs import Job, JobEvents, JobState, JobStore, LogLine
 from radscholar_proto.common.v1 import job_pb2
 
@@ -82,3 +84,22 @@ async def watch_job(
             if job.version != seen_version or new:
                 yield job_event(job, new)
                 last = job.logs[-1] if job.logs else last
+
+
+def owned_by_caller(job: Job) -> Job:
+    """The job, if the caller started it or is an admin; another's job is NOT_FOUND (its existence is not told)."""
+    caller = current_identity()
+    if caller.is_admin or job.parameters.get("created_by") == caller.username:
+        return job
+    raise NotFound(f"job {job.id!r} not found", reason="JOB_NOT_FOUND", details={"job_id": job.id})
+
+
+def visible_jobs(jobs: Iterable[Job], visible: Callable[[Job], Job]) -> list[job_pb2.Job]:
+    """The jobs of a ListJobs page that ``visible`` lets the caller see, as messages."""
+    shown = []
+    for job in jobs:
+        try:
+            shown.append(job_to_proto(visible(job)))
+        except NotFound:
+            continue
+    return shown

@@ -6,6 +6,9 @@ Server side: a DomainError becomes its status code plus a ``google.rpc.ErrorInfo
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -14,6 +17,7 @@ from grpc_status import rpc_status
 from radscholar_core import errors
 from radscholar_core.errors import DomainError
 
+T = TypeVar("T")
 DOMAIN = "radscholar"
 REQUEST_ID_HEADER = "x-request-id"  # gRPC metadata carrying the caller's request id
 
@@ -53,3 +57,11 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> DomainError:
         return errors.Unavailable(f"a service this call needs failed: {error.details()}", reason="UPSTREAM_FAILED")
     reason, details = (info.reason, dict(info.metadata)) if info else (None, None)
     return kind(error.details() or "", reason=reason, details=details)
+
+
+async def relayed(call: Awaitable[T]) -> T:
+    """A call to another service whose failure is raised again as the domain error it carried (same code, reason)."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as error:
+        raise from_rpc_error(error) from None

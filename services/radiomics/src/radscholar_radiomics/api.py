@@ -13,7 +13,7 @@ import grpc
 
 from radscholar_core.errors import InvalidArgument, NotFound, PermissionDenied
 from radscholar_core.identity import current_identity
-from radscholar_core.job_proto import job_to_proto, log_line_to_proto, watch_job
+from radscholar_core.job_proto import job_to_proto, log_line_to_proto, visible_jobs, watch_job
 from radscholar_core.jobs import Job, JobEvents, JobStore
 from radscholar_core.objectstore import ObjectStore
 from radscholar_proto.common.v1 import job_pb2
@@ -311,13 +311,7 @@ class RadiomicsServicer(radiomics_pb2_grpc.RadiomicsServiceServicer):
         page = await asyncio.to_thread(
             self._store.list, kind=KIND, page_size=request.page_size, page_token=request.page_token
         )
-        visible = []
-        for job in page.jobs:
-            try:
-                visible.append(job_to_proto(_visible(job)))
-            except NotFound:
-                continue
-        return pb.ListJobsResponse(jobs=visible, next_page_token=page.next_page_token)
+        return pb.ListJobsResponse(jobs=visible_jobs(page.jobs, _visible), next_page_token=page.next_page_token)
 
     async def WatchJob(
         self, request: pb.WatchJobRequest, context: grpc.aio.ServicerContext

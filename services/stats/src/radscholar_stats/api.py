@@ -11,9 +11,9 @@ from typing import Any
 import grpc
 import pandas as pd
 
-from radscholar_core.errors import InvalidArgument, NotFound
+from radscholar_core.errors import InvalidArgument
 from radscholar_core.identity import Identity, current_identity
-from radscholar_core.job_proto import job_to_proto, log_line_to_proto, watch_job
+from radscholar_core.job_proto import job_to_proto, log_line_to_proto, owned_by_caller, visible_jobs, watch_job
 from radscholar_core.jobs import Job, JobEvents, JobStore
 from radscholar_proto.common.v1 import job_pb2
 from radscholar_proto.stats.v1 import stats_pb2, stats_pb2_grpc
@@ -54,14 +54,6 @@ def parameters_of(data: bytes) -> dict[str, Any]:
     if not isinstance(parameters, dict):
         raise InvalidArgument("parameters must be a JSON object", reason="INVALID_PARAMETERS")
     return parameters
-
-
-def _visible(job: Job) -> Job:
-    """The job, if the caller started it or is an admin."""
-    caller = current_identity()
-    if caller.is_admin or job.parameters.get("created_by") == caller.username:
-        return job
-    raise NotFound(f"job {job.id!r} not found", reason="JOB_NOT_FOUND", details={"job_id": job.id})
 
 
 class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
@@ -164,7 +156,7 @@ class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
         return stats_pb2.StartAnalysisJobResponse(job=job_to_proto(job))
 
     async def _job(self, job_id: str) -> Job:
-        return _visible(await asyncio.to_thread(self._store.get, job_id))
+        return owned_by_caller(await asyncio.to_thread(self._store.get, job_id))
 
     async def GetJob(
         self, request: stats_pb2.GetJobRequest, context: grpc.aio.ServicerContext
@@ -178,18 +170,14 @@ class StatsServicer(stats_pb2_grpc.StatsServiceServicer):
         page = await asyncio.to_thread(
             self._store.list, kind=KIND, page_size=request.page_size, page_token=request.page_token
         )
-        visible = []
-        for job in page.jobs:
-            try:
-                visible.append(job_to_proto(_visible(job)))
-            except NotFound:
-                continue
-        return stats_pb2.ListJobsResponse(jobs=visible, next_page_token=page.next_page_token)
+        return stats_pb2.ListJobsResponse(
+            jobs=visible_jobs(page.jobs, owned_by_caller), next_page_token=page.next_page_token
+        )
 
     async def WatchJob(
         self, request: stats_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[job_pb2.JobEvent]:
-        async for event in watch_job(self._store, self._events, request.job_id, _visible):
+        async for event in watch_job(self._store, self._events, request.job_id, owned_by_caller):
             yield event
 
     async def CancelJob(

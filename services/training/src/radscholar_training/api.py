@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from radscholar_core.errors import InvalidArgument, NotFound, PermissionDenied
 from radscholar_core.identity import current_identity
-from radscholar_core.job_proto import job_to_proto, log_line_to_proto, watch_job
+from radscholar_core.job_proto import job_to_proto, log_line_to_proto, owned_by_caller, visible_jobs, watch_job
 from radscholar_core.jobs import Job, JobEvents, JobStore
 from radscholar_core.ray_jobs import RayJobs
 from radscholar_proto.common.v1 import job_pb2
@@ -29,7 +29,6 @@ from radscholar_training.adapters.tracking import ModelVersion, Tracking
 from radscholar_training.domain import settings as run_settings
 from radscholar_training.domain.networks import CustomFormat, check_network
 from radscholar_training.domain.plan import (
-    KIND,
     MAX_BATCH_SERIES,
     SPLITS,
     BatchPrediction,
@@ -115,14 +114,6 @@ def _task(value: int, spatial_dims: int) -> tuple[str, int]:
     if spatial_dims not in (2, 3):
         raise InvalidArgument(f"spatial_dims must be 2 or 3, got {spatial_dims}", reason="INVALID_SPATIAL_DIMS")
     return task.value, spatial_dims
-
-
-def _visible(job: Job) -> Job:
-    """The job, if the caller started it or is an admin."""
-    caller = current_identity()
-    if caller.is_admin or job.parameters.get("created_by") == caller.username:
-        return job
-    raise NotFound(f"job {job.id!r} not found", reason="JOB_NOT_FOUND", details={"job_id": job.id})
 
 
 class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
@@ -233,7 +224,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             "model_name": name,
         }
         job = await asyncio.to_thread(self._jobs.start, plan, parameters)
-        answer.job.CopyFrom(job_to_proto(_visible(job)))
+        answer.job.CopyFrom(job_to_proto(owned_by_caller(job)))
         return answer
 
     async def _pretrained_exists(self, reference: str) -> None:
@@ -258,28 +249,22 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         return pb.ResumeTrainingResponse(job=job_to_proto(job))
 
     async def _job(self, job_id: str) -> Job:
-        return _visible(await asyncio.to_thread(self._store.get, job_id))
+        return owned_by_caller(await asyncio.to_thread(self._store.get, job_id))
 
     async def GetJob(self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext) -> pb.GetJobResponse:
         job = await self._job(request.job_id)
         return pb.GetJobResponse(job=job_to_proto(job), log_lines=[log_line_to_proto(line) for line in job.logs])
 
     async def ListJobs(self, request: pb.ListJobsRequest, context: grpc.aio.ServicerContext) -> pb.ListJobsResponse:
-        page = await asyncio.to_thread(
-            self._store.list, kind=KIND, page_size=request.page_size, page_token=request.page_token
+        page = await asyncio.to_thread(  # runs, tests and batch predictions: every job of this service
+            self._store.list, page_size=request.page_size, page_token=request.page_token
         )
-        visible = []
-        for job in page.jobs:
-            try:
-                visible.append(job_to_proto(_visible(job)))
-            except NotFound:
-                continue
-        return pb.ListJobsResponse(jobs=visible, next_page_token=page.next_page_token)
+        return pb.ListJobsResponse(jobs=visible_jobs(page.jobs, owned_by_caller), next_page_token=page.next_page_token)
 
     async def WatchJob(
         self, request: pb.WatchJobRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[job_pb2.JobEvent]:
-        async for event in watch_job(self._store, self._events, request.job_id, _visible):
+        async for event in watch_job(self._store, self._events, request.job_id, owned_by_caller):
             yield event
 
     async def CancelJob(self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext) -> pb.CancelJobResponse:
@@ -439,7 +424,7 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             "sites": ",".join(request.sites),
         }
         job = await asyncio.to_thread(self._evaluations.start, evaluation, parameters)
-        return pb.TestModelVersionResponse(job=job_to_proto(_visible(job)), cases=len(cases))
+        return pb.TestModelVersionResponse(job=job_to_proto(owned_by_caller(job)), cases=len(cases))
 
     async def GetEvaluation(
         self, request: pb.GetEvaluationRequest, context: grpc.aio.ServicerContext
@@ -493,4 +478,4 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         batch = BatchPrediction(job_id, version.name, version.version, tuple(series), caller.username)
         parameters = {"model": f"{version.name}/{version.version}", "series": len(series)}
         job = await asyncio.to_thread(self._inference.start, batch, parameters)
-        return pb.StartBatchPredictionResponse(job=job_to_proto(_visible(job)))
+        return pb.StartBatchPredictionResponse(job=job_to_proto(owned_by_caller(job)))

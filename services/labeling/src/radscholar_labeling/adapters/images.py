@@ -6,27 +6,15 @@ import asyncio
 import io
 import uuid
 import zipfile
-from collections.abc import Awaitable
-from typing import TypeVar
 
-import grpc
 import pydicom
 from pydicom.dataset import Dataset
 
 from radscholar_core.errors import FailedPrecondition
 from radscholar_core.objectstore import ObjectStore
-from radscholar_core.status import from_rpc_error
+from radscholar_core.status import relayed
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as pb
 from radscholar_proto.dicomstore.v1.dicomstore_pb2_grpc import DicomStoreServiceStub
-
-T = TypeVar("T")
-
-
-async def _relayed(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except grpc.aio.AioRpcError as exc:
-        raise from_rpc_error(exc) from None
 
 
 class DicomStoreImages:
@@ -36,7 +24,7 @@ class DicomStoreImages:
 
     async def headers(self, series_instance_uid: str) -> list[Dataset]:
         """The series' instances without pixel data."""
-        answer = await _relayed(
+        answer = await relayed(
             self._store.ExportSeriesHeaders(pb.ExportSeriesHeadersRequest(series_instance_uid=series_instance_uid))
         )
         data = await asyncio.to_thread(self._objects.get, answer.object_key)
@@ -44,7 +32,7 @@ class DicomStoreImages:
 
     async def deidentification_profile(self, project_id: str) -> str:
         """How the project's images are de-identified on ingest, in words: "none" or the PS3.15 profile and options."""
-        profile = await _relayed(self._store.GetIngestProfile(pb.GetIngestProfileRequest(project_id=project_id)))
+        profile = await relayed(self._store.GetIngestProfile(pb.GetIngestProfileRequest(project_id=project_id)))
         if not profile.deidentify:
             return "none"
         options = profile.options
@@ -57,7 +45,7 @@ class DicomStoreImages:
         key = f"staging/labels/{uuid.uuid4().hex}"
         await asyncio.to_thread(self._objects.put, key, dicom, "application/dicom")
         try:
-            answer = await _relayed(
+            answer = await relayed(
                 self._store.IngestUpload(pb.IngestUploadRequest(files=[pb.StagedFile(object_key=key, file_name=name)]))
             )
         finally:

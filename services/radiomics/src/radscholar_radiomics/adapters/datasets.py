@@ -7,13 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TypeVar
 
-import grpc
-
-from radscholar_core.status import from_rpc_error
+from radscholar_core.status import relayed
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2
 from radscholar_proto.dicomstore.v1.dicomstore_pb2_grpc import DicomStoreServiceStub
 from radscholar_proto.labeling.v1 import labeling_pb2
@@ -21,20 +17,12 @@ from radscholar_proto.labeling.v1.labeling_pb2_grpc import LabelingServiceStub
 from radscholar_radiomics.domain.batch import PlanItem
 
 EXPORT_CONCURRENCY = 4
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class DatasetInputs:
     items: list[PlanItem]
     provenance: dict[str, str]  # dataset id, content hash, project
-
-
-async def _relayed(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except grpc.aio.AioRpcError as error:
-        raise from_rpc_error(error) from None
 
 
 class DatasetSource:
@@ -45,9 +33,9 @@ class DatasetSource:
     async def inputs(self, dataset_id: str) -> DatasetInputs:
         """Every series of the dataset version that has a mask, its volume exported (HU for CT)."""
         request = labeling_pb2.GetDatasetRequest(dataset_id=dataset_id)
-        dataset = (await _relayed(self._labeling.GetDataset(request))).dataset
+        dataset = (await relayed(self._labeling.GetDataset(request))).dataset
         project = (
-            await _relayed(self._labeling.GetProject(labeling_pb2.GetProjectRequest(project_id=dataset.project_id)))
+            await relayed(self._labeling.GetProject(labeling_pb2.GetProjectRequest(project_id=dataset.project_id)))
         ).project
         names = {str(n): c.name for n, c in enumerate(project.label_schema.classes, start=1)}
         manifest = json.loads(dataset.manifest_json)
@@ -57,7 +45,7 @@ class DatasetSource:
         async def export(series: str) -> dicomstore_pb2.ExportSeriesVolumeResponse:
             async with limit:
                 request = dicomstore_pb2.ExportSeriesVolumeRequest(series_instance_uid=series)
-                return await _relayed(self._dicomstore.ExportSeriesVolume(request))
+                return await relayed(self._dicomstore.ExportSeriesVolume(request))
 
         volumes = await asyncio.gather(*(export(series) for _, series, _ in pairs))
         items = [

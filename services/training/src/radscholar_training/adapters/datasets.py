@@ -7,13 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
-import grpc
-
-from radscholar_core.status import from_rpc_error
+from radscholar_core.status import relayed
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2
 from radscholar_proto.dicomstore.v1.dicomstore_pb2_grpc import DicomStoreServiceStub
 from radscholar_proto.labeling.v1 import labeling_pb2
@@ -21,7 +17,6 @@ from radscholar_proto.labeling.v1.labeling_pb2_grpc import LabelingServiceStub
 from radscholar_training.domain.plan import Case, Labels, Prediction
 
 EXPORT_CONCURRENCY = 4
-T = TypeVar("T")
 TASK_TYPES = {
     labeling_pb2.TASK_TYPE_CLASSIFICATION: "classification",
     labeling_pb2.TASK_TYPE_DETECTION: "detection",
@@ -46,13 +41,6 @@ class DatasetVersion:
     cases: tuple[Case, ...]  # one per case and series, without their volumes
 
 
-async def _relayed(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except grpc.aio.AioRpcError as error:
-        raise from_rpc_error(error) from None
-
-
 class DatasetSource:
     def __init__(self, labeling: LabelingServiceStub, dicomstore: DicomStoreServiceStub) -> None:
         self._labeling = labeling
@@ -61,9 +49,9 @@ class DatasetSource:
     async def version(self, dataset_id: str) -> DatasetVersion:
         """The dataset version's labels and cases: one per series (its mask, if any), with the case's class."""
         request = labeling_pb2.GetDatasetRequest(dataset_id=dataset_id)
-        dataset = (await _relayed(self._labeling.GetDataset(request))).dataset
+        dataset = (await relayed(self._labeling.GetDataset(request))).dataset
         project = (
-            await _relayed(self._labeling.GetProject(labeling_pb2.GetProjectRequest(project_id=dataset.project_id)))
+            await relayed(self._labeling.GetProject(labeling_pb2.GetProjectRequest(project_id=dataset.project_id)))
         ).project
         names = tuple(c.name for c in project.label_schema.classes)
         labels = Labels(
@@ -98,7 +86,7 @@ class DatasetSource:
         async def export(case: Case) -> Case:
             async with limit:
                 request = dicomstore_pb2.ExportSeriesVolumeRequest(series_instance_uid=case.series_instance_uid)
-                volume = await _relayed(self._dicomstore.ExportSeriesVolume(request))
+                volume = await relayed(self._dicomstore.ExportSeriesVolume(request))
             return replace(case, image_key=volume.object_key)
 
         return list(await asyncio.gather(*(export(case) for case in cases)))
@@ -106,12 +94,12 @@ class DatasetSource:
     async def series_volume(self, series_instance_uid: str) -> str:
         """The series exported as a volume (its object key)."""
         request = dicomstore_pb2.ExportSeriesVolumeRequest(series_instance_uid=series_instance_uid)
-        return (await _relayed(self._dicomstore.ExportSeriesVolume(request))).object_key
+        return (await relayed(self._dicomstore.ExportSeriesVolume(request))).object_key
 
     async def series_headers(self, series_instance_uid: str) -> str:
         """The series' DICOM headers (a zip of Part-10 files without pixel data; its object key)."""
         request = dicomstore_pb2.ExportSeriesHeadersRequest(series_instance_uid=series_instance_uid)
-        return (await _relayed(self._dicomstore.ExportSeriesHeaders(request))).object_key
+        return (await relayed(self._dicomstore.ExportSeriesHeaders(request))).object_key
 
     async def series_to_predict(self, series_instance_uids: list[str]) -> list[Prediction]:
         """Each series with its study, exported as a volume."""
@@ -119,7 +107,7 @@ class DatasetSource:
 
         async def one(uid: str) -> Prediction:
             async with limit:
-                series = await _relayed(
+                series = await relayed(
                     self._dicomstore.GetSeries(dicomstore_pb2.GetSeriesRequest(series_instance_uid=uid))
                 )
                 return Prediction(uid, series.study_instance_uid, await self.series_volume(uid))

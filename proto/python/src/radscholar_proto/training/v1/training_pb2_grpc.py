@@ -183,7 +183,7 @@ class TrainingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListJobs(self, request, context):
-        """The caller's training jobs (an admin's: all), newest first.
+        """The caller's jobs (an admin's: all), newest first: training runs, model tests and batch predictions.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
