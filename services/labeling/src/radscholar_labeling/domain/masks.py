@@ -371,13 +371,15 @@ def write_seg(
     series_number: int = 300,
     manufacturer: str = "RadScholar",
     description: str = "",
+    algorithm: tuple[str, str] | None = None,
 ) -> bytes:
     """A BINARY DICOM SEG (Part-10 bytes) of ``mask`` over the ``source`` series.
 
     Every class of the schema is a segment (``classes[k - 1]`` = name and RGB colour of label ``k``,
     segment number ``k``), present in the mask or not, so segment numbers mean the same in every SEG of
-    a project. Segments are MANUAL, of category and type SNOMED CT "Tissue" (a project's classes have
-    no codes), labelled with the class name.
+    a project. Segments are of category and type SNOMED CT "Tissue" (a project's classes have no codes),
+    labelled with the class name; MANUAL, or AUTOMATIC when a model's ``algorithm`` (name, version) made
+    them (identified as of the family Artificial Intelligence).
     """
     import highdicom as hd
     from pydicom.sr.codedict import codes
@@ -387,13 +389,22 @@ def write_seg(
     if not classes or len(classes) > MAX_LABEL:
         raise InvalidArgument(f"a schema has 1 to {MAX_LABEL} classes, got {len(classes)}", reason="UNKNOWN_LABEL")
     _check_values(labels, len(classes))
+    identification = None
+    if algorithm is not None:
+        if not algorithm[0].strip() or not algorithm[1].strip():
+            raise InvalidArgument("the algorithm needs a name and a version", reason="INVALID_ALGORITHM")
+        identification = hd.AlgorithmIdentificationSequence(
+            name=algorithm[0][:64], family=codes.cid7162.ArtificialIntelligence, version=algorithm[1][:64]
+        )
+    kind = hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC if algorithm else hd.seg.SegmentAlgorithmTypeValues.MANUAL
     segments = [
         hd.seg.SegmentDescription(
             segment_number=number,
             segment_label=name[:64],
             segmented_property_category=codes.SCT.Tissue,
             segmented_property_type=codes.SCT.Tissue,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+            algorithm_type=kind,
+            algorithm_identification=identification,
             display_color=hd.color.CIELabColor.from_rgb(*colour),
         )
         for number, (name, colour) in enumerate(classes, start=1)
@@ -409,7 +420,7 @@ def write_seg(
             sop_instance_uid=hd.UID(),
             instance_number=1,
             manufacturer=manufacturer,
-            manufacturer_model_name="RadScholar labeling",
+            manufacturer_model_name="RadScholar" if algorithm else "RadScholar labeling",
             software_versions=_software_version(),
             device_serial_number="0",
             content_description=description[:64] or None,

@@ -256,11 +256,15 @@ def _labelled(scan: Scan | LabelledScan, index: int) -> tuple[NDArray[Any], ...]
             "(pred_boxes, pred_scores, pred_labels, true_boxes, true_labels)",
             "BAD_SCAN",
         )
-    labelled = len(scan) == 5
-    predictions, scores = _boxes(scan[0], "pred_boxes"), _scores(scan[1], "pred_scores")
-    truths = _boxes(scan[3] if labelled else scan[2], "true_boxes")
-    pred_labels = _labels(scan[2], "pred_labels") if labelled else np.zeros(len(scores), dtype=np.int64)
-    true_labels = _labels(scan[4], "true_labels") if len(scan) == 5 else np.zeros(len(truths), dtype=np.int64)
+    if len(scan) == 5:
+        pred_boxes, pred_scores, raw_pred_labels, true_boxes, raw_true_labels = scan
+        pred_labels, true_labels = _labels(raw_pred_labels, "pred_labels"), _labels(raw_true_labels, "true_labels")
+    else:
+        pred_boxes, pred_scores, true_boxes = scan
+        pred_labels = np.zeros(np.size(pred_scores), dtype=np.int64)
+        true_labels = np.zeros(len(_boxes(true_boxes, "true_boxes")), dtype=np.int64)
+    predictions, scores = _boxes(pred_boxes, "pred_boxes"), _scores(pred_scores, "pred_scores")
+    truths = _boxes(true_boxes, "true_boxes")
     if not len(predictions) == len(scores) == len(pred_labels) or len(truths) != len(true_labels):
         raise _invalid(f"scan {index}: boxes, scores and labels differ in length", "LENGTH_MISMATCH")
     return predictions, scores, pred_labels, truths, true_labels

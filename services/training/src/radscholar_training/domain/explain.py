@@ -12,8 +12,7 @@ import copy
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -22,6 +21,7 @@ from pydicom.dataset import Dataset
 from torch import nn
 
 from radscholar_core.errors import FailedPrecondition, InvalidArgument
+from radscholar_labeling.domain.masks import write_seg
 
 OverlayKind = Literal["heat", "mask"]
 Box = tuple[float, float, float, float, float, int | str]
@@ -397,76 +397,31 @@ def segmentation_dicom(
     series_number: int = SEG_SERIES_NUMBER,
     description: str = "",
 ) -> bytes:
-    """A BINARY DICOM SEG (Part-10 bytes) of a predicted class map ``(z, y, x)`` over the ``source`` series.
-
-    ``source`` are the series' single-frame instances in any order (headers suffice); ``mask[k]`` lies on the k-th
-    slice along the slice normal, and the mask's shape must be the series' (slices, rows, columns). One segment per
-    class present (segment numbers 1, 2, ... in class order, labelled with the class name, coloured as in the
-    figures); a mask without any class gives every class as an empty segment, so that the SEG says nothing was
-    found. Segments are AUTOMATIC, identified by ``algorithm`` (name, version) of the family Artificial
-    Intelligence, of category and type SNOMED CT "Tissue" (classes have no codes), as the labeling service's are.
-    """
-    import highdicom as hd
-    from pydicom.sr.codedict import codes
-
-    ordered = _series_in_order(source)
+    """A BINARY DICOM SEG (Part-10 bytes) of a predicted class map ``(z, y, x)`` (a radiograph's ``(y, x)``) over the
+    ``source`` series, as the labeling service writes its SEGs: segment ``k`` is class ``k`` of the model, present
+    or not (so labeling reads it back as a label map), coloured as in the figures; its segments are AUTOMATIC,
+    identified by the model's ``algorithm`` (name, version)."""
     labels = np.asarray(mask)
-    if labels.ndim == 2 and len(ordered) == 1:
+    if labels.ndim == 2:
         labels = labels[None]
-    expected = (len(ordered), int(ordered[0].Rows), int(ordered[0].Columns))
-    if labels.shape != expected:
-        raise InvalidArgument(
-            f"the mask has shape {labels.shape}; the series is {expected} (slices, rows, columns)",
-            reason="MASK_SHAPE_MISMATCH",
-            details={"shape": str(labels.shape), "expected": str(expected)},
-        )
     if not class_names:
         raise InvalidArgument("a segmentation needs at least one class name", reason="UNKNOWN_LABEL")
-    if labels.dtype.kind not in "biu" or int(labels.min()) < 0 or int(labels.max()) > len(class_names):
+    if labels.dtype.kind in "biu" and labels.size and int(labels.max()) > len(class_names):
         raise InvalidArgument(f"the mask must hold class numbers 0 to {len(class_names)}", reason="UNKNOWN_LABEL")
-    name, algorithm_version = algorithm
-    if not name.strip() or not algorithm_version.strip():
-        raise InvalidArgument("the algorithm needs a name and a version", reason="INVALID_ALGORITHM")
-    present = [int(v) for v in np.unique(labels) if v > 0] or list(range(1, len(class_names) + 1))
-    stacked = np.stack([labels == value for value in present], axis=-1).astype(np.uint8)
-    identification = hd.AlgorithmIdentificationSequence(
-        name=name[:64], family=codes.cid7162.ArtificialIntelligence, version=algorithm_version[:64]
-    )
-    segments = [
-        hd.seg.SegmentDescription(
-            segment_number=number,
-            segment_label=_class_name(value, class_names)[:64],
-            segmented_property_category=codes.SCT.Tissue,
-            segmented_property_type=codes.SCT.Tissue,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-            algorithm_identification=identification,
-            display_color=hd.color.CIELabColor.from_rgb(*(round(255 * c) for c in _class_colour(value))),
-        )
-        for number, value in enumerate(present, start=1)
+    classes = [
+        (name, cast(tuple[int, int, int], tuple(round(255 * c) for c in _class_colour(k))))
+        for k, name in enumerate(class_names, start=1)
     ]
-    text = (description or f"{name} {algorithm_version} segmentation")[:64]
-    try:
-        segmentation = hd.seg.Segmentation(
-            source_images=ordered,
-            pixel_array=stacked,
-            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-            segment_descriptions=segments,
-            series_instance_uid=hd.UID(),
-            series_number=series_number,
-            sop_instance_uid=hd.UID(),
-            instance_number=1,
-            manufacturer=MANUFACTURER,
-            manufacturer_model_name="RadScholar training",
-            software_versions=_software_version(),
-            device_serial_number="0",
-            content_description=text,
-            series_description=text,
-            omit_empty_frames=bool(labels.any()),  # a SEG needs at least one frame
-            pixel_measures=_projection_measures(ordered[0]),
-        )
-    except (ValueError, TypeError) as cause:
-        raise InvalidArgument(f"the SEG cannot be built: {cause}", reason="INVALID_SEG") from cause
-    return _part10(segmentation)
+    text = description or f"{algorithm[0]} {algorithm[1]} segmentation"
+    return write_seg(
+        labels,
+        source,
+        classes,
+        series_number=series_number,
+        manufacturer=MANUFACTURER,
+        description=text,
+        algorithm=algorithm,
+    )
 
 
 def secondary_capture(
@@ -525,57 +480,6 @@ def secondary_capture(
     return _part10(capture)
 
 
-def _series_in_order(source: Sequence[Dataset]) -> list[Dataset]:
-    """The instances of one series of single-frame images, sorted along the slice normal."""
-    if not source:
-        raise InvalidArgument("the series has no images", reason="INVALID_SERIES")
-    series = {str(ds.get("SeriesInstanceUID", "")) for ds in source}
-    if len(series) != 1:
-        raise InvalidArgument(f"the images belong to {len(series)} series, not one", reason="INVALID_SERIES")
-    for dataset in source:
-        if "Rows" not in dataset or "Columns" not in dataset:
-            raise InvalidArgument(f"image {dataset.get('SOPInstanceUID', '?')} has no size", reason="INVALID_SERIES")
-        if int(dataset.get("NumberOfFrames", 1) or 1) > 1:
-            raise InvalidArgument("multi-frame source images are not supported", reason="INVALID_SERIES")
-    if len({(int(ds.Rows), int(ds.Columns)) for ds in source}) > 1:
-        raise InvalidArgument("the images of the series differ in size", reason="INVALID_SERIES")
-    if len(source) == 1:
-        return [source[0]]
-    if any("ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds for ds in source):
-        raise InvalidArgument(
-            "the images lack ImagePositionPatient or ImageOrientationPatient, so they cannot be ordered",
-            reason="INVALID_SERIES",
-        )
-    orientation = np.asarray(source[0].ImageOrientationPatient, dtype=np.float64)
-    if any(
-        not np.allclose(np.asarray(ds.ImageOrientationPatient, dtype=np.float64), orientation, atol=1e-4)
-        for ds in source
-    ):
-        raise InvalidArgument("the images of the series differ in orientation", reason="INVALID_SERIES")
-    normal = np.cross(orientation[:3], orientation[3:])
-    heights = np.asarray([ds.ImagePositionPatient for ds in source], dtype=np.float64) @ normal
-    order = np.argsort(heights, kind="stable")
-    if (np.diff(heights[order]) <= 1e-3).any():
-        raise InvalidArgument("two images of the series share one position", reason="INVALID_SERIES")
-    return [source[int(i)] for i in order]
-
-
-def _projection_measures(image: Dataset) -> Any:
-    """A projection image's (DX, MG: no patient geometry) pixel measures, which highdicom cannot take from it;
-    None for an image with patient geometry."""
-    import highdicom as hd
-
-    if "ImagePositionPatient" in image:
-        return None
-    spacing = image.get("PixelSpacing") or image.get("ImagerPixelSpacing")
-    if not spacing:
-        raise InvalidArgument(
-            f"image {image.get('SOPInstanceUID', '?')} has neither patient geometry nor a pixel spacing",
-            reason="INVALID_SERIES",
-        )
-    return hd.PixelMeasuresSequence(pixel_spacing=(float(spacing[0]), float(spacing[1])), slice_thickness=1.0)
-
-
 def _patient_orientation(source: Dataset) -> tuple[str, str] | None:
     """The patient directions of the source's rows and columns, by their main axis; None when unknown."""
     if "ImageOrientationPatient" in source:
@@ -598,10 +502,3 @@ def _part10(instance: Dataset) -> bytes:
     buffer = io.BytesIO()
     instance.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
-
-
-def _software_version() -> str:
-    try:
-        return version("radscholar-training")
-    except PackageNotFoundError:
-        return "unknown"
