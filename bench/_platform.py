@@ -136,7 +136,18 @@ def running_platform(orthanc: Orthanc, data_dir: Path, ray_address: str = "") ->
                 object_store=objects,
             )
         ),
-        "training": lambda: build_training(TrainingSettings(port=0, identity=trusted)),
+        "training": lambda: build_training(
+            TrainingSettings(
+                port=0,
+                identity=trusted,
+                object_store=objects,
+                database_url=f"sqlite:///{data_dir}/training.db",
+                mlflow_tracking_uri="http://127.0.0.1:9",  # these benchmarks train nothing (bench.predict does)
+                ray_address=ray_address,
+                labeling_address=addresses["labeling_address"],
+                dicomstore_address=addresses["dicomstore_address"],
+            )
+        ),
         "stats": lambda: build_stats(
             StatsSettings(
                 port=0,
