@@ -330,6 +330,10 @@ def test_double_reading_review_agreement_and_a_frozen_dataset(
         assert item["label_class"] == case["label"]
         assert item["annotation_version"] == (2 if case is masked else 1)
         assert list(item["masks"]) == ([masked["series"]] if case is masked else [])
+        # Boxes go with the dataset version (what detection trains on): each with its class and corners.
+        boxes = item.get("boxes", [])  # absent where a case has none
+        assert len(boxes) == len(case["lesions"]) and all(b["class_name"] in NAMES for b in boxes)
+        assert all(len(b["min"]) == len(b["max"]) == 3 and len(b["min_mm"]) == 3 for b in boxes)
     assert manifest["lineage"]["deidentification_profile"] == "none"
     accepted_tasks = {task_ids[(first["id"], c["study"])] for c in cases}
     history_ids = set()

@@ -300,3 +300,22 @@ def test_invalid_manifest_json_is_refused(data: bytes) -> None:
     with pytest.raises(InvalidArgument) as error:
         manifest_from_json(data, CREATED_AT)
     assert error.value.reason == "INVALID_MANIFEST"
+
+
+def test_boxes_go_with_the_manifest_and_leave_earlier_hashes_alone() -> None:
+    plain = freeze(cohort(5))
+    assert all("boxes" not in entry for entry in json.loads(plain.to_json())["items"])
+    box = {
+        "class_name": "malignant",
+        "series_instance_uid": "1.2.3",
+        "sop_instance_uid": "",
+        "min": [1, 2, 3],
+        "max": [4, 5, 6],
+    }
+    boxed = [replace(item, boxes=(box,)) if n == 0 else item for n, item in enumerate(cohort(5))]
+    manifest = freeze(boxed)
+    restored = manifest_from_json(manifest.to_json(), CREATED_AT)
+    assert (restored == manifest and restored.items[0].boxes == (box,)) or any(
+        i.boxes == (box,) for i in restored.items
+    )
+    assert manifest.content_hash != plain.content_hash

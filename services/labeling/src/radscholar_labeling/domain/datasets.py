@@ -79,6 +79,7 @@ class DatasetItem:
     annotation_version: int
     columns: Mapping[str, str] = field(default_factory=dict)  # extra per-case values, for Stratify.COLUMN
     masks: Mapping[str, str] = field(default_factory=dict)  # series UID -> object key of its NIfTI label map
+    boxes: tuple[Mapping[str, Any], ...] = ()  # detection: each box's class, series, image and corners (see Box)
 
 
 def split(items: Sequence[DatasetItem], spec: SplitSpec) -> dict[str, str]:
@@ -219,6 +220,8 @@ class Manifest:
                     "annotation_version": item.annotation_version,
                     "columns": dict(item.columns),
                     "masks": dict(item.masks),
+                    # only when there are boxes: the content hashes of earlier dataset versions stay what they were
+                    **({"boxes": [dict(box) for box in item.boxes]} if item.boxes else {}),
                 }
                 for item in self.items
             ],
@@ -268,6 +271,7 @@ def manifest_from_json(data: bytes, created_at: str) -> Manifest:
                 annotation_version=int(entry["annotation_version"]),
                 columns={str(k): str(v) for k, v in entry["columns"].items()},
                 masks={str(k): str(v) for k, v in entry.get("masks", {}).items()},
+                boxes=tuple(dict(box) for box in entry.get("boxes", [])),
             )
             for entry in document["items"]
         )

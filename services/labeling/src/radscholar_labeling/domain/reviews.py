@@ -7,13 +7,14 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from radscholar_core.errors import FailedPrecondition, InvalidArgument
 from radscholar_labeling.domain import agreement
 from radscholar_labeling.domain.datasets import DatasetItem
 from radscholar_labeling.domain.mask_store import MaskStore
 from radscholar_labeling.domain.projects import Project
-from radscholar_labeling.domain.work import AnnotationVersion, Task
+from radscholar_labeling.domain.work import AnnotationVersion, Box, Task
 
 Reading = tuple[Task, AnnotationVersion]  # a task and the version of its annotation that counts
 
@@ -105,6 +106,21 @@ def dataset_items(accepted: Sequence[Reading], columns: Mapping[str, Mapping[str
             annotation_version=version.version,
             columns=columns.get(task.case.id, {}),
             masks={m.series_instance_uid: m.nifti_object_key for m in version.content.masks},
+            boxes=tuple(box_entry(b) for b in version.content.boxes),
         )
         for task, version in chosen.values()
     ]
+
+
+def box_entry(box: Box) -> dict[str, Any]:
+    """A box as a dataset version's manifest holds it: class, series, image, and corners (voxel edges; LPS mm in 3D)."""
+    entry: dict[str, Any] = {
+        "class_name": box.class_name,
+        "series_instance_uid": box.series_instance_uid,
+        "sop_instance_uid": box.sop_instance_uid,
+        "min": list(box.min),
+        "max": list(box.max),
+    }
+    if box.min_mm:
+        entry.update({"min_mm": list(box.min_mm), "max_mm": list(box.max_mm)})
+    return entry
