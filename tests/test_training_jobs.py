@@ -21,6 +21,7 @@ import numpy as np
 import onnxruntime
 import pydicom
 import pytest
+from mlflow import MlflowClient
 from ray.util.state import list_actors
 
 from radscholar import Client
@@ -191,6 +192,8 @@ def test_a_segmentation_run_is_cancelled_then_resumed_from_its_checkpoint_and_th
     cancelled = platform.gateway.post(f"/api/v1/training/jobs/{run_id}/cancel")
     assert cancelled.status_code == 200, cancelled.text
     job = wait_until(platform, run_id, lambda job: job["job"]["state"] == "CANCELLED")
+    mlflow_run = platform.gateway.get(f"/api/v1/training/runs/{run_id}/metrics").json()["mlflow_run_id"]
+    assert MlflowClient(f"http://127.0.0.1:{platform.mlflow_port}").get_run(mlflow_run).info.status == "KILLED"
 
     resumed = platform.gateway.post(f"/api/v1/training/runs/{run_id}/resume")
     assert resumed.status_code == 201, resumed.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from typing import Any
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from radscholar_core.errors import InvalidArgument, NotFound, PermissionDenied
+from radscholar_core.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from radscholar_core.identity import current_identity
 from radscholar_core.job_proto import job_to_proto, log_line_to_proto, owned_by_caller, visible_jobs, watch_job
 from radscholar_core.jobs import Job, JobEvents, JobStore
@@ -44,6 +45,7 @@ from radscholar_training.domain.plan import (
 from radscholar_training.domain.zoo import Architecture, Task, architectures
 from radscholar_training.jobs import EvaluationJobs, InferenceJobs, TrainingJobs
 
+log = logging.getLogger(__name__)
 TASKS = {
     pb.TASK_CLASSIFICATION: Task.CLASSIFICATION,
     pb.TASK_SEGMENTATION: Task.SEGMENTATION,
@@ -270,6 +272,14 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
     async def CancelJob(self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext) -> pb.CancelJobResponse:
         await self._job(request.job_id)
         job = await asyncio.to_thread(self._jobs.cancel, request.job_id)
+        run_id = job.parameters.get("run_id")
+        if run_id:  # MLflow shows the run as killed until it is resumed, not as running for ever
+            try:
+                mlflow_run = await asyncio.to_thread(self._tracking.find_run, str(run_id))
+                if mlflow_run:
+                    await asyncio.to_thread(self._tracking.end_run, mlflow_run, "KILLED")
+            except Unavailable as error:  # the job is cancelled all the same
+                log.warning("run %s cancelled, but MLflow was not told: %s", run_id, error)
         return pb.CancelJobResponse(job=job_to_proto(job))
 
     async def GetJobLogs(

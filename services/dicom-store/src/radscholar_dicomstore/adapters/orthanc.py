@@ -86,8 +86,9 @@ class OrthancStore:
     """Orthanc's REST API (pyorthanc's async client): the only place that knows Orthanc."""
 
     def __init__(self, url: str, username: str, password: str, timeout: float = 30.0) -> None:
-        # A small pool: httpcore looks at every pooled connection on each request.
-        limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+        # A small pool: httpcore looks at every pooled connection on each request. Idle connections are dropped
+        # before Orthanc's own keep-alive timeout (1 s) closes them, or a request could go out on a closed one.
+        limits = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=0.5)
         self._orthanc = AsyncOrthanc(url, username=username, password=password, timeout=timeout, limits=limits)
         self._sync = httpx.Client(base_url=url, auth=(username, password), timeout=timeout, limits=limits)
 
