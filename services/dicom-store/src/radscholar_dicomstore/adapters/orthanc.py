@@ -263,7 +263,12 @@ class OrthancStore:
         return IngestStatus.ALREADY_PRESENT if status == "AlreadyStored" else IngestStatus.STORED
 
     def _post(self, body: bytes, content_type: str) -> Any:
-        answer = self._sync.post("/instances", content=body, headers={"Content-Type": content_type})
+        """POST /instances, sent once more when the connection dropped before any answer (storing is idempotent:
+        Orthanc answers AlreadyStored for what it already holds)."""
+        try:
+            answer = self._sync.post("/instances", content=body, headers={"Content-Type": content_type})
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            answer = self._sync.post("/instances", content=body, headers={"Content-Type": content_type})
         answer.raise_for_status()
         return answer.json()
 
