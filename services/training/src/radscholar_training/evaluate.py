@@ -84,15 +84,14 @@ def main(key: str) -> int:
         "headline": headline,
         "report": found,
     }
-    objects.put(f"{prefix}/report.json", json.dumps(document, allow_nan=False, default=_jsonable).encode())
+    report_json = json.dumps(document, allow_nan=False, default=_jsonable).encode()
+    objects.put(f"{prefix}/report.json", report_json)
     objects.put(f"{prefix}/predictions.csv", csv_bytes(rows), "text/csv")
     plots = []
     for name in reports.plot_names(found):
         objects.put(f"{prefix}/{name}.png", reports.draw(name, found), "image/png")
         plots.append(name)
-    tracking.log_artifact_bytes(
-        version.run_id, f"evaluations/{plan.job_id}/report.json", objects.get(f"{prefix}/report.json")
-    )
+    tracking.log_artifact_bytes(version.run_id, f"evaluations/{plan.job_id}/report.json", report_json)
     outcome = {
         "evaluation_id": plan.job_id,
         "model_name": version.name,

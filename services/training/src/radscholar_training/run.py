@@ -250,8 +250,9 @@ def finish_run(objects: ObjectStore, plan: Plan, settings: RunSettings, tracking
         measured.update(found)
         rows.extend(split_rows)
     predictions_key = f"{run_prefix(plan.run_id)}/predictions.csv"
-    objects.put(predictions_key, csv_bytes(rows), "text/csv")
-    tracking.log_artifact_bytes(mlflow_run, "predictions.csv", csv_bytes(rows))
+    table = csv_bytes(rows)
+    objects.put(predictions_key, table, "text/csv")
+    tracking.log_artifact_bytes(mlflow_run, "predictions.csv", table)
     tracking.log_artifact_bytes(mlflow_run, "settings.json", json.dumps(settings.canonical(), indent=2).encode())
     tracking.log_artifact_bytes(mlflow_run, "history.csv", csv_bytes([_history_row(entry) for entry in history]))
     tracking.log_artifact_bytes(mlflow_run, "curves.png", curves_png(history))

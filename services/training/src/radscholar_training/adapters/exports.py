@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from radscholar_core.errors import FailedPrecondition
 from radscholar_core.objectstore import ObjectStore
 from radscholar_training.adapters.tracking import Tracking
 from radscholar_training.domain.export import to_onnx, to_torchscript
@@ -43,6 +44,12 @@ class ModelExports:
 
     def _compiled(self, name: str, version: int, form: str) -> bytes:
         tags = self._tracking.version(name, version).tags
+        missing = sorted({"architecture", "spatial_dims", "in_channels", "out_channels", "patch_size"} - set(tags))
+        if missing:  # registered outside the platform: its network cannot be rebuilt
+            raise FailedPrecondition(
+                f"{name} version {version} lacks the tags {', '.join(missing)}: export it as an MLflow model",
+                reason="NOT_A_PLATFORM_MODEL",
+            )
         patch = tuple(int(side) for side in tags["patch_size"].split("x"))
         custom = None
         if tags.get("custom_key"):
