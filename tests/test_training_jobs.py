@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import signal
 import time
@@ -298,3 +299,103 @@ def test_a_classifier_pre_labels_new_cases_that_annotators_then_correct(
         corrected = client.put(f"/api/v1/tasks/{task['id']}/annotation", json=edit)
         assert corrected.status_code == 200, corrected.text
         assert corrected.json()["source"] == "person"
+
+
+def test_a_detector_learns_boxes_from_lesion_masks_is_tested_by_froc_and_pre_labels_boxes(
+    platform: Platform, ray_head: str, nodules: LesionDataset, tmp_path: Path
+) -> None:
+    settings = {
+        "architecture": "retinanet",
+        "epochs": 2,
+        "batch_size": 2,
+        "preprocessing": {"window": [-1000, 400], "normalisation": "minmax", "samples_per_volume": 2},
+    }
+    run_id = f"nodule-detector-{nodules.root.parent.name}"
+    started = start(platform, nodules.dataset["id"], "DETECTION", settings, run_id)
+    assert (
+        started["settings"]["preprocessing"]["size"] == [] and started["settings"]["detection"]["anchor_shapes"] == []
+    )
+    job = succeeded(platform, run_id)
+    assert "from the training boxes: patch size" in log_text(job)
+    result = job["job"]["result"]
+    name, number = result["model_name"], int(result["model_version"])
+    version = platform.gateway.get(f"/api/v1/models/{name}/versions/{number}").json()
+    assert version["tags"]["task"] == "detection" and len(json.loads(version["tags"]["anchor_shapes"])) >= 1
+    assert 0.0 <= version["metrics"]["val_cpm"] <= 1.0
+
+    # The predictions table: each validation lesion found or missed (with the score that found it), and each false
+    # positive.
+    table = platform.gateway.get(f"/api/v1/training/runs/{run_id}/predictions.csv")
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    lesions = [row for row in rows if row["lesion"]]
+    assert lesions and {row["split"] for row in rows} == {"validation"}
+    assert all(row["target"] in {"benign", "malignant"} and 0.0 <= float(row["score"]) <= 1.0 for row in lesions)
+
+    # Tested on the validation split: FROC, mAP and per-lesion hits, with the FROC plot.
+    tested = platform.gateway.post(
+        f"/api/v1/models/{name}/versions/{number}/tests",
+        json={"dataset_id": nodules.dataset["id"], "split": "validation"},
+    )
+    assert tested.status_code == 201, tested.text
+    evaluation_id = tested.json()["job"]["id"]
+    succeeded(platform, evaluation_id)
+    evaluation = platform.gateway.get(f"/api/v1/models/evaluations/{evaluation_id}").json()
+    report = evaluation["report"]["report"]
+    assert report["task"] == "detection" and report["lesions"] == len(lesions)
+    assert evaluation["report"]["headline"]["cpm"] == pytest.approx(version["metrics"]["best_validation_cpm"], abs=1e-6)
+    froc = platform.gateway.get(f"/api/v1/models/evaluations/{evaluation_id}/froc.png")
+    assert froc.status_code == 200 and froc.content.startswith(b"\x89PNG")
+
+    # Tried on one series: its boxes by score, drawn on the image, and a Secondary Capture a viewer opens.
+    series = nodules.cases[0]["series"][0]["series_instance_uid"]
+    with admin(platform) as client:
+        found = client.predict(name, number, series, dicom=True, out=tmp_path / "predicted")
+    scores = [box["score"] for box in found["detections"]]
+    assert scores == sorted(scores, reverse=True) and all(len(box["min"]) == 3 for box in found["detections"])
+    assert (tmp_path / "predicted" / "overlay.png").read_bytes().startswith(b"\x89PNG")
+    assert pydicom.dcmread(tmp_path / "predicted" / "sc.dcm").Modality == "OT"
+
+    # A batch over the dataset's series; the boxes become an annotator's drafts in a detection project.
+    items = nodules.dataset["manifest"]["items"][:3]
+    classes = [{"name": "benign", "color": "#2ca02c"}, {"name": "malignant", "color": "#d62728"}]
+    project = {"name": f"Boxes {run_id}", "modality": "CT", "task_type": "DETECTION", "dimensionality": "3D"}
+    created = platform.gateway.post("/api/v1/projects", json={**project, "label_schema": {"classes": classes}})
+    assert created.status_code == 201, created.text
+    pid = created.json()["id"]
+    studies = {"study_instance_uids": [item["study_instance_uid"] for item in items]}
+    assert platform.gateway.post(f"/api/v1/projects/{pid}/cases", json=studies).status_code == 200
+    annotator, token = platform.user(["annotator"], {pid: "annotator"})
+    batch = platform.gateway.post(
+        f"/api/v1/models/{name}/versions/{number}/batch-predictions",
+        json={"series_instance_uids": [item["series_instance_uids"][0] for item in items]},
+    )
+    assert batch.status_code == 201, batch.text
+    batch_id = batch.json()["job"]["id"]
+    succeeded(platform, batch_id)
+    per_series = list(
+        csv.DictReader(
+            io.StringIO(platform.gateway.get(f"/api/v1/models/batch-predictions/{batch_id}/predictions.csv").text)
+        )
+    )
+    lowest_best = min(float(row["best_score"]) for row in per_series)
+    written = platform.gateway.post(
+        f"/api/v1/models/batch-predictions/{batch_id}/prelabels",
+        json={"project_id": pid, "annotator_id": annotator["id"], "min_score": lowest_best},
+    )
+    assert written.status_code == 200, written.text
+    assert written.json()["cases"] == 3 and written.json()["source"] == f"model:{name}/{number}"
+    with platform.client(token) as client:
+        task = client.get(f"/api/v1/projects/{pid}/tasks/next").json()
+        [draft] = client.get(f"/api/v1/tasks/{task['id']}/annotation/versions").json()["versions"]
+        assert draft["source"] == f"model:{name}/{number}" and not draft["submitted"] and draft["boxes"]
+        box = draft["boxes"][0]
+        kept = {
+            "class_name": box["class_name"],
+            "series_instance_uid": box["series_instance_uid"],
+            "min": box["min"],
+            "max": box["max"],
+        }
+        edit = {"base_version": draft["version"], "boxes": [kept], "submit": True}
+        corrected = client.put(f"/api/v1/tasks/{task['id']}/annotation", json=edit)
+        assert corrected.status_code == 200, corrected.text
+        assert corrected.json()["source"] == "person" and len(corrected.json()["boxes"]) == 1

@@ -3035,6 +3035,7 @@ app.add_typer(models, name="models")
 class TrainTask(StrEnum):
     classification = "classification"
     segmentation = "segmentation"
+    detection = "detection"
 
 
 class ModelFormat(StrEnum):
@@ -3059,7 +3060,9 @@ TRAINING_JOBS = JobCommands(
     "radscholar train start --dataset ID --task classification --dims 3",
 )
 EXPORT_SUFFIXES = {ModelFormat.torchscript: "pt", ModelFormat.onnx: "onnx", ModelFormat.mlflow: "zip"}
-TaskOption = Annotated[TrainTask, typer.Option("--task", case_sensitive=False, help="classification or segmentation")]
+TaskOption = Annotated[
+    TrainTask, typer.Option("--task", case_sensitive=False, help="classification, segmentation or detection")
+]
 Dims = Annotated[int, typer.Option("--dims", min=2, max=3, help="spatial dimensions: 2 or 3")]
 TrainingJobId = Annotated[str, typer.Argument(help="a training job's id")]
 RunId = Annotated[str, typer.Argument(help="a training run's id (the id of its first job)")]
@@ -3162,7 +3165,11 @@ def train_start(
     task: TaskOption,
     dims: Dims,
     architecture: Annotated[
-        str, typer.Option("--architecture", help="a network (see `train architectures`); default resnet18 or unet")
+        str,
+        typer.Option(
+            "--architecture",
+            help="a network (see `train architectures`); default resnet18, unet, or retinanet (3D) / fasterrcnn (2D)",
+        ),
     ] = "",
     changes: Annotated[
         list[str] | None,
@@ -3485,6 +3492,9 @@ def save_evaluation(client: Client, evaluation_id: str, out: Path) -> None:
     console.print(f"written to {escape(str(out))}", highlight=False)
 
 
+DETECTIONS_SHOWN = 10
+
+
 @models.command("predict")
 def models_predict(
     name: Annotated[str, typer.Argument(help="registered model name")],
@@ -3496,7 +3506,8 @@ def models_predict(
     out: Annotated[Path, typer.Option("--out", help="a folder for the overlay PNG (and DICOM)")] = Path("."),
     url: Url = None,
 ) -> None:
-    """Try a model version on one series: class probabilities with a Grad-CAM heat map, or a mask with volumes."""
+    """Try a model version on one series: class probabilities with a Grad-CAM heat map, a mask with volumes, or
+    boxes with scores (the best ten shown)."""
     with signed_in(url) as client:
         try:
             found = client.predict(
@@ -3509,6 +3520,9 @@ def models_predict(
         table.add_row(escape(label), f"{value:.3f}" + ("  <- predicted" if label == found["predicted_class"] else ""))
     for label, value in sorted(found["volumes"].items()):
         table.add_row(escape(label), f"{value:.2f}")
+    for n, finding in enumerate(found.get("detections", [])[:DETECTIONS_SHOWN], start=1):
+        corners = " - ".join(", ".join(f"{v:.0f}" for v in corner) for corner in (finding["min"], finding["max"]))
+        table.add_row(f"{n}. {escape(finding['class_name'])}", f"{finding['score']:.3f}  ({corners})")
     console.print(table)
     console.print(f"overlay and DICOM written to {escape(str(out))} ({found['seconds']:.2f} s)", highlight=False)
 
@@ -3519,9 +3533,12 @@ def models_predict_batch(
     version: Annotated[int, typer.Argument(min=1, help="version number")],
     series: Annotated[list[str], typer.Argument(help="series UIDs of the store")],
     project: Annotated[
-        str, typer.Option("--project", help="then write the classes into this project's tasks as pre-labels")
+        str, typer.Option("--project", help="then write the classes or boxes into this project's tasks as pre-labels")
     ] = "",
     annotator: Annotated[str, typer.Option("--annotator", help="whose tasks get the pre-labels")] = "",
+    min_score: Annotated[
+        float, typer.Option("--min-score", min=0, max=1, help="a detector's boxes scoring at least this")
+    ] = 0.5,
     out: Annotated[Path | None, typer.Option("--out", help="write the predictions table (CSV) here")] = None,
     url: Url = None,
 ) -> None:
@@ -3533,7 +3550,7 @@ def models_predict_batch(
         if out is not None:
             client.download_batch_predictions(job["id"], out)
         if project:
-            written = client.write_prelabels(job["id"], project, annotator_id=annotator)
+            written = client.write_prelabels(job["id"], project, annotator_id=annotator, min_score=min_score)
             console.print(
                 f"{written['labels']} pre-labels in {written['cases']} cases, source {escape(written['source'])}",
                 highlight=False,

@@ -1593,11 +1593,12 @@ class Client:
         return self._download(f"/api/v1/models/batch-predictions/{_segment(job_id)}/predictions.csv", Path(path))
 
     def write_prelabels(
-        self, job_id: str, project_id: str, *, annotator_id: str = "", submit: bool = False
+        self, job_id: str, project_id: str, *, annotator_id: str = "", submit: bool = False, min_score: float = 0.5
     ) -> dict[str, Any]:
-        """Writes a finished batch prediction's classes into the project's tasks as the model's pre-labels (drafts
-        the annotator corrects, unless ``submit``). Returns {cases, labels, source}."""
-        body = {"project_id": project_id, "annotator_id": annotator_id, "submit": submit}
+        """Writes a finished batch prediction's classes (classifier) or boxes scoring at least ``min_score``
+        (detector) into the project's tasks as the model's pre-labels (drafts the annotator corrects, unless
+        ``submit``). Returns {cases, labels, source}."""
+        body = {"project_id": project_id, "annotator_id": annotator_id, "submit": submit, "min_score": min_score}
         return self._request(  # type: ignore[no-any-return]
             "POST", f"/api/v1/models/batch-predictions/{_segment(job_id)}/prelabels", json=body
         )

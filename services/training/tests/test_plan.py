@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from radscholar_core.errors import InvalidArgument
-from radscholar_training.domain.plan import Case, Labels, Plan, cache_prefix, check_dataset
+from radscholar_training.domain.plan import Case, LabeledBox, Labels, Plan, cache_prefix, check_dataset
 from radscholar_training.domain.plan import tested_cases as cases_to_test
 from radscholar_training.jobs import resume_id
 
@@ -48,7 +50,22 @@ def test_a_dataset_version_of_the_wrong_kind_is_refused() -> None:
     assert reason("classification", 3, "centre", boxes, cases(False, False)) == "DATASET_TASK_MISMATCH"
     assert reason("classification", 2, "centre", CASE_LABELS, cases(False, True)) == "DATASET_DIMENSIONS_MISMATCH"
     assert reason("classification", 3, "lesion", CASE_LABELS, cases(False, True)) == "INVALID_SETTING"
-    assert reason("detection", 3, "centre", CASE_LABELS, cases(False, True)) == "INVALID_TASK"
+    assert reason("detection", 3, "centre", CASE_LABELS, cases(False, True)) == "DATASET_TASK_MISMATCH"
+    assert reason("regression", 3, "centre", CASE_LABELS, cases(False, True)) == "INVALID_TASK"
+    series_masks = Labels("segmentation", 3, "series", CLASSES)
+    assert reason("detection", 3, "centre", series_masks, cases(True, False)) == "DATASET_TASK_MISMATCH"
+
+
+def test_a_detector_trains_on_boxes_or_on_lesion_masks() -> None:
+    boxes = Labels("detection", 3, "lesion", CLASSES)
+    box = LabeledBox(1, (1.0, 2.0, 3.0), (4.0, 5.0, 6.0))
+    found = [replace(case, boxes=(box,) if n % 2 == 0 else ()) for n, case in enumerate(cases(False, False))]
+    assert len(check_dataset("detection", 3, "centre", boxes, found)) == 4  # a case without boxes: no lesion
+    assert len(check_dataset("detection", 3, "centre", LESIONS, cases(True, False))) == 4
+    no_boxes = [replace(case, boxes=()) for case in found]
+    assert reason("detection", 3, "centre", boxes, no_boxes) == "NO_BOXES"
+    plan = Plan("j", "j", "detection", 3, {}, "m", "e", {}, CLASSES, tuple(found), "k")
+    assert Plan.from_json(plan.to_json()) == plan
 
 
 def test_empty_or_one_sided_dataset_versions_are_refused() -> None:

@@ -68,7 +68,7 @@ def test_changes_merge_into_the_defaults() -> None:
         ("classification", 3, {"schedule": {"warmup_epochs": 60}}, "schedule.warmup_epochs", "fewer than"),
         ("classification", 3, {"pretrained": {"model_version": "nodules"}}, "pretrained.model_version", "name/"),
         ("classification", 3, {"task": "segmentation"}, "task", "classification"),
-        ("detection", 3, {}, "task", "must be"),
+        ("regression", 3, {}, "task", "must be"),
         ("classification", 4, {}, "spatial_dims", "2 or 3"),
     ],
 )

@@ -106,7 +106,7 @@ async def default_settings(
 
 class NewTrainingJob(BaseModel):
     dataset_id: str = Field(min_length=1, description="a frozen dataset version: train on its train split")
-    task: Task = Field(description="CLASSIFICATION or SEGMENTATION")
+    task: Task = Field(description="CLASSIFICATION, SEGMENTATION or DETECTION")
     spatial_dims: int = Field(description="2 or 3")
     settings: dict[str, Any] = Field(
         default_factory=dict,
@@ -534,13 +534,21 @@ PREDICTION_FILES = {"overlay.png": "image/png", "seg.dcm": "application/dicom", 
 
 class NewPrediction(BaseModel):
     series_instance_uid: str = Field(min_length=1, description="a series of the DICOM store")
-    dicom: bool = Field(False, description="also a DICOM SEG (segmentation) or Secondary Capture (heat map)")
+    dicom: bool = Field(False, description="also a DICOM SEG (segmentation) or Secondary Capture (heat map, boxes)")
+
+
+class Detection(BaseModel):
+    class_name: str
+    score: float = Field(description="the detector's confidence, 0 to 1")
+    min: list[float] = Field(description="first corner on voxel edges, index order (column, row[, slice])")
+    max: list[float] = Field(description="opposite corner")
 
 
 class Prediction(BaseModel):
     probabilities: dict[str, float] = Field(description="classification: each class's probability")
     predicted_class: str
     volumes: dict[str, float] = Field(description="segmentation: each class's volume, mL (mm² for 2D images)")
+    detections: list[Detection] = Field(description="detection: every box found, by descending score")
     overlay: str = Field(description="URL of the PNG: Grad-CAM heat map or mask over the image")
     dicom: str = Field(description="URL of the DICOM object, when asked for")
     seconds: float = Field(description="time in the service, the model's first load included")
@@ -553,7 +561,8 @@ def _prediction_url(key: str) -> str:
 
 @models_router.post(
     "/{name}/versions/{version}/predict",
-    summary="Run a model version on one series: probabilities with a Grad-CAM heat map, or a mask, as PNG and DICOM",
+    summary="Run a model version on one series: probabilities with a Grad-CAM heat map, a mask, or boxes, as PNG and "
+    "DICOM",
 )
 async def predict_series(
     name: str, version: int, body: NewPrediction, request: Request, training: Training
@@ -569,6 +578,10 @@ async def predict_series(
         probabilities=dict(answer.probabilities),
         predicted_class=answer.predicted_class,
         volumes=dict(answer.volumes),
+        detections=[
+            Detection(class_name=d.class_name, score=d.score, min=list(d.min), max=list(d.max))
+            for d in answer.detections
+        ],
         overlay=_prediction_url(answer.overlay_object_key),
         dicom=_prediction_url(answer.dicom_object_key) if answer.dicom_object_key else "",
         seconds=answer.seconds,
@@ -602,9 +615,12 @@ class StartedBatchPrediction(BaseModel):
 
 
 class NewPrelabels(BaseModel):
-    project_id: str = Field(min_length=1, description="a classification project holding the series' studies")
+    project_id: str = Field(
+        min_length=1, description="a classification (classifier) or detection (detector) project holding the studies"
+    )
     annotator_id: str = Field("", description="whose tasks get the pre-labels (default: yours)")
     submit: bool = Field(False, description="submit them for review (default: drafts the annotator corrects)")
+    min_score: float = Field(0.5, ge=0, le=1, description="a detector's boxes scoring at least this become pre-labels")
 
 
 class Prelabels(BaseModel):
@@ -654,26 +670,32 @@ async def batch_predictions(job_id: str, request: Request, training: Training) -
 
 @models_router.post(
     "/batch-predictions/{job_id}/prelabels",
-    summary="Write a batch prediction's classes into a project's tasks as the model's pre-labels",
+    summary="Write a batch prediction's classes or boxes into a project's tasks as the model's pre-labels",
 )
 async def write_prelabels(
     job_id: str, body: NewPrelabels, request: Request, training: Training, labeling: Labeling
 ) -> Prelabels:
     result = await _batch_result(job_id, training)
-    if result.get("task") != "classification":
-        raise FailedPrecondition(
-            "pre-labels are written from a classifier's predictions", reason="PRELABELS_NEED_CLASSES"
-        )
     objects: ObjectStore = request.app.state.objects
-    table = await asyncio.to_thread(objects.get, result["predictions_csv"])
-    rows = csv.DictReader(io.StringIO(table.decode()))
-    labels = "study_instance_uid,class\n" + "".join(f"{row['study_instance_uid']},{row['class']}\n" for row in rows)
+    if result.get("task") == "detection":  # the boxes scoring at least min_score, in labeling's boxes JSON
+        found = json.loads(await asyncio.to_thread(objects.get, result["boxes_json"]))["boxes"]
+        kept = [box for box in found if box["score"] >= body.min_score]
+        labels, fmt = json.dumps({"boxes": kept}).encode(), "json"
+    elif result.get("task") == "classification":
+        table = await asyncio.to_thread(objects.get, result["predictions_csv"])
+        rows = csv.DictReader(io.StringIO(table.decode()))
+        text = "study_instance_uid,class\n" + "".join(f"{row['study_instance_uid']},{row['class']}\n" for row in rows)
+        labels, fmt = text.encode(), "csv"
+    else:
+        raise FailedPrecondition(
+            "pre-labels are written from a classifier's classes or a detector's boxes", reason="PRELABELS_NEED_CLASSES"
+        )
     source = f"model:{result['model_name']}/{result['model_version']}"
-    async with staged(request, [io.BytesIO(labels.encode())], "staging/imports") as (key,):
+    async with staged(request, [io.BytesIO(labels)], "staging/imports") as (key,):
         answer = await labeling.ImportLabels(
             labeling_pb2.ImportLabelsRequest(
                 project_id=body.project_id,
-                format="csv",
+                format=fmt,
                 object_key=key,
                 annotator_id=body.annotator_id,
                 submit=body.submit,

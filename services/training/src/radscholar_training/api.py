@@ -108,10 +108,9 @@ def _json_object(data: bytes, what: str) -> dict[str, Any]:
 def _task(value: int, spatial_dims: int) -> tuple[str, int]:
     """The task's name and the dimensionality of a request, checked."""
     task = TASKS.get(value)  # type: ignore[call-overload]
-    if task not in (Task.CLASSIFICATION, Task.SEGMENTATION):
+    if task is None:
         raise InvalidArgument(
-            "task must be TASK_CLASSIFICATION or TASK_SEGMENTATION (detection trains in its own issue)",
-            reason="INVALID_TASK",
+            "task must be TASK_CLASSIFICATION, TASK_SEGMENTATION or TASK_DETECTION", reason="INVALID_TASK"
         )
     if spatial_dims not in (2, 3):
         raise InvalidArgument(f"spatial_dims must be 2 or 3, got {spatial_dims}", reason="INVALID_SPATIAL_DIMS")
@@ -467,6 +466,9 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             overlay_object_key=found.overlay_key,
             dicom_object_key=found.dicom_key,
             seconds=found.seconds,
+            detections=[
+                pb.Detection(class_name=d.class_name, score=d.score, min=d.min, max=d.max) for d in found.detections
+            ],
         )
 
     async def StartBatchPrediction(

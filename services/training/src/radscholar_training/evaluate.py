@@ -21,7 +21,14 @@ from radscholar_training.domain import evaluation as reports
 from radscholar_training.domain.loop import predict
 from radscholar_training.domain.plan import Evaluation, evaluation_prefix, outcome_key, split_key
 from radscholar_training.domain.preprocess import Sample, samples_from_bytes
-from radscholar_training.run import MLFLOW_ENV, csv_bytes, network_factory, prepare_samples, settings_of
+from radscholar_training.run import (
+    MLFLOW_ENV,
+    csv_bytes,
+    detection_rows,
+    network_factory,
+    prepare_samples,
+    settings_of,
+)
 
 SPLITS = ("train", "validation", "test")
 
@@ -64,6 +71,22 @@ def main(key: str) -> int:
         for row, sample, p in zip(rows, samples, probabilities, strict=True):
             row["target"] = plan.class_names[int(sample.target)]
             row.update({f"p_{name}": float(value) for name, value in zip(plan.class_names, p, strict=True)})
+    elif plan.task == "detection":
+        corners = 2 * plan.spatial_dims
+        found = reports.detection_report(
+            [(p[:, :corners], p[:, corners], p[:, corners + 1].astype(np.int64)) for p in predictions],
+            [(s.target[:, :corners], s.target[:, corners].astype(np.int64)) for s in samples],
+            plan.class_names,
+            [sample.id for sample in samples],
+            sites,
+            [sample.spacing[::-1] for sample in samples],
+            settings.detection.iou_threshold,
+        )
+        rows = [
+            {**row, **lesion}
+            for row, sample, p in zip(rows, samples, predictions, strict=True)
+            for lesion in detection_rows(settings, plan, p, sample.target)
+        ]
     else:
         found = reports.segmentation_report(
             predictions,

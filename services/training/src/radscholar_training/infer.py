@@ -1,9 +1,11 @@
 """The Ray driver of a batch prediction: ``python -m radscholar_training.infer <batch key>``.
 
 Runs a model version on every series of the batch (progress by series), and writes the predictions table: one row
-per series with its study, the predicted class and each class's probability (classification), or each class's
-volume with the mask as NIfTI (segmentation). The table's ``study_instance_uid,class`` columns are what labeling
-imports as the model's pre-labels.
+per series with its study, the predicted class and each class's probability (classification), each class's
+volume with the mask as NIfTI (segmentation), or the number of findings scoring ``SHOWN_SCORE`` or more and the best
+score (detection). The table's ``study_instance_uid,class`` columns (classification), or the boxes in labeling's boxes
+JSON with their scores (detection, those above the score the researcher picks), are what labeling imports as the
+model's pre-labels.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import SimpleITK as sitk
 
 from radscholar_core.errors import DomainError
 from radscholar_core.job_driver import done, objects_from_environment, report, say
-from radscholar_training.adapters.inference import load_model, run_model
+from radscholar_training.adapters.inference import SHOWN_SCORE, load_model, run_model
 from radscholar_training.adapters.tracking import Tracking
 from radscholar_training.domain.plan import BatchPrediction, inference_prefix, outcome_key
 from radscholar_training.run import MLFLOW_ENV, csv_bytes, read_volume
@@ -35,6 +37,7 @@ def main(key: str) -> int:
         say("ERROR", f"{error.reason}: {error}")
         return 1
     rows: list[dict[str, Any]] = []
+    boxes: list[dict[str, Any]] = []  # detection: every box, in labeling's boxes JSON with its score: the pre-labels
     for n, series in enumerate(batch.series, start=1):
         report(n - 1, len(batch.series), f"series {n}/{len(batch.series)}")
         image = read_volume(objects, series.image_key)
@@ -43,7 +46,21 @@ def main(key: str) -> int:
             "study_instance_uid": series.study_instance_uid,
             "series_instance_uid": series.series_instance_uid,
         }
-        if found.mask is None:
+        if model.plan.task == "detection":
+            row["findings"] = sum(d.score >= SHOWN_SCORE for d in found.detections)
+            row["best_score"] = found.detections[0].score if found.detections else 0.0
+            boxes.extend(
+                {
+                    "study_instance_uid": series.study_instance_uid,
+                    "series_instance_uid": series.series_instance_uid,
+                    "class": d.class_name,
+                    "score": d.score,
+                    "min": list(d.min),
+                    "max": list(d.max),
+                }
+                for d in found.detections
+            )
+        elif found.mask is None:
             row["class"] = found.predicted_class
             row.update({f"p_{name}": value for name, value in found.probabilities.items()})
         else:
@@ -62,6 +79,9 @@ def main(key: str) -> int:
         "series": str(len(rows)),
         "task": model.plan.task,
     }
+    if model.plan.task == "detection":
+        outcome["boxes_json"] = f"{prefix}/boxes.json"
+        objects.put(outcome["boxes_json"], json.dumps({"boxes": boxes}).encode(), "application/json")
     objects.put(outcome_key(batch.job_id), json.dumps(outcome).encode(), "application/json")
     say("INFO", f"{len(rows)} series predicted by {batch.model_name} version {batch.model_version}")
     done()

@@ -21,7 +21,7 @@ from radscholar_training.domain.plan import (
     inference_prefix,
     outcome_key,
     plan_key,
-    run_prefix,
+    run_key,
 )
 
 ENTRYPOINT = "python -m radscholar_training.run"  # Ray's PATH finds the platform's Python
@@ -36,11 +36,6 @@ def finish(objects: ObjectStore) -> Finish:
         return {key: value if isinstance(value, str) else json.dumps(value) for key, value in outcome.items()}
 
     return result
-
-
-def run_key(run_id: str) -> str:
-    """The run's first plan: what every resumption starts from."""
-    return f"{run_prefix(run_id)}/run.json"
 
 
 class TrainingJobs:

@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,10 +31,18 @@ from radscholar_core.job_driver import done, objects_from_environment, report, s
 from radscholar_core.objectstore import ObjectStore
 from radscholar_training.adapters.tracking import Tracking
 from radscholar_training.domain import metrics as scores
-from radscholar_training.domain.loop import EpochReport, predict, train
+from radscholar_training.domain.detection_metrics import match
+from radscholar_training.domain.detectors import build_detector
+from radscholar_training.domain.loop import EpochReport, detection_scores, predict, train
 from radscholar_training.domain.networks import CustomNetwork, build_network, load_weights, read_weights
-from radscholar_training.domain.plan import Plan, checkpoint_key, outcome_key, run_prefix, split_key
-from radscholar_training.domain.preprocess import Sample, samples_from_bytes, samples_from_volume, samples_to_bytes
+from radscholar_training.domain.plan import Plan, checkpoint_key, outcome_key, run_key, run_prefix, split_key
+from radscholar_training.domain.preprocess import (
+    Sample,
+    samples_from_bytes,
+    samples_from_volume,
+    samples_to_bytes,
+    with_box_defaults,
+)
 from radscholar_training.domain.settings import RunSettings, parse_settings
 
 MLFLOW_ENV = "RADSCHOLAR_TRAINING_MLFLOW_URI"
@@ -72,7 +81,7 @@ def prepare_samples(objects: ObjectStore, plan: Plan, settings: RunSettings) -> 
             report(n - 1, len(cases), f"preprocessing the {split} split: case {n}/{len(cases)}")
             image = read_volume(objects, case.image_key)
             mask = read_volume(objects, case.mask_key) if case.mask_key else None
-            found = samples_from_volume(case.case_id, image, mask, case.label, settings)
+            found = samples_from_volume(case.case_id, image, mask, case.label, settings, case.boxes)
             if not found:
                 say("WARNING", f"case {case.case_id} gives no sample (no lesion in its mask)")
             samples.extend(found)
@@ -80,6 +89,22 @@ def prepare_samples(objects: ObjectStore, plan: Plan, settings: RunSettings) -> 
         counts[split] = len(samples)
         say("INFO", f"{split}: {len(samples)} samples from {len(cases)} cases, cached")
     return counts
+
+
+def box_defaults(objects: ObjectStore, key: str, plan: Plan, settings: RunSettings) -> tuple[Plan, RunSettings]:
+    """The patch size and anchors a detection run left to its data, from its training boxes, written into the run's
+    plans (this job's, and the run's first, which resumptions and the model's users read)."""
+    resolved = with_box_defaults(settings, samples_from_bytes(objects.get(split_key(plan.cache_key, "train"))))
+    say(
+        "INFO",
+        f"from the training boxes: patch size {list(resolved.preprocessing.size)}, "
+        f"anchor shapes {[list(shape) for shape in resolved.detection.anchor_shapes]}",
+    )
+    plan = replace(plan, settings=resolved.canonical())
+    objects.put(key, plan.to_json(), "application/json")
+    first = Plan.from_json(objects.get(run_key(plan.run_id)))
+    objects.put(run_key(plan.run_id), replace(first, settings=resolved.canonical()).to_json(), "application/json")
+    return plan, resolved
 
 
 def network_factory(
@@ -97,14 +122,24 @@ def network_factory(
         weights = read_weights(objects.get(f"{run_prefix(plan.run_id)}/pretrained.pt"))
 
     def make() -> nn.Module:
-        network = build_network(
-            "custom" if custom else settings.architecture,
-            plan.spatial_dims,
-            in_channels,
-            plan.output_channels,
-            settings.preprocessing.shape,
-            custom,
-        )
+        if plan.task == "detection":
+            network = build_detector(
+                settings.architecture,
+                plan.spatial_dims,
+                in_channels,
+                len(plan.class_names),
+                settings.preprocessing.shape,
+                settings.detection.anchor_shapes,
+            )
+        else:
+            network = build_network(
+                "custom" if custom else settings.architecture,
+                plan.spatial_dims,
+                in_channels,
+                plan.output_channels,
+                settings.preprocessing.shape,
+                custom,
+            )
         if weights is not None:
             loaded = load_weights(network, weights)
             say("INFO", f"pretrained weights: {loaded.loaded} tensors loaded, {len(loaded.skipped)} left out")
@@ -157,6 +192,10 @@ def evaluate(
                 row["predicted"] = plan.class_names[int(np.argmax(p))]
             row.update({f"p_{name}": float(value) for name, value in zip(plan.class_names, p, strict=True)})
             rows.append(row)
+    elif plan.task == "detection":
+        found = detection_scores(settings, predictions, [sample.target for sample in samples], "")
+        for sample, detected in zip(samples, predictions, strict=True):
+            rows.extend({**described(sample), **row} for row in detection_rows(settings, plan, detected, sample.target))
     else:
         dice = [
             scores.dice_per_class(p, sample.target, plan.output_channels)
@@ -167,6 +206,42 @@ def evaluate(
             classes = {f"dice_{n}": float(d) for n, d in zip(plan.class_names, per_class, strict=True)}
             rows.append({**described(sample), **classes})
     return {f"{split}_{name}": value for name, value in found.items()}, rows
+
+
+def detection_rows(settings: RunSettings, plan: Plan, detected: np.ndarray, truths: np.ndarray) -> list[dict[str, Any]]:
+    """One scan's lesions (found or missed, with the score of the detection that found it, 0 when missed) and its
+    false positives, matched at ``detection.iou_threshold`` whatever their classes: a lesion-level score table."""
+    corners = 2 * settings.spatial_dims
+    matching = match(detected[:, :corners], detected[:, corners], truths[:, :corners], settings.detection.iou_threshold)
+    rows = []
+    for n, truth in enumerate(truths):
+        by = int(matching.matched_prediction[n])
+        rows.append(
+            {
+                "lesion": n + 1,
+                "target": plan.class_names[int(truth[corners])],
+                "box": _box_text(truth[:corners]),
+                "hit": by >= 0,
+                "score": float(detected[by, corners]) if by >= 0 else 0.0,
+                "predicted": plan.class_names[int(detected[by, corners + 1])] if by >= 0 else "",
+            }
+        )
+    for k in np.flatnonzero(~matching.prediction_hit):
+        rows.append(
+            {
+                "lesion": "",
+                "target": "",
+                "box": _box_text(detected[k, :corners]),
+                "hit": False,
+                "score": float(detected[k, corners]),
+                "predicted": plan.class_names[int(detected[k, corners + 1])],
+            }
+        )
+    return rows
+
+
+def _box_text(corners: np.ndarray) -> str:
+    return " ".join(f"{value:.1f}" for value in corners)
 
 
 def csv_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
@@ -195,6 +270,12 @@ def main(plan_key: str) -> int:
     if not counts.get("train") or not counts.get("validation"):
         say("ERROR", "the train and validation splits must each give samples")
         return 1
+    if plan.task == "detection" and not (settings.preprocessing.size and settings.detection.anchor_shapes):
+        try:
+            plan, settings = box_defaults(objects, plan_key, plan, settings)
+        except DomainError as error:
+            say("ERROR", f"{error.reason}: {error}")
+            return 1
     params = {**settings.flat_params(), **{f"dataset.{k}": v for k, v in plan.dataset.items()}}
     tags = {"radscholar.run_id": plan.run_id, "radscholar.job_id": plan.job_id, "created_by": plan.created_by}
     mlflow_run = tracking.start_run(plan.experiment, plan.run_id, params, tags)
@@ -265,6 +346,7 @@ def finish_run(objects: ObjectStore, plan: Plan, settings: RunSettings, tracking
         "in_channels": str(in_channels),
         "out_channels": str(plan.output_channels),
         "patch_size": "x".join(str(side) for side in settings.preprocessing.shape),
+        **({"anchor_shapes": json.dumps(settings.detection.anchor_shapes)} if plan.task == "detection" else {}),
         "class_names": json.dumps(list(plan.class_names)),
         "best_epoch": str(best_epoch),
         "monitor": settings.monitor,
@@ -273,7 +355,10 @@ def finish_run(objects: ObjectStore, plan: Plan, settings: RunSettings, tracking
         **({"custom_key": plan.custom["object_key"], "custom_format": plan.custom["format"]} if plan.custom else {}),
         **{name: f"{value:.6g}" for name, value in measured.items()},
     }
-    example = np.zeros((1, in_channels, *settings.preprocessing.shape), dtype=np.float32)
+    # A detector's output (boxes per image) has no tensor signature: MLflow stores it without an example.
+    example = (
+        None if plan.task == "detection" else np.zeros((1, in_channels, *settings.preprocessing.shape), np.float32)
+    )
     description = f"{plan.task} of {', '.join(plan.class_names)}; best epoch {best_epoch} by {settings.monitor}"
     version = tracking.register(mlflow_run, plan.model_name, network, example, tags, description)
     tracking.end_run(mlflow_run, "FINISHED")

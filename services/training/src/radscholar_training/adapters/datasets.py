@@ -14,7 +14,7 @@ from radscholar_proto.dicomstore.v1 import dicomstore_pb2
 from radscholar_proto.dicomstore.v1.dicomstore_pb2_grpc import DicomStoreServiceStub
 from radscholar_proto.labeling.v1 import labeling_pb2
 from radscholar_proto.labeling.v1.labeling_pb2_grpc import LabelingServiceStub
-from radscholar_training.domain.plan import Case, Labels, Prediction
+from radscholar_training.domain.plan import Case, LabeledBox, Labels, Prediction
 
 EXPORT_CONCURRENCY = 4
 TASK_TYPES = {
@@ -64,7 +64,12 @@ class DatasetSource:
         cases: list[Case] = []
         for item in manifest["items"]:
             label = names.index(item["label_class"]) if item["label_class"] in names else None
-            series = sorted(item["masks"]) or list(item["series_instance_uids"][:1])
+            boxes = item.get("boxes", [])
+            series = (
+                sorted(item["masks"])
+                or sorted({box["series_instance_uid"] for box in boxes})
+                or list(item["series_instance_uids"][:1])
+            )
             cases.extend(
                 Case(
                     case_id=item["case_id"] if len(series) == 1 else f"{item['case_id']}:{uid}",
@@ -74,6 +79,11 @@ class DatasetSource:
                     series_instance_uid=uid,
                     mask_key=item["masks"].get(uid, ""),
                     label=label,
+                    boxes=tuple(
+                        LabeledBox(names.index(box["class_name"]), tuple(box["min"]), tuple(box["max"]))
+                        for box in boxes
+                        if box["series_instance_uid"] == uid and box["class_name"] in names
+                    ),
                 )
                 for uid in series
             )

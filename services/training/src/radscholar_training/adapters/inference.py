@@ -30,10 +30,9 @@ from radscholar_training.domain.explain import (
     segmentation_dicom,
 )
 from radscholar_training.domain.loop import predict
-from radscholar_training.domain.plan import Plan
-from radscholar_training.domain.preprocess import Sample, prepared, samples_from_volume
+from radscholar_training.domain.plan import Plan, run_key
+from radscholar_training.domain.preprocess import Sample, prepared, regrid_boxes, samples_from_volume
 from radscholar_training.domain.settings import RunSettings, parse_settings
-from radscholar_training.jobs import run_key
 from radscholar_training.run import network_factory, read_volume
 
 LOADED = 4  # model versions kept in memory
@@ -48,11 +47,25 @@ class Loaded:
     network: nn.Module
 
 
+SHOWN_SCORE = 0.5  # detections drawn, written as DICOM and offered as pre-labels: those scoring at least this
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A box a detector found: corners on the image's voxel edges, index order (x, y[, z])."""
+
+    class_name: str
+    score: float
+    min: tuple[float, ...]
+    max: tuple[float, ...]
+
+
 @dataclass
 class Prediction:
     probabilities: dict[str, float] = field(default_factory=dict)
     predicted_class: str = ""
     volumes: dict[str, float] = field(default_factory=dict)
+    detections: list[Detection] = field(default_factory=list)
     overlay_key: str = ""
     dicom_key: str = ""
     seconds: float = 0.0
@@ -81,13 +94,15 @@ def load_model(objects: ObjectStore, tracking: Tracking, name: str, version: int
 
 @dataclass(frozen=True)
 class Found:
-    """What a model found in one image: probabilities (classification) or a class map on the image's grid."""
+    """What a model found in one image: probabilities (classification), a class map on the image's grid
+    (segmentation) or boxes (detection, every one the detector gives, by descending score)."""
 
     probabilities: dict[str, float]
     predicted_class: str
     mask: np.ndarray | None  # segmentation: (z, y, x) or (y, x) class map
     volumes: dict[str, float]
     sample: Sample | None  # classification: what the network saw (for its explanation)
+    detections: tuple[Detection, ...] = ()
 
 
 def run_model(model: Loaded, image: sitk.Image) -> Found:
@@ -100,6 +115,19 @@ def run_model(model: Loaded, image: sitk.Image) -> Found:
         scores = {c: float(p) for c, p in zip(classes, probabilities, strict=True)}
         return Found(scores, classes[chosen], None, {}, sample)
     pixels, grid = prepared(image, model.settings)
+    if model.plan.task == "detection":
+        dims = model.plan.spatial_dims
+        empty = np.zeros((0, 2 * dims + 1), dtype=np.float32)
+        [found] = predict(model.settings, model.network, [Sample("series", pixels, empty, ())])
+        source = image if image.GetDimension() == dims else image[:, :, 0]  # a single-slice volume, 2D model
+        corners = regrid_boxes(found[:, : 2 * dims], grid, source)
+        detections = tuple(
+            Detection(classes[int(row[2 * dims + 1])], float(row[2 * dims]), tuple(box[:dims]), tuple(box[dims:]))
+            for row, box in sorted(
+                zip(found, corners.tolist(), strict=True), key=lambda pair: -float(pair[0][2 * dims])
+            )
+        )
+        return Found({}, "", None, {}, None, detections)
     [labels] = predict(model.settings, model.network, [Sample("series", pixels, np.zeros(0), ())])
     mask = _onto_image(labels, grid, image)
     voxel = float(np.prod(image.GetSpacing())) / (1000.0 if image.GetDimension() == 3 else 1.0)
@@ -134,8 +162,18 @@ class Predictor:
         image = read_volume(self._objects, volume_key)
         classes = list(model.plan.class_names)
         found = run_model(model, image)
-        result = Prediction(found.probabilities, found.predicted_class, found.volumes)
-        if found.sample is not None:
+        result = Prediction(found.probabilities, found.predicted_class, found.volumes, list(found.detections))
+        if model.plan.task == "detection":
+            shown = [d for d in found.detections if d.score >= SHOWN_SCORE]
+            title = f"{name} v{version}: {len(shown)} finding{'s' * (len(shown) != 1)} scoring {SHOWN_SCORE} or more"
+            original = sitk.GetArrayFromImage(image).astype(np.float32)
+            # explain's boxes are inclusive voxel indices; detections are voxel edges
+            boxes = [(*d.min, *(v - 1.0 for v in d.max), d.score, classes.index(d.class_name)) for d in shown]
+            png = overlay_png(original, None, "mask", class_names=classes, boxes=boxes, title=title)
+            if headers_key:
+                first = _datasets(self._objects.get(headers_key))[0]
+                dicom = secondary_capture(png_pixels(png), first, title)
+        elif found.sample is not None:
             chosen = classes.index(found.predicted_class)
             heat = grad_cam(model.network, found.sample.image, chosen)
             score = found.probabilities[found.predicted_class]

@@ -216,14 +216,14 @@ class Tracking:
         run_id: str,
         model_name: str,
         model: torch.nn.Module,
-        input_example: np.ndarray,
+        input_example: np.ndarray | None,
         tags: Mapping[str, str],
         description: str,
     ) -> ModelVersion:
         """Logs ``model`` as an MLflow PyTorch model of the run and registers it as a new candidate version.
 
         A CPU copy of the model in eval mode is saved (the caller's model is left as it is); its signature is
-        inferred by running it on ``input_example``. The registered model is created if missing.
+        inferred by running it on ``input_example`` (none: no signature). The registered model is created if missing.
         """
         _check_model_name(model_name)
         with self._errors(_run_not_found(run_id)):
@@ -363,7 +363,7 @@ class Tracking:
         for tag_chunk in _chunks(tags, MAX_PARAMS_TAGS_PER_BATCH):
             self._client.log_batch(run_id, tags=tag_chunk, synchronous=True)
 
-    def _log_model(self, run: Run, model: torch.nn.Module, input_example: np.ndarray) -> LoggedModel:
+    def _log_model(self, run: Run, model: torch.nn.Module, input_example: np.ndarray | None) -> LoggedModel:
         """What ``mlflow.pytorch.log_model`` does, through this client rather than the process-wide one."""
         snapshot = copy.deepcopy(model).to("cpu").eval()
         run_id = run.info.run_id

@@ -1,8 +1,9 @@
-"""Random augmentation and segmentation patch sampling, reproducible from (seed, epoch, sample index).
+"""Random augmentation and segmentation and detection patch sampling, reproducible from (seed, epoch, sample index).
 
 MONAI dictionary transforms move image and mask together (masks by nearest neighbour); intensity transforms
-touch the image only. Each sample's randomness comes from its own seed, so the same run draws the same
-augmentations whatever the number of workers and wherever it resumes.
+touch the image only. Detection patches carry their boxes, which follow crops and flips exactly. Each sample's
+randomness comes from its own seed, so the same run draws the same augmentations whatever the number of workers
+and wherever it resumes.
 """
 
 from __future__ import annotations
@@ -78,6 +79,83 @@ class PatchSampler:
         self._crop.set_random_state(seed=seed)
         patches = self._crop({IMAGE: image, MASK: mask[None]})
         return [(_plain(patch[IMAGE]), _plain(patch[MASK])[0]) for patch in patches]
+
+
+class BoxPatchSampler:
+    """Detection training patches: ``samples_per_volume`` per volume, ``positive_fraction`` of them holding a whole
+    lesion (where it fits) at a random place, the rest anywhere; each flipped with its boxes and given the intensity
+    augmentations. A box cut by the patch's edge is clipped, and left out when less than half of it remains."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        p, a = settings.preprocessing, settings.augmentation
+        self.shape = np.asarray(p.shape)
+        self.samples_per_volume = p.samples_per_volume
+        self.positive_fraction = p.positive_fraction
+        self.flips = [(settings.spatial_dims - 1 - axis, a.flip.probability) for axis in a.flip.axes]
+        no_flip = a.model_copy(update={"flip": a.flip.model_copy(update={"probability": 0.0})})
+        self.intensity = Augmenter(settings.model_copy(update={"augmentation": no_flip}))
+
+    def __call__(self, image: torch.Tensor, boxes: np.ndarray, seed: int) -> list[tuple[torch.Tensor, np.ndarray]]:
+        rng = np.random.default_rng(seed)
+        dims = len(self.shape)
+        image, boxes = _padded_to(image, boxes, self.shape)
+        spatial = np.asarray(image.shape[1:])
+        patches = []
+        for part in range(self.samples_per_volume):
+            start = self._start(rng, spatial, boxes)
+            window = (slice(None), *(slice(int(a), int(a + n)) for a, n in zip(start, self.shape, strict=True)))
+            patch = image[window]
+            inside = _clipped(boxes, start[::-1], self.shape[::-1])
+            for axis, probability in self.flips:
+                if rng.random() < probability:
+                    patch = torch.flip(patch, dims=[axis + 1])
+                    i, n = dims - 1 - axis, self.shape[axis]  # the box coordinate of this array axis
+                    inside[:, [i, i + dims]] = n - inside[:, [i + dims, i]]
+            patch, _ = self.intensity(patch.contiguous(), None, sample_seed(seed, 0, 0, part + 1))
+            patches.append((patch, inside))
+        return patches
+
+    def _start(self, rng: np.random.Generator, spatial: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """A patch's first voxel (array order): around a random lesion, or anywhere."""
+        dims = len(self.shape)
+        highest = spatial - self.shape
+        if len(boxes) and rng.random() < self.positive_fraction:
+            box = boxes[rng.integers(len(boxes))]
+            low, high = box[:dims][::-1], box[dims : 2 * dims][::-1]  # array order
+            fits, centre = high - low <= self.shape, np.floor((low + high) / 2)
+            first = np.where(fits, np.ceil(high - self.shape), centre - self.shape + 1)
+            last = np.where(fits, np.floor(low), centre)
+            first, last = np.clip(first, 0, highest), np.clip(np.maximum(first, last), 0, highest)
+            return np.asarray([rng.integers(int(a), int(b) + 1) for a, b in zip(first, last, strict=True)])
+        return np.asarray([rng.integers(0, int(h) + 1) for h in highest])
+
+
+def _padded_to(image: torch.Tensor, boxes: np.ndarray, shape: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+    """The image padded (centred, with each channel's lowest value) to at least ``shape``, and its boxes moved."""
+    short = np.maximum(shape - np.asarray(image.shape[1:]), 0)
+    if not short.any():
+        return image, boxes
+    before = short // 2
+    size = [int(n + k) for n, k in zip(image.shape[1:], short, strict=True)]
+    padded = image.amin(dim=tuple(range(1, image.ndim)), keepdim=True).expand(-1, *size).clone()
+    padded[(slice(None), *(slice(int(b), int(b) + n) for b, n in zip(before, image.shape[1:], strict=True)))] = image
+    moved = boxes.copy()
+    dims = len(shape)
+    moved[:, : 2 * dims] += np.concatenate([before[::-1], before[::-1]])
+    return padded, moved
+
+
+def _clipped(boxes: np.ndarray, start: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Boxes (index order) moved into a patch at ``start`` of ``size`` (index order), clipped to it; those with
+    less than half their extent inside left out."""
+    dims = len(size)
+    moved = boxes.astype(np.float32, copy=True)
+    moved[:, : 2 * dims] -= np.concatenate([start, start])
+    clipped = moved.copy()
+    clipped[:, : 2 * dims] = np.clip(moved[:, : 2 * dims], 0, np.concatenate([size, size]))
+    extent = np.prod(moved[:, dims : 2 * dims] - moved[:, :dims], axis=1)
+    kept = np.prod(np.clip(clipped[:, dims : 2 * dims] - clipped[:, :dims], 0, None), axis=1)
+    return clipped[kept >= 0.5 * np.maximum(extent, 1e-6)]
 
 
 def _transforms(settings: RunSettings, keys: list[str]) -> list[MapTransform]:

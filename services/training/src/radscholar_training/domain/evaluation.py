@@ -20,9 +20,24 @@ Empty maps (what MONAI leaves to the caller, stated here):
 - the class in one map only: Dice, IoU and surface Dice 0 (MONAI's ``ignore_empty=False``); HD95 is infinite and
   reported as None, so HD95 summaries cover only the cases with the class in both maps (counted beside them).
 
-Both reports break down by site (the same report per site) when the cases come from two or more sites. A figure the
-data cannot define (an AUC on one class, a PPV with no positive call) is None with a note, never an error; NaN and
-infinity never reach the JSON. ``draw`` renders the plots as PNG with the statistics service's plot functions.
+Detection (``detection_report``). Per scan, predicted boxes with scores and 0-based class labels, and true boxes with
+labels; boxes are corners in index order (x0, y0[, z0], x1, y1[, z1]), as ``detection_metrics`` takes them, and a
+hit needs IoU >= ``iou_threshold`` (0.1 by default) under its greedy matching (by descending score, each lesion
+found once: a second prediction on it is a false positive). Two FROCs are reported: "all lesions" ignores the labels
+(any prediction may find any lesion: what a single-class nodule detector reports, and the headline) and one per class,
+where a prediction finds only lesions of its own class. Sensitivity at 1/8 ... 8 FPs per scan follows
+``detection_metrics``' step rule (the lowest score threshold whose FPs/scan stay within the rate), FPs are counted
+over all scans, lesion-free ones included, and the CPM is the mean of the seven. mAP is COCO's 101-point AP at IoU
+0.1 and 0.5, per class and averaged over the classes with lesions. The lesion and scan tables follow the all-lesions
+matching (a lesion's ``predicted_class`` shows a wrong label); a prediction is called when its score >=
+``operating_threshold`` (0.5 by default, fixed in advance, not tuned on these scans), which sets each lesion's
+``detected``, the scans' counts and the operating point (sensitivity with a Wilson interval that treats lesions as
+independent, and FPs per scan). Lesion sizes are per axis, in mm when spacings are given, else in voxels.
+
+Every report breaks down by site (the same report per site, without its tables) when the cases come from two or
+more sites. A figure the data cannot define (an AUC on one class, a PPV with no positive call, a sensitivity without
+lesions) is None with a note, never an error; NaN and infinity never reach the JSON. ``draw`` renders the plots as
+PNG with the statistics service's plot functions.
 """
 
 from __future__ import annotations
@@ -35,19 +50,25 @@ from typing import Any
 import numpy as np
 import torch
 from monai.metrics import compute_dice, compute_hausdorff_distance, compute_iou, compute_surface_dice
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_stats.domain.ml import CALIBRATION_BINS, auc_ci_delong, youden_threshold
+from radscholar_training.domain import detection_metrics
 from radscholar_training.domain.metrics import segmentation_metrics
 
 LEVEL = 0.95
 DEFAULT_THRESHOLD = 0.5  # used, with a note, when no threshold is given and Youden's point is undefined
 HD_PERCENTILE = 95
 SEGMENTATION_METRICS = ("dice", "iou", "hd95_mm", "surface_dice")
-PLOTS = {"classification": ("roc", "calibration", "confusion-matrix"), "segmentation": ("dice-box",)}
+DETECTION_OPERATING_THRESHOLD = 0.5
+PLOTS = {
+    "classification": ("roc", "calibration", "confusion-matrix"),
+    "segmentation": ("dice-box",),
+    "detection": ("froc",),
+}
 INTERVAL_METHOD = "Wilson score interval, 95 %"
 AUC_METHOD = "DeLong, 95 % (Wald interval on DeLong's standard error, clipped to [0, 1])"
 CALIBRATION_STRATEGY = "uniform"
@@ -451,6 +472,329 @@ def _distribution(values: Sequence[float]) -> dict[str, Any]:
     }
 
 
+# --- detection ---------------------------------------------------------------------------------------------------
+
+_Scan = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]
+"""One validated scan: predicted boxes (M, 2d), scores (M,), labels (M,), true boxes (N, 2d), labels (N,)."""
+
+
+def detection_report(
+    predictions: Sequence[tuple[ArrayLike, ArrayLike, ArrayLike]],
+    truths: Sequence[tuple[ArrayLike, ArrayLike]],
+    class_names: Sequence[str],
+    case_ids: Sequence[str],
+    sites: Sequence[str | None] | None = None,
+    spacings: Sequence[Sequence[float]] | None = None,
+    iou_threshold: float = 0.1,
+    operating_threshold: float = DETECTION_OPERATING_THRESHOLD,
+) -> Report:
+    """The test report of a detector: per scan ``predictions`` (boxes (M, 2d), scores (M,), class positions (M,))
+    and ``truths`` (boxes (N, 2d), class positions (N,)), boxes as corners in index order; ``spacings`` (mm per voxel
+    in the same order) give lesion sizes in mm. A hit needs IoU >= ``iou_threshold``; a prediction is called when its
+    score >= ``operating_threshold``."""
+    names = [str(name) for name in class_names]
+    scans = _check_detection(predictions, truths, spacings, names, case_ids, iou_threshold, operating_threshold)
+    site_list = _sites(sites, len(case_ids))
+    lesion_rows, scan_rows = _detection_rows(
+        scans, names, case_ids, sites, spacings, iou_threshold, operating_threshold
+    )
+    summary = _detection_summary(scans, names, iou_threshold, operating_threshold)
+    report: Report = {
+        "task": "detection",
+        "class_names": names,
+        "cases": summary["cases"],
+        "lesions": summary["lesions"],
+        "predictions": summary["predictions"],
+        "iou_threshold": float(iou_threshold),
+        "operating_threshold": float(operating_threshold),
+        "size_unit": "voxels" if spacings is None else "mm",
+        "conventions": {
+            "boxes": "corners in index order (x0, y0[, z0], x1, y1[, z1]), continuous coordinates",
+            "matching": "greedy by descending score within a scan; each lesion found once, a hit needs IoU >= "
+            "iou_threshold; a second prediction on a found lesion is a false positive",
+            "all_lesions": "class labels ignored: any prediction may find any lesion",
+            "per_class": "a prediction finds only lesions of its own class",
+            "froc": "sensitivity of the lowest score threshold whose FPs/scan <= the rate (0 when none); FPs over all "
+            "scans; CPM the mean over the rates",
+            "map": "COCO 101-point interpolated AP, mean over the classes with lesions",
+            "tables": "lesion and scan rows follow the all-lesions matching; called: score >= operating_threshold",
+        },
+        "froc": summary["froc"],
+        "map": summary["map"],
+        "operating_point": summary["operating_point"],
+        "lesion_rows": lesion_rows,
+        "scan_rows": scan_rows,
+        "interval_method": INTERVAL_METHOD,
+        "notes": summary["notes"],
+    }
+    if site_list is not None:
+        report["sites"] = [
+            {"site": site, **_detection_summary([scans[i] for i in members], names, iou_threshold, operating_threshold)}
+            for site, members in _groups(site_list)
+        ]
+    return _json(report)
+
+
+def _check_detection(
+    predictions: Sequence[Any],
+    truths: Sequence[Any],
+    spacings: Sequence[Sequence[float]] | None,
+    names: list[str],
+    case_ids: Sequence[str],
+    iou_threshold: float,
+    operating_threshold: float,
+) -> list[_Scan]:
+    if not names:
+        raise InvalidArgument("name at least one class", reason="TOO_FEW_CLASSES")
+    if not case_ids:
+        raise InvalidArgument("no case to test", reason="NO_CASES")
+    if not len(predictions) == len(truths) == len(case_ids) or (
+        spacings is not None and len(spacings) != len(case_ids)
+    ):
+        raise InvalidArgument(
+            f"{len(case_ids)} cases need as many predictions, truths and spacings; got {len(predictions)}, "
+            f"{len(truths)} and {'none' if spacings is None else len(spacings)}",
+            reason="LENGTH_MISMATCH",
+        )
+    if not (math.isfinite(iou_threshold) and 0 < iou_threshold <= 1):
+        raise InvalidArgument(f"IoU threshold must be in (0, 1], got {iou_threshold}", reason="INVALID_IOU_THRESHOLD")
+    if not (math.isfinite(operating_threshold) and 0 <= operating_threshold <= 1):
+        raise InvalidArgument(
+            f"operating threshold must be in [0, 1], got {operating_threshold}", reason="INVALID_THRESHOLD"
+        )
+    scans: list[_Scan] = []
+    width, first = 0, ""  # the boxes' width (4 or 6) and the case that set it
+    for prediction, truth, case_id in zip(predictions, truths, case_ids, strict=True):
+        case = str(case_id)
+        if len(prediction) != 3 or len(truth) != 2:
+            raise _case_error(
+                case, "predictions must be (boxes, scores, labels) and truths (boxes, labels)", "BAD_SCAN"
+            )
+        boxes, true_boxes = _box_array(prediction[0], "predicted boxes", case), _box_array(truth[0], "true boxes", case)
+        scores = _score_array(prediction[1], case)
+        labels = _label_array(prediction[2], "predicted labels", case, len(names))
+        true_labels = _label_array(truth[1], "true labels", case, len(names))
+        if not len(boxes) == len(scores) == len(labels) or len(true_boxes) != len(true_labels):
+            raise _case_error(
+                case,
+                f"{len(boxes)} predicted boxes, {len(scores)} scores and {len(labels)} labels; {len(true_boxes)} true "
+                f"boxes and {len(true_labels)} labels: each box needs one score and one label",
+                "LENGTH_MISMATCH",
+            )
+        for found in {b.shape[1] for b in (boxes, true_boxes) if len(b)}:
+            if width and found != width:
+                raise _case_error(
+                    case, f"{found // 2}D boxes where case {first} has {width // 2}D ones", "BOX_DIMENSIONS_DIFFER"
+                )
+            width, first = found, first or case
+        scans.append((boxes, scores, labels, true_boxes, true_labels))
+    width = width or 4
+    scans = [
+        (b if len(b) else np.zeros((0, width)), s, p, t if len(t) else np.zeros((0, width)), tl)
+        for b, s, p, t, tl in scans
+    ]
+    for spacing, case_id in zip(spacings or (), case_ids, strict=False):
+        if len(spacing) != width // 2 or not all(math.isfinite(s) and s > 0 for s in spacing):
+            raise _case_error(
+                str(case_id), f"spacing {tuple(spacing)} must be {width // 2} positive numbers (mm)", "INVALID_SPACING"
+            )
+    return scans
+
+
+def _case_error(case: str, message: str, reason: str) -> InvalidArgument:
+    return InvalidArgument(f"case {case}: {message}", reason=reason, details={"case_id": case})
+
+
+def _box_array(values: ArrayLike, which: str, case: str) -> NDArray[np.float64]:
+    try:
+        boxes = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise _case_error(case, f"the {which} are not numbers", "INVALID_BOXES") from error
+    if boxes.size == 0:
+        return np.zeros((0, boxes.shape[1] if boxes.ndim == 2 and boxes.shape[1] in (4, 6) else 4))
+    if boxes.ndim != 2 or boxes.shape[1] not in (4, 6):
+        raise _case_error(
+            case, f"the {which} must be (N, 4) or (N, 6) corners, got shape {boxes.shape}", "INVALID_BOXES"
+        )
+    d = boxes.shape[1] // 2
+    if not np.isfinite(boxes).all() or (boxes[:, d:] < boxes[:, :d]).any():
+        raise _case_error(case, f"the {which} must be finite, each upper corner >= its lower one", "INVALID_BOXES")
+    return boxes
+
+
+def _score_array(values: ArrayLike, case: str) -> NDArray[np.float64]:
+    try:
+        scores = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise _case_error(case, "the scores are not numbers", "INVALID_SCORES") from error
+    if scores.size == 0:
+        return np.zeros(0)
+    if scores.ndim != 1 or not np.isfinite(scores).all() or scores.min() < 0 or scores.max() > 1:
+        raise _case_error(case, "the scores must be a list of numbers in [0, 1]", "INVALID_SCORES")
+    return scores
+
+
+def _label_array(values: ArrayLike, which: str, case: str, classes: int) -> NDArray[np.int64]:
+    try:
+        labels = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise _case_error(case, f"the {which} are not numbers", "INVALID_LABEL") from error
+    if labels.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if labels.ndim != 1 or not np.all(np.mod(labels, 1) == 0) or labels.min() < 0 or labels.max() >= classes:
+        raise _case_error(case, f"the {which} must be class positions 0..{classes - 1}", "INVALID_LABEL")
+    return labels.astype(np.int64)
+
+
+def _of_class(scans: Sequence[_Scan], c: int) -> list[detection_metrics.Scan]:
+    """Each scan's predictions and truths of class ``c``, as ``detection_metrics`` takes one class."""
+    return [
+        (boxes[labels == c], scores[labels == c], true[true_labels == c])
+        for boxes, scores, labels, true, true_labels in scans
+    ]
+
+
+def _any_class(scans: Sequence[_Scan]) -> list[detection_metrics.Scan]:
+    """Each scan's predictions and truths with the labels dropped (the all-lesions FROC)."""
+    return [(boxes, scores, true) for boxes, scores, _, true, _ in scans]
+
+
+def _detection_summary(
+    scans: Sequence[_Scan], names: list[str], iou_threshold: float, operating_threshold: float
+) -> dict[str, Any]:
+    """FROCs, mAP and the operating point of ``scans`` (the whole set or one site's), with notes."""
+    notes: list[str] = []
+    lesions = sum(len(scan[3]) for scan in scans)
+    if not lesions:
+        notes.append("no lesions in any scan: sensitivities, CPM and mAP are undefined")
+    per_class_scans = [_of_class(scans, c) for c in range(len(names))]
+    froc = {
+        "fp_rates": list(detection_metrics.FROC_FP_RATES),
+        "all_lesions": _froc(_any_class(scans), "all lesions", iou_threshold, notes if lesions else []),
+        "per_class": [
+            {"class": name, **_froc(by_class, name, iou_threshold, notes if lesions else [])}
+            for name, by_class in zip(names, per_class_scans, strict=True)
+        ],
+    }
+    operating_point = {
+        "threshold": float(operating_threshold),
+        "all_lesions": _operating_point(_any_class(scans), iou_threshold, operating_threshold),
+        "per_class": [
+            {"class": name, **_operating_point(by_class, iou_threshold, operating_threshold)}
+            for name, by_class in zip(names, per_class_scans, strict=True)
+        ],
+    }
+    return {
+        "cases": len(scans),
+        "lesions": lesions,
+        "predictions": sum(len(scan[1]) for scan in scans),
+        "froc": froc,
+        "map": _map(scans, names, notes if lesions else []),
+        "operating_point": operating_point,
+        "notes": notes,
+    }
+
+
+def _froc(scans: list[detection_metrics.Scan], name: str, iou_threshold: float, notes: list[str]) -> dict[str, Any]:
+    """``detection_metrics.froc`` without its lesion rows (the report has its own), its notes named."""
+    result = detection_metrics.froc(scans, iou_threshold)
+    del result["lesion_rows"]
+    notes.extend(f"{name}: {note}" for note in result.pop("notes"))
+    return result
+
+
+def _map(scans: Sequence[_Scan], names: list[str], notes: list[str]) -> dict[str, Any]:
+    """``detection_metrics.mean_average_precision`` with every class named (absent ones: no AP)."""
+    result = detection_metrics.mean_average_precision(list(scans), detection_metrics.MAP_IOU_THRESHOLDS)
+    by_label = {row["label"]: row for row in result["per_class"]}
+    keys = list(result["map"])
+    per_class = []
+    for c, name in enumerate(names):
+        row = by_label.get(c, {"truths": 0, "predictions": 0, "ap": dict.fromkeys(keys)})
+        if not row["truths"]:
+            notes.append(f"{name}: no lesions, no AP (left out of mAP)")
+        per_class.append({"class": name, "truths": row["truths"], "predictions": row["predictions"], "ap": row["ap"]})
+    return {
+        "convention": result["convention"],
+        "iou_thresholds": result["iou_thresholds"],
+        "map": result["map"],
+        "per_class": per_class,
+    }
+
+
+def _operating_point(scans: list[detection_metrics.Scan], iou_threshold: float, threshold: float) -> dict[str, Any]:
+    """Calls (score >= threshold), hits among them, sensitivity and FPs per scan. Greedy matching by descending
+    score makes the calls' matching that of all predictions cut at the threshold, one point of the FROC curve."""
+    lesions, tp, fp = 0, 0, 0
+    for boxes, scores, true in scans:
+        matching = detection_metrics.match(boxes, scores, true, iou_threshold)
+        called = np.asarray(scores) >= threshold
+        lesions += len(matching.truth_hit)
+        tp += int((matching.prediction_hit & called).sum())
+        fp += int((~matching.prediction_hit & called).sum())
+    return {
+        "lesions": lesions,
+        "called": tp + fp,
+        "tp": tp,
+        "fp": fp,
+        "fn": lesions - tp,
+        "sensitivity": _proportion(tp, lesions),
+        "fps_per_scan": fp / len(scans),
+    }
+
+
+def _detection_rows(
+    scans: Sequence[_Scan],
+    names: list[str],
+    case_ids: Sequence[str],
+    sites: Sequence[str | None] | None,
+    spacings: Sequence[Sequence[float]] | None,
+    iou_threshold: float,
+    operating_threshold: float,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One row per lesion and one per scan, under the all-lesions matching (labels ignored)."""
+    lesion_rows: list[dict[str, Any]] = []
+    scan_rows: list[dict[str, Any]] = []
+    for i, (boxes, scores, labels, true, true_labels) in enumerate(scans):
+        case, site = str(case_ids[i]), _site_of(sites, i)
+        matching = detection_metrics.match(boxes, scores, true, iou_threshold)
+        overlaps = detection_metrics.iou(boxes, true)
+        d = true.shape[1] // 2
+        scale = np.ones(d) if spacings is None else np.asarray(spacings[i], dtype=np.float64)
+        for t in range(len(true)):
+            p = int(matching.matched_prediction[t])
+            hit = p >= 0
+            lesion_rows.append(
+                {
+                    "case_id": case,
+                    "site": site,
+                    "lesion": t,  # its position among the case's true boxes
+                    "class": names[true_labels[t]],
+                    "box": true[t].tolist(),
+                    "size": ((true[t, d:] - true[t, :d]) * scale).tolist(),  # per axis, in size_unit
+                    "hit": hit,  # at any score
+                    "score": float(scores[p]) if hit else None,
+                    "iou": float(overlaps[p, t]) if hit else None,
+                    "predicted_class": names[labels[p]] if hit else None,
+                    "detected": hit and bool(scores[p] >= operating_threshold),  # hit by a call
+                }
+            )
+        called = scores >= operating_threshold
+        tp = int((matching.prediction_hit & called).sum())
+        scan_rows.append(
+            {
+                "case_id": case,
+                "site": site,
+                "truths": len(true),
+                "predictions": int(called.sum()),  # calls: score >= operating_threshold
+                "tp": tp,
+                "fp": int(called.sum()) - tp,
+                "fn": len(true) - tp,
+            }
+        )
+    return lesion_rows, scan_rows
+
+
 # --- sites and JSON ---------------------------------------------------------------------------------------------
 
 
@@ -521,6 +865,8 @@ def draw(name: str, report: Mapping[str, Any]) -> bytes:
             figure = plots.calibration(report["calibration"]["predicted"], report["calibration"]["observed"])
         case "confusion-matrix":
             figure = plots.confusion_matrix(report["confusion_matrix"]["matrix"], report["confusion_matrix"]["labels"])
+        case "froc":
+            figure = _froc_figure(report)
         case _:
             figure = _dice_boxes(report)
     return plots.render(figure).png
@@ -564,11 +910,59 @@ def _dice_boxes(report: Mapping[str, Any]) -> Any:
     return figure
 
 
+def _froc_figure(report: Mapping[str, Any]) -> Any:
+    """FROC curves on a log2 axis of FPs per scan (1/8 to 8), as the step rule reads them, dots at the rates:
+    all lesions, each class (with two or more), each site's all lesions (dashed); the CPM in the legend."""
+    import matplotlib.pyplot as plt
+
+    froc = report["froc"]
+    curves = [("all lesions", froc["all_lesions"], "-")]
+    if len(report["class_names"]) > 1:
+        curves += [(entry["class"], entry, "-") for entry in froc["per_class"]]
+    curves += [
+        (f"site {part['site']}" if part["site"] is not None else "unknown site", part["froc"]["all_lesions"], "--")
+        for part in report.get("sites", ())
+    ]
+    rates = [float(rate) for rate in froc["fp_rates"]]
+    figure, axes = plt.subplots(figsize=(6, 4.5))
+    for name, entry, style in curves:
+        if not entry["lesions"]:  # no sensitivity to draw
+            continue
+        fps = np.asarray(entry["curve"]["fps_per_scan"], dtype=np.float64)
+        sensitivity = np.asarray(entry["curve"]["sensitivity"], dtype=np.float64)
+        steps = np.unique(np.concatenate([[rates[0], rates[-1]], fps[(fps > rates[0]) & (fps < rates[-1])]]))
+        values = [float(sensitivity[fps <= rate].max()) if (fps <= rate).any() else 0.0 for rate in steps]
+        (line,) = axes.step(steps, values, where="post", linestyle=style, label=f"{name} (CPM {entry['cpm']:.3f})")
+        axes.plot(rates, list(entry["sensitivity_at"].values()), "o", markersize=4, color=line.get_color())
+    axes.set_xscale("log", base=2)
+    labels = [f"1/{round(1 / rate)}" if rate < 1 else f"{rate:g}" for rate in rates]
+    axes.set_xticks(rates, labels)
+    axes.set(
+        xlim=(rates[0], rates[-1]),
+        ylim=(0, 1.02),
+        xlabel="false positives per scan",
+        ylabel="sensitivity",
+        title=f"FROC (IoU >= {report['iou_threshold']:g})",
+    )
+    axes.grid(alpha=0.3)
+    if axes.get_lines():
+        axes.legend(loc="lower right", fontsize="small")
+    return figure
+
+
 def headline(report: Mapping[str, Any]) -> dict[str, float]:
     """The few numbers a results table shows first: AUC with its interval and the operating point (binary), macro
-    AUC (more classes), mean Dice and HD95 per class (segmentation); None values left out."""
+    AUC (more classes), mean Dice and HD95 per class (segmentation), CPM, sensitivity at 1, 2 and 4 FPs per scan
+    (all lesions) and mAP at IoU 0.1 and 0.5 (detection); None values left out."""
     found: dict[str, Any] = {}
-    if report["task"] == "segmentation":
+    if report["task"] == "detection":
+        overall = report["froc"]["all_lesions"]
+        found["cpm"] = overall["cpm"]
+        for rate in ("1", "2", "4"):
+            found[f"sensitivity_at_{rate}fp"] = overall["sensitivity_at"][rate]
+        for threshold, value in report["map"]["map"].items():
+            found[f"map_iou{round(float(threshold) * 100)}"] = value
+    elif report["task"] == "segmentation":
         for entry in report["summary"]:
             for metric in ("dice", "hd95_mm", "surface_dice"):
                 found[f"{metric}_{entry['class']}"] = entry[metric]["mean"]

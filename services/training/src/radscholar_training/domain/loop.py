@@ -29,7 +29,8 @@ from monai.losses import DiceCELoss, DiceFocalLoss, DiceLoss, FocalLoss
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from radscholar_training.domain.augment import Augmenter, PatchSampler, sample_seed
+from radscholar_training.domain.augment import Augmenter, BoxPatchSampler, PatchSampler, sample_seed
+from radscholar_training.domain.detection_metrics import MAP_IOU_THRESHOLDS, froc, mean_average_precision
 from radscholar_training.domain.metrics import classification_metrics, dice_per_class, segmentation_metrics
 from radscholar_training.domain.preprocess import Sample
 from radscholar_training.domain.settings import RunSettings
@@ -170,10 +171,13 @@ def train(
 
 @torch.no_grad()
 def predict(settings: RunSettings, model: nn.Module, samples: Sequence[Sample]) -> list[np.ndarray]:
-    """Class probabilities (K,) per sample, or a segmentation's class map (uint8, the sample's spatial shape)."""
+    """Class probabilities (K,) per sample, a segmentation's class map (uint8, the sample's spatial shape), or a
+    detection's (M, 2d + 2) float32 boxes (index order, on the sample's grid), scores and class indices."""
     device = next(model.parameters()).device
     amp = settings.mixed_precision and device.type == "cuda"
     model.eval()
+    if settings.task == "detection":
+        return [_detect(model, torch.from_numpy(sample.image).to(device), amp) for sample in samples]
     if settings.task == "segmentation":
         maps = []
         for sample in samples:
@@ -246,8 +250,9 @@ class LocalSession:
 # --- one epoch --------------------------------------------------------------------------------------------------
 
 
-class _TrainingSamples(Dataset[tuple[torch.Tensor, torch.Tensor]]):
-    """Training samples, augmented (segmentation: cut into patches first) with seeds from (seed, epoch, index)."""
+class _TrainingSamples(Dataset[tuple[torch.Tensor, Any]]):
+    """Training samples, augmented (segmentation and detection: cut into patches first) with seeds from (seed, epoch,
+    index)."""
 
     def __init__(self, settings: RunSettings, samples: Sequence[Sample]) -> None:
         self.samples = samples
@@ -255,13 +260,17 @@ class _TrainingSamples(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.epoch = 0
         self.augment = Augmenter(settings)
         self.patches = PatchSampler(settings) if settings.task == "segmentation" else None
+        self.box_patches = BoxPatchSampler(settings) if settings.task == "detection" else None
 
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
         sample = self.samples[index]
         image = torch.from_numpy(sample.image)
+        if self.box_patches is not None:
+            found = self.box_patches(image, sample.target, sample_seed(self.seed, self.epoch, index))
+            return torch.stack([patch for patch, _ in found]), [torch.from_numpy(boxes) for _, boxes in found]
         target = torch.from_numpy(np.asarray(sample.target))
         if self.patches is None:
             image, _ = self.augment(image, None, sample_seed(self.seed, self.epoch, index))
@@ -276,6 +285,27 @@ class _TrainingSamples(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
 def _patch_batch(items: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat([images for images, _ in items]), torch.cat([masks for _, masks in items])
+
+
+def _box_batch(items: list[tuple[torch.Tensor, list[torch.Tensor]]]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    return torch.cat([images for images, _ in items]), [boxes for _, patches in items for boxes in patches]
+
+
+def _detection_targets(boxes: Sequence[torch.Tensor], device: torch.device) -> list[dict[str, torch.Tensor]]:
+    """(N, 2d + 1) boxes and classes as the detectors take them."""
+    targets = []
+    for found in boxes:
+        corners = found.shape[1] - 1
+        targets.append({"boxes": found[:, :corners].float().to(device), "labels": found[:, corners].long().to(device)})
+    return targets
+
+
+def _detect(model: nn.Module, image: torch.Tensor, amp: bool) -> np.ndarray:
+    """One image's detections as (M, 2d + 2) float32: boxes, scores and class indices."""
+    with _autocast(image.device, amp):
+        found = model(image[None])[0]
+    columns = [found["boxes"].float(), found["scores"].float()[:, None], found["labels"].float()[:, None]]
+    return torch.cat(columns, dim=1).cpu().numpy().astype(np.float32)
 
 
 def _train_epoch(
@@ -293,16 +323,17 @@ def _train_epoch(
     """Mean training loss over all workers and samples a second (all workers)."""
     device = session.device
     amp = scaler.is_enabled()
-    segmentation = settings.task == "segmentation"
+    patches = settings.task in ("segmentation", "detection")
+    detection = settings.task == "detection"
     per_rank = len(sampler)
-    left_over = (per_rank % settings.batch_size) * (settings.preprocessing.samples_per_volume if segmentation else 1)
+    left_over = (per_rank % settings.batch_size) * (settings.preprocessing.samples_per_volume if patches else 1)
     loader = DataLoader(
         samples,
         batch_size=settings.batch_size,
         sampler=sampler,
         num_workers=loader_workers,
         pin_memory=device.type == "cuda",
-        collate_fn=_patch_batch if segmentation else None,
+        collate_fn=_box_batch if detection else (_patch_batch if patches else None),
         drop_last=left_over == 1 and per_rank > settings.batch_size,  # a batch of one breaks batch norm
         generator=torch.Generator().manual_seed(settings.seed + epoch),
     )
@@ -313,11 +344,16 @@ def _train_epoch(
     seen = 0
     for step, (images, targets) in enumerate(loader, start=1):
         images = images.to(device, non_blocking=True)
-        targets = targets.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
-        with _autocast(device, amp):
-            logits = model(images)
-        loss = loss_of(logits.float(), targets)
+        if detection:  # detectors compute their own losses
+            with _autocast(device, amp):
+                losses = model(images, _detection_targets(targets, device))
+            loss = torch.stack([value.float() for value in losses.values()]).sum()
+        else:
+            targets = targets.to(device, non_blocking=True)
+            with _autocast(device, amp):
+                logits = model(images)
+            loss = loss_of(logits.float(), targets)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
@@ -349,6 +385,9 @@ def _validate(
     """Validation metrics of the whole validation set, named ``val_*``."""
     network.eval()
     loss_sum = 0.0
+    if settings.task == "detection":
+        found = [_detect(network, torch.from_numpy(sample.image).to(device), amp) for sample in validation]
+        return detection_scores(settings, found, [sample.target for sample in validation], "val_")
     if settings.task == "segmentation":
         dice: list[list[float]] = []
         for sample in validation:
@@ -371,6 +410,31 @@ def _validate(
         multi_label = settings.label_encoding == "multi-label"
         metrics = classification_metrics(np.concatenate(probabilities), np.concatenate(targets), multi_label)
     return {"val_loss": loss_sum / len(validation), **{f"val_{name}": value for name, value in metrics.items()}}
+
+
+def detection_scores(
+    settings: RunSettings, found: Sequence[np.ndarray], truths: Sequence[np.ndarray], prefix: str
+) -> dict[str, float]:
+    """CPM (FROC over all lesions, hits at ``detection.iou_threshold``) and mAP at IoU 0.1 and 0.5 of detections
+    (M, 2d + 2) against truths (N, 2d + 1), one pair per scan; NaN where undefined (no lesion)."""
+    corners = 2 * settings.spatial_dims
+    pooled = [(f[:, :corners], f[:, corners], t[:, :corners]) for f, t in zip(found, truths, strict=True)]
+    labelled = [
+        (
+            f[:, :corners],
+            f[:, corners],
+            f[:, corners + 1].astype(np.int64),
+            t[:, :corners],
+            t[:, corners].astype(np.int64),
+        )
+        for f, t in zip(found, truths, strict=True)
+    ]
+    average = mean_average_precision(labelled, MAP_IOU_THRESHOLDS)["map"]
+    scores = {
+        "cpm": froc(pooled, settings.detection.iou_threshold)["cpm"],
+        **{f"map_iou{round(100 * t)}": average[f"{t:g}"] for t in MAP_IOU_THRESHOLDS},
+    }
+    return {f"{prefix}{name}": math.nan if value is None else float(value) for name, value in scores.items()}
 
 
 def _segment(settings: RunSettings, model: nn.Module, image: torch.Tensor, amp: bool) -> torch.Tensor:
@@ -463,8 +527,11 @@ class _Schedule:
 
 
 def _loss(settings: RunSettings) -> Loss:
-    """The run's loss of logits (B, K[, *spatial]) against targets as the samples hold them."""
+    """The run's loss of logits (B, K[, *spatial]) against targets as the samples hold them (detectors compute their
+    own)."""
     name = settings.loss
+    if settings.task == "detection":
+        return _detector_loss
     if settings.task == "classification":
         if settings.label_encoding == "multi-label":
             multi: nn.Module = FocalLoss(use_softmax=False) if name == "focal" else nn.BCEWithLogitsLoss()
@@ -485,6 +552,10 @@ def _loss(settings: RunSettings) -> Loss:
     }
     region = losses[name]()
     return lambda logits, masks: region(logits, masks.long()[:, None])
+
+
+def _detector_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    raise TypeError("detectors compute their own losses")
 
 
 # --- best epoch, early stopping, resumable state -----------------------------------------------------------------

@@ -61,7 +61,8 @@ class WeightsReport:
 
 
 def check_network(architecture: str, task: Task | str, spatial_dims: int, patch_size: Sequence[int]) -> None:
-    """Checks that the architecture fits the task, the dimensions and the patch size, without building it.
+    """Checks that the architecture fits the task, the dimensions and the patch size, without building it; a
+    detector's patch size may be empty (left to the boxes of its dataset).
 
     An uploaded model ('custom') is checked by `inspect_custom` instead, which has to run it.
     """
@@ -82,6 +83,8 @@ def check_network(architecture: str, task: Task | str, spatial_dims: int, patch_
             reason="UNSUPPORTED_DIMENSIONS",
             details={"setting": "spatial_dims", "architecture": architecture},
         )
+    if wanted is Task.DETECTION and not patch_size:
+        return  # a detector's patch size may be left to its dataset's boxes
     _check_patch(spatial_dims, patch_size)
     if any(side < entry.min_size or side % entry.size_multiple for side in patch_size):
         multiple = f", a multiple of {entry.size_multiple}" if entry.size_multiple > 1 else ""
@@ -108,6 +111,10 @@ def build_network(
             )
         return _build_custom(custom, spatial_dims, in_channels, out_channels, patch_size)
     entry = _zoo_entry(architecture)
+    if entry.task is Task.DETECTION:
+        raise InvalidArgument(
+            f"{entry.display_name} is a detector: build it with detectors.build_detector", reason="WRONG_TASK"
+        )
     check_network(architecture, entry.task, spatial_dims, patch_size)
     return _BUILDERS[architecture](spatial_dims, in_channels, out_channels, tuple(patch_size))
 

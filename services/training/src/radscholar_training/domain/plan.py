@@ -20,8 +20,17 @@ SPLITS = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
+class LabeledBox:
+    """A lesion's box on the case's series: corners on voxel edges in index order (x, y[, z]), as labeling's."""
+
+    label: int  # class index
+    min: tuple[float, ...]
+    max: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class Case:
-    """One case of the dataset version: its image, its mask, and its class."""
+    """One case of the dataset version: its image, its mask or boxes, and its class."""
 
     case_id: str
     patient_id: str
@@ -31,6 +40,7 @@ class Case:
     image_key: str = ""  # the exported volume (NIfTI); "" until exported (and never, when the cache holds it)
     mask_key: str = ""  # the label map (NIfTI, 1-based class positions); "" when the case has none
     label: int | None = None  # class index (case-level classification); None otherwise
+    boxes: tuple[LabeledBox, ...] = ()  # detection projects: the lesions' boxes (none: a scan without lesions)
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,7 @@ class Labels:
 class Plan:
     job_id: str
     run_id: str
-    task: str  # "classification" or "segmentation"
+    task: str  # "classification", "segmentation" or "detection"
     spatial_dims: int
     settings: Mapping[str, Any]  # RunSettings.canonical()
     model_name: str
@@ -65,14 +75,20 @@ class Plan:
     @classmethod
     def from_json(cls, data: bytes) -> Plan:
         document = json.loads(data)
-        document["cases"] = tuple(Case(**case) for case in document["cases"])
+        document["cases"] = tuple(_case(case) for case in document["cases"])
         document["class_names"] = tuple(document["class_names"])
         return cls(**document)
 
     @property
     def output_channels(self) -> int:
-        """Logits per sample (classification) or per voxel (segmentation: the background as well)."""
+        """Logits per sample (classification) or per voxel (segmentation: the background as well); detection: the
+        classes of the boxes."""
         return len(self.class_names) + (1 if self.task == "segmentation" else 0)
+
+
+def _case(document: Mapping[str, Any]) -> Case:
+    boxes = tuple(LabeledBox(box["label"], tuple(box["min"]), tuple(box["max"])) for box in document.get("boxes", ()))
+    return Case(**{**document, "boxes": boxes})
 
 
 def plan_key(job_id: str) -> str:
@@ -85,6 +101,11 @@ def outcome_key(job_id: str) -> str:
 
 def run_prefix(run_id: str) -> str:
     return f"training/runs/{run_id}"
+
+
+def run_key(run_id: str) -> str:
+    """The run's first plan: what every resumption starts from (with the settings its driver resolved)."""
+    return f"{run_prefix(run_id)}/run.json"
 
 
 def checkpoint_key(run_id: str) -> str:
@@ -108,6 +129,9 @@ def check_dataset(task: str, spatial_dims: int, crop: str, labels: Labels, cases
     for split, reason in (("train", "NO_TRAINING_CASES"), ("validation", "NO_VALIDATION_CASES")):
         if not any(case.split == split for case in usable):
             raise InvalidArgument(f"the dataset version's {split} split has no labeled case", reason=reason)
+    boxed = any(case.boxes for case in usable if case.split == "train")
+    if task == "detection" and labels.task_type == "detection" and not boxed:
+        raise InvalidArgument("the train split has no box: nothing to detect", reason="NO_BOXES")
     if labels.task_type == "classification" and len({c.label for c in usable if c.split == "train"}) < 2:
         raise InvalidArgument("the train split holds a single class: nothing to learn", reason="SINGLE_CLASS")
     return usable
@@ -115,8 +139,10 @@ def check_dataset(task: str, spatial_dims: int, crop: str, labels: Labels, cases
 
 def labeled_cases(task: str, spatial_dims: int, crop: str, labels: Labels, cases: Sequence[Case]) -> list[Case]:
     """The cases that carry what ``task`` learns from (masks, or classes), once the dataset version fits the task."""
-    if task not in ("classification", "segmentation"):
-        raise InvalidArgument(f"training runs classification or segmentation, not {task!r}", reason="INVALID_TASK")
+    if task not in ("classification", "segmentation", "detection"):
+        raise InvalidArgument(
+            f"training runs classification, segmentation or detection, not {task!r}", reason="INVALID_TASK"
+        )
     if labels.spatial_dims != spatial_dims:
         raise InvalidArgument(
             f"the dataset version is labeled in {labels.spatial_dims}D; a {spatial_dims}D network cannot train on it",
@@ -126,6 +152,10 @@ def labeled_cases(task: str, spatial_dims: int, crop: str, labels: Labels, cases
     lesion_classes = labels.task_type == "segmentation" and labels.level == "lesion"
     if task == "segmentation" and labels.task_type != "segmentation":
         raise _mismatch(task, labels, "a segmentation network needs masks")
+    if task == "detection" and labels.task_type == "segmentation" and labels.level != "lesion":
+        raise _mismatch(task, labels, "a detector trains on masks only as lesion masks (one box per lesion)")
+    if task == "detection" and labels.task_type not in ("detection", "segmentation"):
+        raise _mismatch(task, labels, "a detector needs boxes, or lesion masks to draw them from")
     if task == "classification":
         if labels.task_type == "classification" and crop == "lesion":
             raise InvalidArgument(
@@ -137,12 +167,18 @@ def labeled_cases(task: str, spatial_dims: int, crop: str, labels: Labels, cases
             raise _mismatch(task, labels, "a classifier trains on masks only as lesion classes, with crop 'lesion'")
         if labels.task_type == "detection":
             raise _mismatch(task, labels, "boxes train detection networks")
-    usable = [
-        case for case in cases if (case.mask_key if labels.task_type == "segmentation" else case.label is not None)
-    ]
+    usable = [case for case in cases if _labeled(case, labels.task_type)]
     if not usable:
         raise InvalidArgument("the dataset version has no labeled case", reason="EMPTY_DATASET")
     return usable
+
+
+def _labeled(case: Case, task_type: str) -> bool:
+    """Whether the case carries its project's labels: a mask, a class, or (detection) anything: a frozen detection
+    case without boxes is a scan without lesions."""
+    if task_type == "segmentation":
+        return bool(case.mask_key)
+    return task_type == "detection" or case.label is not None
 
 
 def _mismatch(task: str, labels: Labels, why: str) -> InvalidArgument:

@@ -6,6 +6,8 @@ Arrays are in numpy order, channels first: ``(C, z, y, x)`` or ``(C, y, x)``, as
 from __future__ import annotations
 
 import io
+import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +18,10 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from radscholar_core.errors import InvalidArgument
+from radscholar_training.domain.detectors import anchor_shapes_from_boxes
+from radscholar_training.domain.plan import LabeledBox
 from radscholar_training.domain.settings import Preprocessing, RunSettings
+from radscholar_training.domain.zoo import architectures
 
 Label = int | Sequence[int] | NDArray[Any]
 
@@ -26,7 +31,9 @@ class Sample:
     """One training or validation sample.
 
     ``target``: segmentation, a uint8 class map over the image's spatial shape (0 = background, k = the k-th
-    class); classification, an int64 scalar array (the class index) or a float32 multi-hot vector.
+    class); classification, an int64 scalar array (the class index) or a float32 multi-hot vector; detection, a
+    float32 (N, 2d + 1) array: each lesion's box (corners on voxel edges in index order, ``x0, y0[, z0], x1, y1[, z1]``
+    on the sample's grid) and its class index.
     """
 
     id: str
@@ -41,6 +48,7 @@ def samples_from_volume(
     mask: sitk.Image | None,
     label: Label | None,
     settings: RunSettings,
+    boxes: Sequence[LabeledBox] = (),
 ) -> list[Sample]:
     """The samples one case gives under ``settings``.
 
@@ -48,10 +56,13 @@ def samples_from_volume(
     a multi-hot vector for multi-label runs); crop ``lesion``: one sample per connected lesion of ``mask`` (ids
     ``case_id#1``, ``#2``... by class value, then position), its target the lesion's mask value - 1 (mask values
     are 1-based class positions). Segmentation: the whole volume, padded to at least the patch size, with
-    ``mask`` as its target. A 2D run accepts 2D images and single-slice 3D images.
+    ``mask`` as its target. Detection: the whole volume (patches are cut, and padded, while training), with
+    ``boxes`` (on ``image``'s grid) or else the lesions of ``mask`` as its boxes. A 2D run accepts 2D images and
+    single-slice 3D images.
     """
     p = settings.preprocessing
-    pixels, image = prepared(image, settings, case_id)
+    original = _with_dims(image, settings.spatial_dims, case_id, "image")
+    pixels, image = prepared(original, settings, case_id)
     labels: NDArray[Any] | None = None
     if mask is not None:
         mask = _onto(_with_dims(mask, settings.spatial_dims, case_id, "mask"), image)
@@ -63,6 +74,14 @@ def samples_from_volume(
         if labels is None:
             raise InvalidArgument(f"case {case_id} has no mask to train segmentation on", reason="MISSING_MASK")
         return [Sample(case_id, *_padded(pixels, labels, size, fill, case_id), spacing)]
+    if settings.task == "detection":
+        if boxes:
+            target = _regridded(boxes, original, image)
+        elif labels is not None:
+            target = _boxes_of(_lesions(labels), settings.spatial_dims)
+        else:
+            target = np.zeros((0, 2 * settings.spatial_dims + 1), dtype=np.float32)
+        return [Sample(case_id, pixels, target, spacing)]
     if p.crop == "lesion":
         if labels is None:
             raise InvalidArgument(f"case {case_id} has no mask to crop lesions from", reason="MISSING_MASK")
@@ -199,20 +218,88 @@ def _padded(
 ) -> tuple[NDArray[np.float32], NDArray[np.uint8]]:
     if labels.min() < 0 or labels.max() > 255:
         raise InvalidArgument(f"case {case_id}: mask values must be 0 to 255", reason="INVALID_MASK")
+    padded, before = _pad(pixels, size, fill)
+    after = np.asarray(padded.shape[1:]) - np.asarray(labels.shape) - before
+    return padded, np.pad(labels.astype(np.uint8), list(zip(before, after, strict=True)))
+
+
+def _pad(
+    pixels: NDArray[np.float32], size: tuple[int, ...], fill: NDArray[np.float32]
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """The image padded with ``fill`` (per channel), centred, to at least ``size``; the padding before each axis."""
     short = [max(window - n, 0) for window, n in zip(size, pixels.shape[1:], strict=True)]
+    before = np.array([s // 2 for s in short], dtype=np.int64)
     if not any(short):
-        return pixels, labels.astype(np.uint8)
+        return pixels, np.zeros(pixels.ndim - 1, dtype=np.int64)
     widths = [(s // 2, s - s // 2) for s in short]
     padded = np.stack(
         [np.pad(channel, widths, constant_values=value) for channel, value in zip(pixels, fill, strict=True)]
     )
-    return padded.astype(np.float32, copy=False), np.pad(labels.astype(np.uint8), widths)
+    return padded.astype(np.float32, copy=False), before
+
+
+def _regridded(boxes: Sequence[LabeledBox], source: sitk.Image, grid: sitk.Image) -> NDArray[np.float32]:
+    """Boxes on ``source``'s voxel edges as (N, 2d + 1) boxes and classes on ``grid``'s (the resampled image's)."""
+    corners = regrid_boxes(np.asarray([[*box.min, *box.max] for box in boxes], dtype=np.float64), source, grid)
+    labels = np.asarray([[box.label] for box in boxes], dtype=np.float32)
+    return np.concatenate([corners, labels.reshape(len(boxes), 1)], axis=1)
+
+
+def regrid_boxes(corners: NDArray[Any], source: sitk.Image, target: sitk.Image) -> NDArray[np.float32]:
+    """Boxes (N, 2d) on ``source``'s voxel edges (index order) as the boxes around them on ``target``'s grid."""
+    dims = target.GetDimension()
+    moved = np.zeros((len(corners), 2 * dims), dtype=np.float32)
+    for n, box in enumerate(np.asarray(corners, dtype=np.float64).reshape(-1, 2 * dims)):
+        points = []
+        for corner in itertools.product(*zip(box[:dims], box[dims:], strict=True)):
+            point = source.TransformContinuousIndexToPhysicalPoint([float(c) - 0.5 for c in corner])
+            points.append([c + 0.5 for c in target.TransformPhysicalPointToContinuousIndex(point)])
+        moved[n] = [*np.min(points, axis=0), *np.max(points, axis=0)]
+    return moved
+
+
+def _boxes_of(lesions: Sequence[tuple[int, tuple[slice, ...]]], dims: int) -> NDArray[np.float32]:
+    """Lesions (mask value, array-order bounding box) as (N, 2d + 1) boxes (index order) and classes (value - 1)."""
+    rows = [
+        [*(extent.start for extent in reversed(box)), *(extent.stop for extent in reversed(box)), value - 1]
+        for value, box in lesions
+    ]
+    return np.asarray(rows, dtype=np.float32).reshape(len(rows), 2 * dims + 1)
 
 
 def _target(label: Label) -> NDArray[Any]:
     if isinstance(label, int | np.integer):
         return np.array(int(label), dtype=np.int64)
     return np.asarray(label, dtype=np.float32)
+
+
+DETECTION_PATCH = {2: 512, 3: 96}  # the default patch side before the boxes and images have their say
+
+
+def with_box_defaults(settings: RunSettings, samples: Sequence[Sample]) -> RunSettings:
+    """A detection run's settings with what was left to the data filled in from its training samples: the patch size
+    (per axis, twice the largest box, at least 512 (2D) or 96 (3D) voxels, at most the largest image, rounded up to
+    the network's size multiple) and the anchor shapes (from the boxes' sizes)."""
+    p = settings.preprocessing
+    boxes = np.concatenate([sample.target for sample in samples]) if samples else np.zeros((0, 1))
+    dims = settings.spatial_dims
+    if not len(boxes):
+        raise InvalidArgument("the training samples hold no box: nothing to detect", reason="NO_BOXES")
+    sizes = boxes[:, dims : 2 * dims] - boxes[:, :dims]  # index order
+    changes: dict[str, Any] = {}
+    if not p.size:
+        entry = next((a for a in architectures() if a.id == settings.architecture), None)
+        multiple, least = (entry.size_multiple, entry.min_size) if entry else (1, 1)
+        largest_image = np.max([sample.image.shape[1:] for sample in samples], axis=0)[::-1]  # index order
+        size = []
+        for box, image in zip(sizes.max(axis=0), largest_image, strict=True):
+            side = max(2 * float(box), DETECTION_PATCH[dims], least)
+            side = min(side, float(image))
+            size.append(max(math.ceil(side / multiple) * multiple, least))
+        changes["preprocessing"] = p.model_copy(update={"size": tuple(size)})
+    if not settings.detection.anchor_shapes:
+        changes["detection"] = settings.detection.model_copy(update={"anchor_shapes": anchor_shapes_from_boxes(sizes)})
+    return settings.model_copy(update=changes)
 
 
 def samples_to_bytes(samples: Sequence[Sample]) -> bytes:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from radscholar_core.errors import InvalidArgument
 
-TaskName = Literal["classification", "segmentation"]
+TaskName = Literal["classification", "segmentation", "detection"]
 Positive = Annotated[float, Field(gt=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 Voxels = Annotated[int, Field(ge=1)]
@@ -26,11 +26,14 @@ LOSSES: dict[tuple[str, str], tuple[str, ...]] = {
     ("classification", "one-hot"): ("cross-entropy", "focal"),
     ("classification", "multi-label"): ("bce", "focal"),
     ("segmentation", "one-hot"): ("dice-ce", "dice", "dice-focal", "cross-entropy", "focal"),
+    ("detection", "one-hot"): ("detector",),  # the detector's own losses (classification and box regression)
 }
 METRICS = {
     "classification": ("val_auc", "val_accuracy", "val_loss"),
     "segmentation": ("val_dice", "val_loss"),
+    "detection": ("val_cpm", "val_map_iou10", "val_map_iou50"),
 }
+DETECTION_AUGMENTATIONS = ("flip", "contrast", "noise")  # what moves boxes exactly (flips) or leaves them (intensity)
 MODEL_VERSION = re.compile(r"^[^/\s]+/[^/\s]+$")
 
 
@@ -70,10 +73,11 @@ class Preprocessing(_Settings):
     spacing: tuple[Positive, ...] | None = None  # resample to this spacing (mm); None keeps the native grid
     window: tuple[float, float] | None = None  # clip intensities to [low, high] (e.g. HU) before normalising
     normalisation: Literal["none", "minmax", "zscore"] = "zscore"
-    size: tuple[Voxels, ...] = ()  # crop-or-pad size of a sample; segmentation: the training patch size
+    size: tuple[Voxels, ...] = ()  # crop-or-pad size of a sample; segmentation and detection: the training patch
+    # size (detection: () = from the dataset's boxes)
     crop: Literal["centre", "lesion"] = "centre"  # classification: the image centre, or one sample per lesion
-    samples_per_volume: Voxels = 4  # segmentation: patches drawn from each volume per epoch
-    positive_fraction: Probability = 0.5  # segmentation: share of patches centred on foreground
+    samples_per_volume: Voxels = 4  # segmentation and detection: patches drawn from each volume per epoch
+    positive_fraction: Probability = 0.5  # segmentation and detection: share of patches centred on a lesion
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -132,6 +136,13 @@ class Pretrained(_Settings):
     weights_key: str = ""  # uploaded weights (a PyTorch state dict) in the object store; "" = none
 
 
+class Detection(_Settings):
+    """Detection networks: anchors, and what a detection is when testing."""
+
+    anchor_shapes: tuple[tuple[Positive, ...], ...] = ()  # voxels (x, y[, z]) at the finest level; () = from the boxes
+    iou_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.1  # a detection overlapping a lesion this much is a hit
+
+
 class RunSettings(_Settings):
     task: TaskName
     architecture: str
@@ -151,6 +162,7 @@ class RunSettings(_Settings):
     loss: str = ""
     augmentation: Augmentation = Augmentation()
     pretrained: Pretrained = Pretrained()
+    detection: Detection = Detection()
 
     @property
     def monitor(self) -> str:
@@ -182,11 +194,15 @@ class RunSettings(_Settings):
     def preprocessing_key(self) -> str:
         """Hash of what decides the preprocessed samples: the part of a sample cache key that settings give."""
         p = self.preprocessing
+        # Detection samples are whole images, whatever the patch size (which may come from their boxes).
+        decisive_settings = {"spacing", "window", "normalisation", "crop"} | (
+            {"size"} if self.task != "detection" else set()
+        )
         decisive = {
             "version": PREPROCESSING_VERSION,
             "task": self.task,
             "spatial_dims": self.spatial_dims,
-            "preprocessing": p.model_dump(mode="json", include={"spacing", "window", "normalisation", "size", "crop"}),
+            "preprocessing": p.model_dump(mode="json", include=decisive_settings),
         }
         return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
 
@@ -194,6 +210,19 @@ class RunSettings(_Settings):
 def defaults(task: str, spatial_dims: int) -> dict[str, Any]:
     """The settings a run gets when the researcher changes nothing."""
     segmentation = task == "segmentation"
+    if task == "detection":
+        return {
+            "task": task,
+            "spatial_dims": spatial_dims,
+            "architecture": "retinanet" if spatial_dims == 3 else "fasterrcnn",
+            "epochs": 100,
+            "batch_size": 2,
+            "optimizer": {"name": "sgd", "learning_rate": 1e-2},
+            "schedule": {"warmup_epochs": 1},
+            "early_stopping": {"metric": "val_cpm"},
+            "preprocessing": {"size": [], "samples_per_volume": 2, "positive_fraction": 0.7},
+            "augmentation": {"flip": {"axes": list(range(spatial_dims))}},
+        }
     if segmentation:
         size = [96, 96, 96] if spatial_dims == 3 else [256, 256]
     else:
@@ -217,7 +246,7 @@ def parse_settings(task: str, spatial_dims: int, raw: Mapping[str, Any]) -> RunS
     and every problem, one a line, in ``details["errors"]``.
     """
     if task not in METRICS:
-        _fail([("task", f"must be 'classification' or 'segmentation', not {task!r}")])
+        _fail([("task", f"must be 'classification', 'segmentation' or 'detection', not {task!r}")])
     if spatial_dims not in (2, 3):
         _fail([("spatial_dims", f"must be 2 or 3, not {spatial_dims!r}")])
     if not isinstance(raw, Mapping):
@@ -230,7 +259,9 @@ def parse_settings(task: str, spatial_dims: int, raw: Mapping[str, Any]) -> RunS
     if not merged.get("loss"):
         encoding = merged.get("label_encoding", "one-hot")
         merged["loss"] = (
-            "bce" if encoding == "multi-label" else ("dice-ce" if task == "segmentation" else "cross-entropy")
+            "bce"
+            if encoding == "multi-label"
+            else {"segmentation": "dice-ce", "detection": "detector"}.get(task, "cross-entropy")
         )
     try:
         settings = RunSettings.model_validate(merged)
@@ -266,7 +297,7 @@ def _problem(error: Any) -> tuple[str, str]:
 def _consistency(s: RunSettings) -> list[tuple[str, str]]:
     """Checks across settings, in the order a form shows them."""
     problems: list[tuple[str, str]] = []
-    dims, classification = s.spatial_dims, s.task == "classification"
+    dims, classification, detection = s.spatial_dims, s.task == "classification", s.task == "detection"
     if not s.architecture.strip():
         problems.append(("architecture", "must name a network of the model zoo"))
     if s.schedule.warmup_epochs >= s.epochs:
@@ -279,12 +310,12 @@ def _consistency(s: RunSettings) -> list[tuple[str, str]]:
         problems.append(("preprocessing.spacing", f"must have {dims} values (mm), one per axis, not {len(p.spacing)}"))
     if p.window is not None and not p.window[0] < p.window[1]:
         problems.append(("preprocessing.window", f"low must be below high, not {list(p.window)}"))
-    if len(p.size) != dims:
+    if len(p.size) != dims and not (detection and not p.size):
         problems.append(("preprocessing.size", f"must have {dims} values (voxels), one per axis, not {len(p.size)}"))
     if p.crop == "lesion" and not classification:
-        problems.append(("preprocessing.crop", "'lesion' is for classification; segmentation samples whole volumes"))
+        problems.append(("preprocessing.crop", f"'lesion' is for classification; {s.task} samples whole volumes"))
     if s.label_encoding == "multi-label" and not classification:
-        problems.append(("label_encoding", "'multi-label' is for classification; segmentation masks hold one class"))
+        problems.append(("label_encoding", f"'multi-label' is for classification, not {s.task}"))
     elif s.label_encoding == "multi-label" and p.crop == "lesion":
         problems.append(("label_encoding", "'multi-label' needs crop 'centre': a lesion has one class"))
     losses = LOSSES.get((s.task, s.label_encoding), ())
@@ -293,6 +324,18 @@ def _consistency(s: RunSettings) -> list[tuple[str, str]]:
     flip = s.augmentation.flip
     if any(axis >= dims for axis in flip.axes) or len(set(flip.axes)) != len(flip.axes):
         problems.append(("augmentation.flip.axes", f"must be distinct axes below {dims} (0 = x, 1 = y, 2 = z)"))
+    if detection:
+        for name, augmentation in s.augmentation:
+            if name not in DETECTION_AUGMENTATIONS and augmentation.probability > 0:
+                problems.append(
+                    (
+                        f"augmentation.{name}.probability",
+                        "must be 0 for detection: boxes follow flips and intensity only",
+                    )
+                )
+    anchors = s.detection.anchor_shapes
+    if anchors and any(len(shape) != dims for shape in anchors):
+        problems.append(("detection.anchor_shapes", f"each shape must have {dims} values (voxels, x, y[, z])"))
     gamma = s.augmentation.contrast.gamma
     if gamma[0] > gamma[1]:
         problems.append(("augmentation.contrast.gamma", f"low must not exceed high, not {list(gamma)}"))

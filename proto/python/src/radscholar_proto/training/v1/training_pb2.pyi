@@ -464,7 +464,7 @@ class PredictSeriesRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., series_instance_uid: _Optional[str] = ..., dicom: _Optional[bool] = ...) -> None: ...
 
 class PredictSeriesResponse(_message.Message):
-    __slots__ = ("probabilities", "predicted_class", "volumes", "overlay_object_key", "dicom_object_key", "seconds")
+    __slots__ = ("probabilities", "predicted_class", "volumes", "overlay_object_key", "dicom_object_key", "seconds", "detections")
     class ProbabilitiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -485,13 +485,27 @@ class PredictSeriesResponse(_message.Message):
     OVERLAY_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
     DICOM_OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DETECTIONS_FIELD_NUMBER: _ClassVar[int]
     probabilities: _containers.ScalarMap[str, float]
     predicted_class: str
     volumes: _containers.ScalarMap[str, float]
     overlay_object_key: str
     dicom_object_key: str
     seconds: float
-    def __init__(self, probabilities: _Optional[_Mapping[str, float]] = ..., predicted_class: _Optional[str] = ..., volumes: _Optional[_Mapping[str, float]] = ..., overlay_object_key: _Optional[str] = ..., dicom_object_key: _Optional[str] = ..., seconds: _Optional[float] = ...) -> None: ...
+    detections: _containers.RepeatedCompositeFieldContainer[Detection]
+    def __init__(self, probabilities: _Optional[_Mapping[str, float]] = ..., predicted_class: _Optional[str] = ..., volumes: _Optional[_Mapping[str, float]] = ..., overlay_object_key: _Optional[str] = ..., dicom_object_key: _Optional[str] = ..., seconds: _Optional[float] = ..., detections: _Optional[_Iterable[_Union[Detection, _Mapping]]] = ...) -> None: ...
+
+class Detection(_message.Message):
+    __slots__ = ("class_name", "score", "min", "max")
+    CLASS_NAME_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    class_name: str
+    score: float
+    min: _containers.RepeatedScalarFieldContainer[float]
+    max: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, class_name: _Optional[str] = ..., score: _Optional[float] = ..., min: _Optional[_Iterable[float]] = ..., max: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class StartBatchPredictionRequest(_message.Message):
     __slots__ = ("name", "version", "series_instance_uids", "job_id")
