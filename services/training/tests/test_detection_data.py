@@ -104,7 +104,7 @@ def test_training_patches_carry_their_boxes_through_crops_padding_and_flips(dims
     sampler = BoxPatchSampler(settings)
     seen = 0
     for seed in range(10):
-        for patch, inside in sampler(image, boxes, seed):
+        for patch, inside, _ in sampler(image, boxes, seed):
             assert tuple(patch.shape) == (1, *size)
             expected = painted(tuple(size), inside)
             # every box kept is bright in the patch (a box mostly outside is left out, though its rim may show)
@@ -113,7 +113,7 @@ def test_training_patches_carry_their_boxes_through_crops_padding_and_flips(dims
                 assert torch.equal(patch, expected)
             seen += len(inside)
     assert seen > 0
-    assert [p.tolist() for p, _ in sampler(image, boxes, 3)] == [p.tolist() for p, _ in sampler(image, boxes, 3)]
+    assert [p.tolist() for p, _, _ in sampler(image, boxes, 3)] == [p.tolist() for p, _, _ in sampler(image, boxes, 3)]
 
 
 def test_the_patch_and_anchors_come_from_the_training_boxes() -> None:
@@ -132,3 +132,30 @@ def test_the_patch_and_anchors_come_from_the_training_boxes() -> None:
     with pytest.raises(InvalidArgument) as none:
         with_box_defaults(detection(), [Sample("c", np.zeros((1, 8, 8, 8), np.float32), np.zeros((0, 7), np.float32))])
     assert none.value.reason == "NO_BOXES"
+
+
+def test_mask_rcnn_samples_carry_each_lesions_outline_into_its_patches() -> None:
+    labels = np.zeros((40, 40), dtype=np.uint8)
+    labels[5:12, 6:15] = 1
+    labels[20:30, 22:26] = 2
+    labels[28:30, 30:33] = 2  # a second lesion of the same class
+    image = sitk.GetImageFromArray(labels.astype(np.float32))
+    mask = sitk.GetImageFromArray(labels)
+    raw = {"architecture": "maskrcnn", "preprocessing": {"normalisation": "none", "size": [64, 64]}}
+    settings = parse_settings("detection", 2, raw)
+    assert settings.preprocessing_key() != detection(2, preprocessing={"normalisation": "none"}).preprocessing_key()
+    [sample] = samples_from_volume("c", image, mask, None, settings)
+    assert sample.instances is not None and int(sample.instances.max()) == 3
+    for k, box in enumerate(sample.target, start=1):  # lesion k's outline lies in its box
+        rows, columns = np.nonzero(sample.instances == k)
+        assert (columns.min(), rows.min(), columns.max() + 1, rows.max() + 1) == tuple(box[:4])
+    with pytest.raises(InvalidArgument) as boxes_only:
+        samples_from_volume("c", image, None, None, settings, (LabeledBox(0, (1.0, 1.0), (5.0, 5.0)),))
+    assert boxes_only.value.reason == "NEEDS_LESION_MASKS"
+    instances = torch.from_numpy(sample.instances.astype(np.int32))
+    for patch, inside, masks in BoxPatchSampler(settings)(torch.from_numpy(sample.image), sample.target, 1, instances):
+        assert masks is not None and masks.shape == (len(inside), 64, 64) and masks.dtype == torch.uint8
+        for box, outline in zip(inside, masks, strict=True):  # each mask is its lesion's, moved with the patch
+            rows, columns = np.nonzero(outline.numpy())
+            assert (columns.min(), rows.min(), columns.max() + 1, rows.max() + 1) == tuple(box[:4])
+            assert float(patch[0][outline.bool()].min()) > 0

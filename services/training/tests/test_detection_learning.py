@@ -16,6 +16,7 @@ import pytest
 import SimpleITK as sitk
 import torch
 
+from radscholar_phantoms.ct import build_ct_image
 from radscholar_phantoms.radiograph import build_dx_image
 from radscholar_phantoms.sites import make_sites
 from radscholar_training.domain.detection_metrics import froc
@@ -23,7 +24,6 @@ from radscholar_training.domain.detectors import build_detector
 from radscholar_training.domain.loop import LocalSession, predict, train
 from radscholar_training.domain.preprocess import Sample, samples_from_volume, with_box_defaults
 from radscholar_training.domain.settings import RunSettings, parse_settings
-from services.training.tests.nodules import nodule_cases
 
 
 @pytest.fixture(autouse=True)
@@ -35,26 +35,17 @@ def one_thread() -> Iterator[None]:
 
 
 def radiographs(seed: int, count: int, settings: RunSettings) -> list[Sample]:
-    """Phantom PA chest radiographs at 128 x 128 (2.8 mm pixels), each with one or two lung lesions (their boxes from
+    """Phantom PA chest radiographs at 256 x 256 (1.4 mm pixels), each with one or two lung lesions (their boxes from
     the lesion map), as detection samples."""
     rng = np.random.default_rng(seed)
     site = make_sites(1)[0]
     samples = []
     for n in range(count):
         classes = ["benign", "malignant"][: 1 + n % 2]
-        phantom = build_dx_image(rng, site, shape=(128, 128), lesion_classes=classes)
+        phantom = build_dx_image(rng, site, shape=(256, 256), lesion_classes=classes)
         image = sitk.GetImageFromArray(phantom.pixels.astype(np.float32))
         lesions = sitk.GetImageFromArray((phantom.label_map > 0).astype(np.uint8))
         samples += samples_from_volume(f"dx-{seed}-{n}", image, lesions, None, settings)
-    return samples
-
-
-def nodules(seed: int, count: int, settings: RunSettings) -> list[Sample]:
-    samples = []
-    for case in nodule_cases(seed, count):
-        mask = sitk.GetImageFromArray((case.mask > 0).astype(np.uint8))
-        mask.CopyInformation(case.sitk_image())
-        samples += samples_from_volume(case.case_id, case.sitk_image(), mask, None, settings)
     return samples
 
 
@@ -93,44 +84,86 @@ def test_a_2d_faster_rcnn_finds_lesions_on_phantom_radiographs_well_above_chance
         2,
         {
             "architecture": "fasterrcnn",
-            "epochs": 8,
+            "epochs": 16,
             "batch_size": 4,
             "seed": 3,
-            "optimizer": {"name": "sgd", "learning_rate": 0.02},
-            "preprocessing": {"normalisation": "zscore", "samples_per_volume": 1},
+            "optimizer": {"name": "adamw", "learning_rate": 1e-3},
+            "preprocessing": {"normalisation": "zscore", "size": [128, 128], "samples_per_volume": 1},
         },
     )
-    settings, network, _ = trained(settings, radiographs(1, 32, settings), radiographs(2, 8, settings), tmp_path)
-    test = radiographs(3, 12, settings)
+    settings, network, _ = trained(settings, radiographs(1, 48, settings), radiographs(2, 8, settings), tmp_path)
+    test = radiographs(3, 12, settings)  # whole images, twice the patch's side
     found = predict(settings, network, test)
-    detected = froc(scans(settings, found, test))
-    chance = froc(scans(settings, found, test, shift=1))
-    print(
-        settings.preprocessing.size,
-        settings.detection.anchor_shapes,
-        detected["sensitivity_at"],
-        chance["sensitivity_at"],
-    )
+    detected, chance = froc(scans(settings, found, test)), froc(scans(settings, found, test, shift=1))
+    print("Faster R-CNN, radiographs:", detected["sensitivity_at"], detected["cpm"], "chance:", chance["cpm"])
     assert detected["cpm"] > chance["cpm"] + 0.3
-    assert detected["sensitivity_at"]["2"] >= 0.6
+    assert detected["sensitivity_at"]["2"] >= 0.5
 
 
-def test_a_3d_retinanet_finds_phantom_nodules_at_2_false_positives_per_scan(tmp_path: Path) -> None:
+def chest_cts(seed: int, count: int, settings: RunSettings) -> list[Sample]:
+    """Phantom chest CTs (32 slices of 128 x 128, 0.7 x 0.7 x 5 mm: lungs, vessels, ribs) with 0 to 3 nodules each,
+    their boxes from the nodule map, as detection samples."""
+    rng = np.random.default_rng(seed)
+    site = make_sites(1)[0]
+    samples = []
+    for n in range(count):
+        phantom = build_ct_image(rng, site, shape=(32, 128, 128))
+        image = sitk.GetImageFromArray(phantom.pixels.astype(np.float32))
+        image.SetSpacing(phantom.geometry.spacing)
+        nodules = sitk.GetImageFromArray((phantom.label_map > 0).astype(np.uint8))
+        nodules.CopyInformation(image)
+        samples += samples_from_volume(f"ct-{seed}-{n}", image, nodules, None, settings)
+    return samples
+
+
+def test_a_3d_retinanet_finds_nodules_on_phantom_chest_ct_at_2_false_positives_per_scan(tmp_path: Path) -> None:
     settings = parse_settings(
         "detection",
         3,
         {
             "architecture": "retinanet",
-            "epochs": 12,
+            "epochs": 16,
             "batch_size": 4,
             "seed": 3,
             "optimizer": {"name": "adamw", "learning_rate": 1e-3},
-            "preprocessing": {"window": [-1000, 400], "normalisation": "minmax", "samples_per_volume": 1},
+            "schedule": {"warmup_epochs": 1},
+            "preprocessing": {
+                "spacing": [1.4, 1.4, 5.0],
+                "window": [-1000, 400],
+                "normalisation": "minmax",
+                "size": [48, 48, 16],
+                "samples_per_volume": 2,
+                "positive_fraction": 0.7,
+            },
         },
     )
-    settings, network, _ = trained(settings, nodules(1, 24, settings), nodules(2, 6, settings), tmp_path)
-    test = nodules(3, 12, settings)
+    settings, network, _ = trained(settings, chest_cts(1, 32, settings), chest_cts(2, 8, settings), tmp_path)
+    test = chest_cts(3, 16, settings)
     found = predict(settings, network, test)
     detected = froc(scans(settings, found, test))
-    print(settings.preprocessing.size, settings.detection.anchor_shapes, detected["sensitivity_at"])
+    print(
+        settings.preprocessing.size, settings.detection.anchor_shapes, detected["sensitivity_at"], detected["lesions"]
+    )
     assert detected["sensitivity_at"]["2"] >= 0.8
+
+
+def test_a_mask_rcnn_trains_on_lesion_outlines_and_outlines_what_it_finds(tmp_path: Path) -> None:
+    settings = parse_settings(
+        "detection",
+        2,
+        {
+            "architecture": "maskrcnn",
+            "epochs": 2,
+            "batch_size": 2,
+            "optimizer": {"name": "adamw", "learning_rate": 1e-3},
+            "preprocessing": {"normalisation": "zscore", "size": [64, 64], "samples_per_volume": 1},
+        },
+    )
+    samples = radiographs(4, 6, settings)
+    assert all(sample.instances is not None for sample in samples)
+    settings, network, outcome = trained(settings, samples[:4], samples[4:], tmp_path)
+    assert all(np.isfinite(report.train_loss) for report in outcome.history)
+    network.eval()
+    with torch.no_grad():
+        [found] = network(torch.from_numpy(samples[4].image)[None])
+    assert found["masks"].shape[1:] == samples[4].image.shape[1:] and len(found["masks"]) == len(found["boxes"])

@@ -42,6 +42,7 @@ from radscholar_training.domain.plan import (
     split_key,
     tested_cases,
 )
+from radscholar_training.domain.preprocess import INSTANCE_SEGMENTATION
 from radscholar_training.domain.zoo import Architecture, Task, architectures
 from radscholar_training.jobs import EvaluationJobs, InferenceJobs, TrainingJobs
 
@@ -188,6 +189,12 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
             await asyncio.to_thread(self._weights.check, settings.pretrained.weights_key)
         version = await self._datasets.version(request.dataset_id)
         cases = check_dataset(task, dims, settings.preprocessing.crop, version.labels, version.cases)
+        if settings.architecture in INSTANCE_SEGMENTATION and version.labels.task_type != "segmentation":
+            raise InvalidArgument(
+                f"{settings.architecture} learns lesion outlines: it trains on a lesion segmentation dataset version",
+                reason="NEEDS_LESION_MASKS",
+                details={"setting": "architecture"},
+            )
         counts = {split: sum(case.split == split for case in cases) for split in SPLITS}
         answer = pb.StartTrainingResponse(settings_json=json.dumps(settings.canonical()).encode(), cases=counts)
         if request.validate_only:

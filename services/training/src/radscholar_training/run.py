@@ -122,6 +122,7 @@ def network_factory(
         weights = read_weights(objects.get(f"{run_prefix(plan.run_id)}/pretrained.pt"))
 
     def make() -> nn.Module:
+        network: nn.Module
         if plan.task == "detection":
             network = build_detector(
                 settings.architecture,

@@ -13,6 +13,7 @@ import uuid
 import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -29,9 +30,15 @@ from radscholar_training.domain.explain import (
     secondary_capture,
     segmentation_dicom,
 )
-from radscholar_training.domain.loop import predict
+from radscholar_training.domain.loop import outline, predict
 from radscholar_training.domain.plan import Plan, run_key
-from radscholar_training.domain.preprocess import Sample, prepared, regrid_boxes, samples_from_volume
+from radscholar_training.domain.preprocess import (
+    INSTANCE_SEGMENTATION,
+    Sample,
+    prepared,
+    regrid_boxes,
+    samples_from_volume,
+)
 from radscholar_training.domain.settings import RunSettings, parse_settings
 from radscholar_training.run import network_factory, read_volume
 
@@ -127,12 +134,20 @@ def run_model(model: Loaded, image: sitk.Image) -> Found:
                 zip(found, corners.tolist(), strict=True), key=lambda pair: -float(pair[0][2 * dims])
             )
         )
-        return Found({}, "", None, {}, None, detections)
+        mask, volumes = None, {}
+        if model.settings.architecture in INSTANCE_SEGMENTATION:  # the outlines of the lesions shown
+            labels = outline(model.network, Sample("series", pixels, empty, ()), SHOWN_SCORE)
+            mask, volumes = _onto_image(labels, grid, image), _volumes(labels, grid, classes)
+        return Found({}, "", mask, volumes, None, detections)
     [labels] = predict(model.settings, model.network, [Sample("series", pixels, np.zeros(0), ())])
     mask = _onto_image(labels, grid, image)
-    voxel = float(np.prod(image.GetSpacing())) / (1000.0 if image.GetDimension() == 3 else 1.0)
-    volumes = {c: float((mask == k).sum()) * voxel for k, c in enumerate(classes, start=1)}
-    return Found({}, "", mask, volumes, None)
+    return Found({}, "", mask, _volumes(mask, image, classes), None)
+
+
+def _volumes(labels: np.ndarray, grid: sitk.Image, classes: list[str]) -> dict[str, float]:
+    """Each class's volume (mL; mm² in 2D) in a class map on ``grid``."""
+    voxel = float(np.prod(grid.GetSpacing())) / (1000.0 if grid.GetDimension() == 3 else 1.0)
+    return {c: float((labels == k).sum()) * voxel for k, c in enumerate(classes, start=1)}
 
 
 class Predictor:
@@ -168,9 +183,16 @@ class Predictor:
             title = f"{name} v{version}: {len(shown)} finding{'s' * (len(shown) != 1)} scoring {SHOWN_SCORE} or more"
             original = sitk.GetArrayFromImage(image).astype(np.float32)
             # explain's boxes are inclusive voxel indices; detections are voxel edges
-            boxes = [(*d.min, *(v - 1.0 for v in d.max), d.score, classes.index(d.class_name)) for d in shown]
-            png = overlay_png(original, None, "mask", class_names=classes, boxes=boxes, title=title)
-            if headers_key:
+            boxes: list[Any] = [
+                (*d.min, *(v - 1.0 for v in d.max), d.score, classes.index(d.class_name)) for d in shown
+            ]
+            png = overlay_png(original, found.mask, "mask", class_names=classes, boxes=boxes, title=title)
+            if headers_key and found.mask is not None:  # outlines: a SEG
+                series = _datasets(self._objects.get(headers_key))
+                dicom = segmentation_dicom(
+                    found.mask.reshape(-1, *found.mask.shape[-2:]), series, classes, (name, str(version))
+                )
+            elif headers_key:
                 first = _datasets(self._objects.get(headers_key))[0]
                 dicom = secondary_capture(png_pixels(png), first, title)
         elif found.sample is not None:
@@ -195,7 +217,7 @@ class Predictor:
         result.overlay_key = f"{out}/overlay.png"
         self._objects.put(result.overlay_key, png, "image/png")
         if headers_key:
-            result.dicom_key = f"{out}/{'seg' if model.plan.task == 'segmentation' else 'sc'}.dcm"
+            result.dicom_key = f"{out}/{'seg' if found.mask is not None else 'sc'}.dcm"
             self._objects.put(result.dicom_key, dicom, "application/dicom")
         result.seconds = time.perf_counter() - began
         return result

@@ -95,24 +95,35 @@ class BoxPatchSampler:
         no_flip = a.model_copy(update={"flip": a.flip.model_copy(update={"probability": 0.0})})
         self.intensity = Augmenter(settings.model_copy(update={"augmentation": no_flip}))
 
-    def __call__(self, image: torch.Tensor, boxes: np.ndarray, seed: int) -> list[tuple[torch.Tensor, np.ndarray]]:
+    def __call__(
+        self, image: torch.Tensor, boxes: np.ndarray, seed: int, instances: torch.Tensor | None = None
+    ) -> list[tuple[torch.Tensor, np.ndarray, torch.Tensor | None]]:
+        """Patches of ``image`` (C, *spatial) with their boxes (N, 2d + 1), and, given the lesions' ``instances`` map
+        (lesion k where it is k), each kept box's mask (N', *patch) as uint8."""
         rng = np.random.default_rng(seed)
         dims = len(self.shape)
+        if instances is not None:  # padded and cut as a second channel
+            image = torch.cat([image, instances[None].to(image.dtype)])
         image, boxes = _padded_to(image, boxes, self.shape)
         spatial = np.asarray(image.shape[1:])
-        patches = []
+        patches: list[tuple[torch.Tensor, np.ndarray, torch.Tensor | None]] = []
         for part in range(self.samples_per_volume):
             start = self._start(rng, spatial, boxes)
             window = (slice(None), *(slice(int(a), int(a + n)) for a, n in zip(start, self.shape, strict=True)))
             patch = image[window]
-            inside = _clipped(boxes, start[::-1], self.shape[::-1])
+            inside, kept = _clipped(boxes, start[::-1], self.shape[::-1])
             for axis, probability in self.flips:
                 if rng.random() < probability:
                     patch = torch.flip(patch, dims=[axis + 1])
                     i, n = dims - 1 - axis, self.shape[axis]  # the box coordinate of this array axis
                     inside[:, [i, i + dims]] = n - inside[:, [i + dims, i]]
+            masks = None
+            if instances is not None:
+                patch, lesions = patch[:-1], patch[-1]
+                masks = torch.stack([lesions == k + 1 for k in kept]) if len(kept) else lesions[None, :0]
+                masks = masks.to(torch.uint8)
             patch, _ = self.intensity(patch.contiguous(), None, sample_seed(seed, 0, 0, part + 1))
-            patches.append((patch, inside))
+            patches.append((patch, inside, masks))
         return patches
 
     def _start(self, rng: np.random.Generator, spatial: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -131,7 +142,8 @@ class BoxPatchSampler:
 
 
 def _padded_to(image: torch.Tensor, boxes: np.ndarray, shape: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-    """The image padded (centred, with each channel's lowest value) to at least ``shape``, and its boxes moved."""
+    """The image padded (centred, with each channel's lowest value) to at least ``shape``, and its boxes moved.
+    (An instance map as the last channel is padded with 0, its lowest value.)"""
     short = np.maximum(shape - np.asarray(image.shape[1:]), 0)
     if not short.any():
         return image, boxes
@@ -145,9 +157,9 @@ def _padded_to(image: torch.Tensor, boxes: np.ndarray, shape: np.ndarray) -> tup
     return padded, moved
 
 
-def _clipped(boxes: np.ndarray, start: np.ndarray, size: np.ndarray) -> np.ndarray:
+def _clipped(boxes: np.ndarray, start: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (index order) moved into a patch at ``start`` of ``size`` (index order), clipped to it; those with
-    less than half their extent inside left out."""
+    less than half their extent inside left out; and the rows kept."""
     dims = len(size)
     moved = boxes.astype(np.float32, copy=True)
     moved[:, : 2 * dims] -= np.concatenate([start, start])
@@ -155,7 +167,8 @@ def _clipped(boxes: np.ndarray, start: np.ndarray, size: np.ndarray) -> np.ndarr
     clipped[:, : 2 * dims] = np.clip(moved[:, : 2 * dims], 0, np.concatenate([size, size]))
     extent = np.prod(moved[:, dims : 2 * dims] - moved[:, :dims], axis=1)
     kept = np.prod(np.clip(clipped[:, dims : 2 * dims] - clipped[:, :dims], 0, None), axis=1)
-    return clipped[kept >= 0.5 * np.maximum(extent, 1e-6)]
+    rows = np.flatnonzero(kept >= 0.5 * np.maximum(extent, 1e-6))
+    return clipped[rows], rows
 
 
 def _transforms(settings: RunSettings, keys: list[str]) -> list[MapTransform]:

@@ -32,9 +32,12 @@ from torch import Tensor, nn
 from torchvision.models import ResNet, resnet18
 from torchvision.models.detection import FasterRCNN, MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
-from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
+from torchvision.models.detection.backbone_utils import BackboneWithFPN as TorchvisionFPN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.ssd import SSD, SSDHead
 from torchvision.models.detection.transform import GeneralizedRCNNTransform
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_training.domain.networks import check_network
@@ -51,6 +54,10 @@ SCORE_THRESHOLD = 0.05
 DETECTIONS_PER_IMAGE = 100
 NMS_IOU = 0.5
 
+TORCHVISION_FPN_CHANNELS = 64
+"""Channels of the Faster and Mask R-CNN feature pyramid (torchvision's default, 256, is sized for photographs)."""
+TORCHVISION_BOX_FEATURES = 256
+"""Width of their box head's two fully connected layers (torchvision's default: 1024)."""
 RETINANET_WIDTH = 32
 """Channels of the RetinaNet backbone's first stage (ResNet-18 layout: width, 2, 4 and 8 times it)."""
 RETINANET_FPN_CHANNELS = 64
@@ -269,11 +276,19 @@ class TorchvisionDetector(Detector):
             )
             self.network.transform = _Unresized(in_channels, size_divisible=32)  # strides stay exact
         else:
+            heads: dict[str, nn.Module] = {
+                "box_head": TwoMLPHead(TORCHVISION_FPN_CHANNELS * 7 * 7, TORCHVISION_BOX_FEATURES),
+                "box_predictor": FastRCNNPredictor(TORCHVISION_BOX_FEATURES, num_classes + 1),
+            }
+            if architecture == "maskrcnn":
+                layers = (TORCHVISION_FPN_CHANNELS,) * 4
+                heads["mask_head"] = MaskRCNNHeads(TORCHVISION_FPN_CHANNELS, layers, 1)
+                heads["mask_predictor"] = MaskRCNNPredictor(layers[-1], layers[-1], num_classes + 1)
             factory = MaskRCNN if architecture == "maskrcnn" else FasterRCNN
             self.network = factory(
                 _resnet18_fpn(in_channels),
-                num_classes=num_classes + 1,
                 rpn_anchor_generator=_ShapeAnchors(anchor_shapes, levels=5),
+                **heads,
                 box_score_thresh=SCORE_THRESHOLD,
                 box_nms_thresh=NMS_IOU,
                 box_detections_per_img=DETECTIONS_PER_IMAGE,
@@ -309,10 +324,12 @@ class TorchvisionDetector(Detector):
 
 
 def _resnet18_fpn(in_channels: int) -> nn.Module:
-    """torchvision's ResNet-18 FPN (strides 4 to 64), every layer trainable, batch norm as when trained from scratch."""
+    """torchvision's ResNet-18 with a feature pyramid of TORCHVISION_FPN_CHANNELS (strides 4 to 64), every layer
+    trainable, batch norm as when trained from scratch."""
     trunk = resnet18(weights=None, norm_layer=nn.BatchNorm2d)
     trunk.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
-    return _resnet_fpn_extractor(trunk, trainable_layers=5)
+    stages = {f"layer{n}": str(n - 1) for n in range(1, 5)}
+    return TorchvisionFPN(trunk, stages, [64, 128, 256, 512], TORCHVISION_FPN_CHANNELS, LastLevelMaxPool())
 
 
 class _Stages(nn.Module):

@@ -193,6 +193,22 @@ def predict(settings: RunSettings, model: nn.Module, samples: Sequence[Sample]) 
     return probabilities
 
 
+@torch.no_grad()
+def outline(model: nn.Module, sample: Sample, min_score: float) -> np.ndarray:
+    """An instance-segmenting detector's lesions scoring at least ``min_score`` as a class map (uint8: 0 background,
+    k + 1 class k) on the sample's grid, each where its mask's probability is at least 0.5, the higher scores drawn
+    over the lower."""
+    device = next(model.parameters()).device
+    model.eval()
+    found = model(torch.from_numpy(sample.image)[None].to(device))[0]
+    labels = np.zeros(sample.image.shape[1:], dtype=np.uint8)
+    order = torch.argsort(found["scores"])  # ascending: the best drawn last
+    for k in order.tolist():
+        if float(found["scores"][k]) >= min_score:
+            labels[(found["masks"][k] >= 0.5).cpu().numpy()] = int(found["labels"][k]) + 1
+    return labels
+
+
 class LocalSession:
     """One process, one device: checkpoints as ``checkpoint-<epoch>.pt`` files in ``directory`` (the latest kept)."""
 
@@ -269,8 +285,11 @@ class _TrainingSamples(Dataset[tuple[torch.Tensor, Any]]):
         sample = self.samples[index]
         image = torch.from_numpy(sample.image)
         if self.box_patches is not None:
-            found = self.box_patches(image, sample.target, sample_seed(self.seed, self.epoch, index))
-            return torch.stack([patch for patch, _ in found]), [torch.from_numpy(boxes) for _, boxes in found]
+            instances = None if sample.instances is None else torch.from_numpy(sample.instances.astype(np.int32))
+            seed = sample_seed(self.seed, self.epoch, index)
+            found = self.box_patches(image, sample.target, seed, instances)
+            stacked = torch.stack([patch for patch, _, _ in found])
+            return stacked, [(torch.from_numpy(boxes), masks) for _, boxes, masks in found]
         target = torch.from_numpy(np.asarray(sample.target))
         if self.patches is None:
             image, _ = self.augment(image, None, sample_seed(self.seed, self.epoch, index))
@@ -287,16 +306,22 @@ def _patch_batch(items: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.
     return torch.cat([images for images, _ in items]), torch.cat([masks for _, masks in items])
 
 
-def _box_batch(items: list[tuple[torch.Tensor, list[torch.Tensor]]]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    return torch.cat([images for images, _ in items]), [boxes for _, patches in items for boxes in patches]
+BoxedPatch = tuple[torch.Tensor, torch.Tensor | None]  # a patch's (N, 2d + 1) boxes and classes, and their masks
 
 
-def _detection_targets(boxes: Sequence[torch.Tensor], device: torch.device) -> list[dict[str, torch.Tensor]]:
-    """(N, 2d + 1) boxes and classes as the detectors take them."""
+def _box_batch(items: list[tuple[torch.Tensor, list[BoxedPatch]]]) -> tuple[torch.Tensor, list[BoxedPatch]]:
+    return torch.cat([images for images, _ in items]), [boxed for _, patches in items for boxed in patches]
+
+
+def _detection_targets(patches: Sequence[BoxedPatch], device: torch.device) -> list[dict[str, torch.Tensor]]:
+    """(N, 2d + 1) boxes and classes, and the lesions' masks (Mask R-CNN), as the detectors take them."""
     targets = []
-    for found in boxes:
-        corners = found.shape[1] - 1
-        targets.append({"boxes": found[:, :corners].float().to(device), "labels": found[:, corners].long().to(device)})
+    for boxes, masks in patches:
+        corners = boxes.shape[1] - 1
+        target = {"boxes": boxes[:, :corners].float().to(device), "labels": boxes[:, corners].long().to(device)}
+        if masks is not None:
+            target["masks"] = masks.to(device)
+        targets.append(target)
     return targets
 
 

@@ -40,6 +40,7 @@ class Sample:
     image: NDArray[np.float32]
     target: NDArray[Any]
     spacing: tuple[float, ...] = ()  # mm per voxel in array order (z, y, x): distances in mm (HD95, surface Dice)
+    instances: NDArray[np.uint16] | None = None  # Mask R-CNN: lesion k (row k - 1 of target) where the map is k
 
 
 def samples_from_volume(
@@ -64,9 +65,10 @@ def samples_from_volume(
     original = _with_dims(image, settings.spatial_dims, case_id, "image")
     pixels, image = prepared(original, settings, case_id)
     labels: NDArray[Any] | None = None
+    native: sitk.Image | None = None  # the mask on its own grid
     if mask is not None:
-        mask = _onto(_with_dims(mask, settings.spatial_dims, case_id, "mask"), image)
-        labels = sitk.GetArrayFromImage(mask)
+        native = _with_dims(mask, settings.spatial_dims, case_id, "mask")
+        labels = sitk.GetArrayFromImage(_onto(native, image))
     spacing = tuple(float(side) for side in reversed(image.GetSpacing()))
     fill = pixels.reshape(pixels.shape[0], -1).min(axis=1)
     size = p.shape
@@ -75,10 +77,25 @@ def samples_from_volume(
             raise InvalidArgument(f"case {case_id} has no mask to train segmentation on", reason="MISSING_MASK")
         return [Sample(case_id, *_padded(pixels, labels, size, fill, case_id), spacing)]
     if settings.task == "detection":
+        outlined = settings.architecture in INSTANCE_SEGMENTATION
+        if outlined and labels is None:
+            raise InvalidArgument(
+                f"case {case_id}: {settings.architecture} learns lesion outlines: it needs lesion masks",
+                reason="NEEDS_LESION_MASKS",
+            )
         if boxes:
             target = _regridded(boxes, original, image)
-        elif labels is not None:
-            target = _boxes_of(_lesions(labels), settings.spatial_dims)
+        elif native is not None:
+            # Lesions are told apart on the mask's own grid: resampling can cut a thin spicule off its lesion.
+            lesions, found = _instances(sitk.GetArrayFromImage(native), settings.spatial_dims)
+            dims = settings.spatial_dims
+            target = np.concatenate([regrid_boxes(found[:, : 2 * dims], native, image), found[:, 2 * dims :]], axis=1)
+            instances = None
+            if outlined:
+                on_grid = sitk.GetImageFromArray(lesions)
+                on_grid.CopyInformation(native)
+                instances = sitk.GetArrayFromImage(_onto(on_grid, image)).astype(np.uint16)
+            return [Sample(case_id, pixels, target, spacing, instances)]
         else:
             target = np.zeros((0, 2 * settings.spatial_dims + 1), dtype=np.float32)
         return [Sample(case_id, pixels, target, spacing)]
@@ -258,13 +275,22 @@ def regrid_boxes(corners: NDArray[Any], source: sitk.Image, target: sitk.Image) 
     return moved
 
 
-def _boxes_of(lesions: Sequence[tuple[int, tuple[slice, ...]]], dims: int) -> NDArray[np.float32]:
-    """Lesions (mask value, array-order bounding box) as (N, 2d + 1) boxes (index order) and classes (value - 1)."""
-    rows = [
-        [*(extent.start for extent in reversed(box)), *(extent.stop for extent in reversed(box)), value - 1]
-        for value, box in lesions
-    ]
-    return np.asarray(rows, dtype=np.float32).reshape(len(rows), 2 * dims + 1)
+def _instances(labels: NDArray[Any], dims: int) -> tuple[NDArray[np.uint16], NDArray[np.float32]]:
+    """Each connected lesion (full connectivity, per class value) numbered from 1 in a map, and its box (index
+    order) and class (value - 1) in that row of an (N, 2d + 1) array."""
+    structure = np.ones((3,) * labels.ndim, dtype=bool)
+    instances = np.zeros(labels.shape, dtype=np.uint16)
+    rows: list[list[int]] = []
+    for value in np.unique(labels):
+        if value <= 0:
+            continue
+        components, _ = ndimage.label(labels == value, structure=structure)
+        for n, box in enumerate(ndimage.find_objects(components), start=1):
+            if box is None:
+                continue
+            instances[components == n] = len(rows) + 1
+            rows.append([*(e.start for e in reversed(box)), *(e.stop for e in reversed(box)), int(value) - 1])
+    return instances, np.asarray(rows, dtype=np.float32).reshape(len(rows), 2 * dims + 1)
 
 
 def _target(label: Label) -> NDArray[Any]:
@@ -274,6 +300,7 @@ def _target(label: Label) -> NDArray[Any]:
 
 
 DETECTION_PATCH = {2: 512, 3: 96}  # the default patch side before the boxes and images have their say
+INSTANCE_SEGMENTATION = ("maskrcnn",)  # detectors that also outline each lesion: their samples carry instance maps
 
 
 def with_box_defaults(settings: RunSettings, samples: Sequence[Sample]) -> RunSettings:
@@ -309,6 +336,8 @@ def samples_to_bytes(samples: Sequence[Sample]) -> bytes:
         arrays[f"image_{n}"] = sample.image
         arrays[f"target_{n}"] = sample.target
         arrays[f"spacing_{n}"] = np.asarray(sample.spacing, dtype=np.float64)
+        if sample.instances is not None:
+            arrays[f"instances_{n}"] = sample.instances
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
@@ -318,6 +347,12 @@ def samples_from_bytes(blob: bytes) -> list[Sample]:
     with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
         ids = [str(i) for i in archive["ids"]]
         return [
-            Sample(i, archive[f"image_{n}"], archive[f"target_{n}"], tuple(float(v) for v in archive[f"spacing_{n}"]))
+            Sample(
+                i,
+                archive[f"image_{n}"],
+                archive[f"target_{n}"],
+                tuple(float(v) for v in archive[f"spacing_{n}"]),
+                archive.get(f"instances_{n}"),
+            )
             for n, i in enumerate(ids)
         ]

@@ -203,6 +203,7 @@ class RunSettings(_Settings):
             "task": self.task,
             "spatial_dims": self.spatial_dims,
             "preprocessing": p.model_dump(mode="json", include=decisive_settings),
+            **({"instances": True} if self.architecture == "maskrcnn" else {}),  # samples with lesion outlines
         }
         return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
 
