@@ -2,7 +2,8 @@
 
 A 3D nodule classifier trains on two Ray Train workers; one worker is killed mid-run and the run finishes from its
 last checkpoint; the best epoch is registered as a model version with its dataset version, exported to ONNX and
-promoted. A 3D segmentation run is cancelled and resumed, and its resumption takes the samples from the cache.
+promoted. A 3D segmentation run is cancelled and resumed, and its resumption takes the samples from the cache. A 3D
+RetinaNet learns the lesions' boxes from their masks, is tested by FROC, and pre-labels a detection project's cases.
 """
 
 from __future__ import annotations
@@ -322,6 +323,8 @@ def test_a_detector_learns_boxes_from_lesion_masks_is_tested_by_froc_and_pre_lab
     version = platform.gateway.get(f"/api/v1/models/{name}/versions/{number}").json()
     assert version["tags"]["task"] == "detection" and len(json.loads(version["tags"]["anchor_shapes"])) >= 1
     assert 0.0 <= version["metrics"]["val_cpm"] <= 1.0
+    onnx = platform.gateway.get(f"/api/v1/models/{name}/versions/{number}/export", params={"format": "onnx"})
+    assert onnx.status_code == 409 and onnx.json()["error"]["reason"] == "EXPORT_UNSUPPORTED", onnx.text
 
     # The predictions table: each validation lesion found or missed (with the score that found it), and each false
     # positive.

@@ -1,11 +1,11 @@
-"""The zoo's detectors: losses and detections, the box convention, anchors, settings, and learning on nodules.
+"""The zoo's detectors: losses and detections, the box convention, anchors and settings.
 
-Boxes are corners in index order (x0, y0[, z0], x1, y1[, z1]) with x the last array axis; see `detectors`.
+Boxes are corners in index order (x0, y0[, z0], x1, y1[, z1]) with x the last array axis; see `detectors`. That
+they learn is test_detection_learning's.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,6 @@ from torch.nn.parallel import DistributedDataParallel
 from torchvision.ops import box_iou
 
 from radscholar_core.errors import InvalidArgument
-from radscholar_training.domain.detection_metrics import froc, iou
 from radscholar_training.domain.detectors import (
     DETECTIONS_PER_IMAGE,
     Detector,
@@ -28,7 +27,6 @@ from radscholar_training.domain.detectors import (
 )
 from radscholar_training.domain.networks import build_network, check_network
 from radscholar_training.domain.zoo import ZOO, Task
-from services.training.tests.nodules import nodule_cases
 
 CASES = [
     pytest.param(a.id, dims, id=f"{a.id}-{dims}d") for a in ZOO if a.task is Task.DETECTION for dims in a.spatial_dims
@@ -296,56 +294,3 @@ def test_build_detector_refuses_anchors_of_other_dimensions() -> None:
 
 
 # --- learning ------------------------------------------------------------------------------------------------------
-
-
-def nodule_volumes(seed: int, count: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Phantom nodules (32^3, 1 mm) windowed to [0, 1], each shifted anywhere that keeps the nodule inside."""
-    volumes = []
-    for case in nodule_cases(seed, count):
-        image = np.clip((case.image + 1000.0) / 1400.0, 0.0, 1.0).astype(np.float32)
-        inside = np.nonzero(case.mask)
-        low = np.array([axis.min() for axis in inside])
-        high = np.array([axis.max() + 1 for axis in inside])
-        shift = np.array([int(rng.integers(-lo, 32 - hi + 1)) for lo, hi in zip(low, high, strict=True)])
-        image = np.roll(image, tuple(shift), axis=(0, 1, 2))
-        low, high = low + shift, high + shift
-        volumes.append((image, np.array([[*low[::-1], *high[::-1]]], dtype=np.float32)))  # index order
-    return volumes
-
-
-def test_retinanet_learns_phantom_nodules() -> None:
-    """The platform's default detection configuration finds held-out nodules at <= 2 false positives a volume."""
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    training, held_out = nodule_volumes(1, 32, rng), nodule_volumes(2, 16, rng)
-    sizes = np.concatenate([boxes[:, 3:] - boxes[:, :3] for _, boxes in training])
-    detector = build_detector("retinanet", 3, 1, 1, (32, 32, 32), anchor_shapes_from_boxes(sizes))
-    epochs, batch_size = 8, 4
-    optimiser = torch.optim.Adam(detector.parameters(), lr=2e-3)
-    steps = epochs * -(-len(training) // batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=steps, pct_start=0.2)
-    began = time.perf_counter()
-    for _ in range(epochs):
-        detector.train()
-        order = rng.permutation(len(training))
-        for start in range(0, len(order), batch_size):
-            batch = [training[i] for i in order[start : start + batch_size]]
-            images = torch.from_numpy(np.stack([image for image, _ in batch]))[:, None]
-            targets = [
-                {"boxes": torch.from_numpy(boxes), "labels": torch.zeros(1, dtype=torch.long)} for _, boxes in batch
-            ]
-            losses = detector(images, targets)
-            assert isinstance(losses, dict)
-            optimiser.zero_grad()
-            sum(losses.values()).backward()  # type: ignore[union-attr]
-            optimiser.step()
-            schedule.step()
-    scans = []
-    for image, boxes in held_out:
-        found = detections(detector, torch.from_numpy(image)[None, None])[0]
-        scans.append((found["boxes"].numpy(), found["scores"].numpy(), boxes))
-    curve = froc(scans)
-    print(f"trained in {time.perf_counter() - began:.1f} s; sensitivity at FPs/volume {curve['sensitivity_at']}")
-    assert curve["sensitivity_at"]["2"] >= 0.8
-    best = [iou(found[:1], truth)[0, 0] for found, _, truth in scans if len(found)]
-    assert np.median(best) > 0.3

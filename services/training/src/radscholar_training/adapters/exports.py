@@ -44,6 +44,12 @@ class ModelExports:
 
     def _compiled(self, name: str, version: int, form: str) -> bytes:
         tags = self._tracking.version(name, version).tags
+        if tags.get("task") == "detection":
+            raise FailedPrecondition(
+                f"{name} version {version} is a detector: its output is a list of boxes, which TorchScript and ONNX "
+                "exports do not carry here; export it as an MLflow model",
+                reason="EXPORT_UNSUPPORTED",
+            )
         missing = sorted({"architecture", "spatial_dims", "in_channels", "out_channels", "patch_size"} - set(tags))
         if missing:  # registered outside the platform: its network cannot be rebuilt
             raise FailedPrecondition(
