@@ -341,6 +341,11 @@ def test_a_detector_learns_boxes_from_lesion_masks_is_tested_by_froc_and_pre_lab
     )
     assert tested.status_code == 201, tested.text
     evaluation_id = tested.json()["job"]["id"]
+    elsewhere = platform.gateway.post(
+        f"/api/v1/models/{name}/versions/{number}/tests",
+        json={"dataset_id": nodules.dataset["id"], "series_instance_uids": ["1.2.3.4"]},
+    )
+    assert elsewhere.status_code == 422 and elsewhere.json()["error"]["reason"] == "UNKNOWN_SERIES", elsewhere.text
     succeeded(platform, evaluation_id)
     evaluation = platform.gateway.get(f"/api/v1/models/evaluations/{evaluation_id}").json()
     report = evaluation["report"]["report"]

@@ -3427,6 +3427,9 @@ def models_test(
     ] = None,
     job_id: Annotated[str, typer.Option("--job-id", help="an id of your choosing (also the evaluation's)")] = "",
     sites: Annotated[list[str] | None, typer.Option("--site", help="only this site's cases (repeat for more)")] = None,
+    series: Annotated[
+        list[str] | None, typer.Option("--series", help="only the case of this series (repeat for more)")
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="a folder for the report, plots and predictions")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow the test with a progress bar")] = True,
     url: Url = None,
@@ -3443,6 +3446,7 @@ def models_test(
             threshold=threshold,
             job_id=job_id,
             sites=sites or [],
+            series=series or [],
         )
         job = started["job"]
         console.print(

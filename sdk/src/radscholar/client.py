@@ -1532,15 +1532,18 @@ class Client:
         threshold: float | None = None,
         job_id: str = "",
         sites: Sequence[str] = (),
+        series: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """Tests a model version on a split of a dataset version (only ``sites``' cases when given), as a job (follow
-        it with :meth:`wait_for_training_job`; its id is the evaluation's). Returns {job, cases}."""
+        """Tests a model version on a split of a dataset version (only ``sites``' cases, and only the cases of
+        ``series``, when given), as a job (follow it with :meth:`wait_for_training_job`; its id is the evaluation's).
+        Returns {job, cases}."""
         body = {
             "dataset_id": dataset_id,
             "split": split,
             "threshold": threshold,
             "job_id": job_id,
             "sites": list(sites),
+            "series_instance_uids": list(series),
         }
         return self._request(  # type: ignore[no-any-return]
             "POST", f"{_model_path(name, version)}/tests", json=body, timeout=UPLOAD_TIMEOUT

@@ -99,7 +99,7 @@ def test_a_plan_round_trips_and_the_cache_key_follows_its_inputs() -> None:
     assert resume_id("run", 2) == "run.r2" and len(resume_id("x" * 64, 12)) <= 64
 
 
-def test_a_test_takes_a_split_of_some_sites_with_the_models_classes() -> None:
+def test_a_test_takes_a_split_of_some_sites_or_series_with_the_models_classes() -> None:
     found = [
         Case(f"c{n}", f"p{n}", site, split, f"1.{n}", label=n % 2)
         for n, (site, split) in enumerate([("a", "test"), ("b", "test"), ("b", "train"), ("a", "validation")])
@@ -107,6 +107,10 @@ def test_a_test_takes_a_split_of_some_sites_with_the_models_classes() -> None:
     assert [c.case_id for c in cases_to_test("test", CLASSES, CLASSES, found)] == ["c0", "c1"]
     assert [c.case_id for c in cases_to_test("all", CLASSES, CLASSES, found, ["b"])] == ["c1", "c2"]
     assert {c.split for c in cases_to_test("all", CLASSES, CLASSES, found)} == {"test", "train", "validation"}
+    assert [c.case_id for c in cases_to_test("all", CLASSES, CLASSES, found, (), ["1.3", "1.0"])] == ["c0", "c3"]
+    with pytest.raises(InvalidArgument) as elsewhere:
+        cases_to_test("all", CLASSES, CLASSES, found, (), ["1.0", "9.9"])
+    assert elsewhere.value.reason == "UNKNOWN_SERIES" and elsewhere.value.details["series_instance_uid"] == "9.9"
     for split, classes, sites, reason in (
         ("test", ("benign", "other"), (), "CLASSES_MISMATCH"),
         ("validation", CLASSES, ("b",), "EMPTY_SPLIT"),

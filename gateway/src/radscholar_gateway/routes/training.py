@@ -448,6 +448,9 @@ class NewTest(BaseModel):
     )
     job_id: str = Field("", pattern=JOB_ID, description="an id of your choosing; also the evaluation's id")
     sites: list[str] = Field(default_factory=list, description="only these sites' cases (external validation)")
+    series_instance_uids: list[str] = Field(
+        default_factory=list, description="only the cases of these series (of the dataset version); empty: all"
+    )
 
 
 class StartedTest(BaseModel):
@@ -473,7 +476,13 @@ async def test_model_version(
     name: str, version: int, body: NewTest, request: Request, training: Training
 ) -> StartedTest:
     message = pb.TestModelVersionRequest(
-        name=name, version=version, dataset_id=body.dataset_id, split=body.split, job_id=body.job_id, sites=body.sites
+        name=name,
+        version=version,
+        dataset_id=body.dataset_id,
+        split=body.split,
+        job_id=body.job_id,
+        sites=body.sites,
+        series_instance_uids=body.series_instance_uids,
     )
     if body.threshold is not None:
         message.threshold = body.threshold

@@ -411,7 +411,14 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):
         dataset = await self._datasets.version(request.dataset_id)
         cases = labeled_cases(run.task, run.spatial_dims, settings.preprocessing.crop, dataset.labels, dataset.cases)
         split = request.split or "test"
-        cases = tested_cases(split, dataset.labels.class_names, run.class_names, cases, list(request.sites))
+        cases = tested_cases(
+            split,
+            dataset.labels.class_names,
+            run.class_names,
+            cases,
+            list(request.sites),
+            list(request.series_instance_uids),
+        )
         cache = cache_prefix(dataset.dataset_hash, settings.preprocessing_key(), dataset.labels.class_names)
         splits = sorted({case.split for case in cases})
         if not await asyncio.to_thread(self._jobs.cached, [split_key(cache, s) for s in splits]):

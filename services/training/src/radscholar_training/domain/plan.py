@@ -223,10 +223,11 @@ def tested_cases(
     model_classes: Sequence[str],
     cases: Sequence[Case],
     sites: Sequence[str] = (),
+    series: Sequence[str] = (),
 ) -> list[Case]:
-    """The cases of ``split`` ("all": every split) and of ``sites`` (empty: all), each in its own split (so the
-    samples cache of the dataset version serves tests and training alike); refused when the dataset version's classes
-    are not the model's or no case is left."""
+    """The cases of ``split`` ("all": every split), of ``sites`` and of ``series`` (empty: all), each in its own split
+    (so the samples cache of the dataset version serves tests and training alike); refused when the dataset version's
+    classes are not the model's, a series is not the dataset version's, or no case is left."""
     if split not in TEST_SPLITS:
         raise InvalidArgument(f"split must be one of {', '.join(TEST_SPLITS)}, not {split!r}", reason="INVALID_SPLIT")
     if tuple(class_names) != tuple(model_classes):
@@ -234,7 +235,20 @@ def tested_cases(
             f"the dataset version's classes {list(class_names)} are not the model's {list(model_classes)}",
             reason="CLASSES_MISMATCH",
         )
-    chosen = [case for case in cases if split in ("all", case.split) and (not sites or case.site in sites)]
+    unknown = sorted(set(series) - {case.series_instance_uid for case in cases})
+    if unknown:
+        raise InvalidArgument(
+            f"{len(unknown)} series are not labeled cases of the dataset version, e.g. {unknown[0]}",
+            reason="UNKNOWN_SERIES",
+            details={"series_instance_uid": unknown[0]},
+        )
+    chosen = [
+        case
+        for case in cases
+        if split in ("all", case.split)
+        and (not sites or case.site in sites)
+        and (not series or case.series_instance_uid in series)
+    ]
     if not chosen:
         where = f" at {', '.join(sites)}" if sites else ""
         raise InvalidArgument(

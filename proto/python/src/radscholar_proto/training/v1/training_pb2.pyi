@@ -404,7 +404,7 @@ class ImportWeightsResponse(_message.Message):
     def __init__(self, weights_key: _Optional[str] = ..., tensors: _Optional[int] = ...) -> None: ...
 
 class TestModelVersionRequest(_message.Message):
-    __slots__ = ("name", "version", "dataset_id", "split", "threshold", "job_id", "sites")
+    __slots__ = ("name", "version", "dataset_id", "split", "threshold", "job_id", "sites", "series_instance_uids")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -412,6 +412,7 @@ class TestModelVersionRequest(_message.Message):
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     SITES_FIELD_NUMBER: _ClassVar[int]
+    SERIES_INSTANCE_UIDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     dataset_id: str
@@ -419,7 +420,8 @@ class TestModelVersionRequest(_message.Message):
     threshold: float
     job_id: str
     sites: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., dataset_id: _Optional[str] = ..., split: _Optional[str] = ..., threshold: _Optional[float] = ..., job_id: _Optional[str] = ..., sites: _Optional[_Iterable[str]] = ...) -> None: ...
+    series_instance_uids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., dataset_id: _Optional[str] = ..., split: _Optional[str] = ..., threshold: _Optional[float] = ..., job_id: _Optional[str] = ..., sites: _Optional[_Iterable[str]] = ..., series_instance_uids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TestModelVersionResponse(_message.Message):
     __slots__ = ("job", "cases")
