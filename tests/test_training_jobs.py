@@ -228,6 +228,35 @@ def test_a_segmentation_run_is_cancelled_then_resumed_from_its_checkpoint_and_th
     again = platform.gateway.post(f"/api/v1/training/runs/{run_id}/resume")
     assert again.status_code == 409 and again.json()["error"]["reason"] == "RUN_SUCCEEDED", again.text
 
+    # A batch over two studies; each series' mask becomes an annotator's draft in a segmentation project.
+    items = nodules.dataset["manifest"]["items"][:2]
+    classes = [{"name": "benign", "color": "#2ca02c"}, {"name": "malignant", "color": "#d62728"}]
+    project = {"name": f"Masks {run_id}", "modality": "CT", "task_type": "SEGMENTATION", "dimensionality": "3D"}
+    created = platform.gateway.post("/api/v1/projects", json={**project, "label_schema": {"classes": classes}})
+    assert created.status_code == 201, created.text
+    pid = created.json()["id"]
+    studies = {"study_instance_uids": [item["study_instance_uid"] for item in items]}
+    assert platform.gateway.post(f"/api/v1/projects/{pid}/cases", json=studies).status_code == 200
+    annotator, token = platform.user(["annotator"], {pid: "annotator"})
+    batch = platform.gateway.post(
+        f"/api/v1/models/{name}/versions/1/batch-predictions",
+        json={"series_instance_uids": [item["series_instance_uids"][0] for item in items]},
+    )
+    assert batch.status_code == 201, batch.text
+    succeeded(platform, batch.json()["job"]["id"])
+    written = platform.gateway.post(
+        f"/api/v1/models/batch-predictions/{batch.json()['job']['id']}/prelabels",
+        json={"project_id": pid, "annotator_id": annotator["id"]},
+    )
+    assert written.status_code == 200, written.text
+    assert written.json()["cases"] == 2 and written.json()["source"] == f"model:{name}/1"
+    with platform.client(token) as client:
+        task = client.get(f"/api/v1/projects/{pid}/tasks/next").json()
+        [draft] = client.get(f"/api/v1/tasks/{task['id']}/annotation/versions").json()["versions"]
+        assert draft["source"] == f"model:{name}/1" and not draft["submitted"]
+        [mask] = draft["masks"]
+        assert mask["series_instance_uid"] == task["case"]["series"][0]["series_instance_uid"]
+
 
 def test_a_run_that_does_not_fit_its_dataset_version_is_refused_before_any_compute(
     platform: Platform, nodules: LesionDataset

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from radscholar_labeling.domain.exchange import (
     coco,
     read_boxes_json,
     read_classes_csv,
+    read_masks_zip,
     read_rtstruct,
 )
 from radscholar_labeling.domain.masks import Geometry, geometry_of
@@ -572,3 +574,39 @@ def test_rtstruct_mapped_roi_needs_closed_planar_contours(source: list[Dataset])
         "INVALID_RTSTRUCT",
         "ROI 'GTV' contour 1 is POINT; only CLOSED_PLANAR contours enclose voxels",
     )
+
+
+def zipped(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_masks_are_read_from_a_zip_of_nifti_named_by_study_and_series_as_the_export_names_them() -> None:
+    found = read_masks_zip(
+        zipped(
+            {
+                "1.2.3/1.2.3.4.nii.gz": b"first",
+                "1.2.3/1.2.3.5/rita.nii.gz": b"second",  # the export's layout: <study>/<series>/<annotator>
+                "9.8/9.8.7.nii": b"third",
+                "README.txt": b"ignored",
+            }
+        ),
+        SCHEMA,
+    )
+    assert found == [
+        ImportedLabel("1.2.3", masks=(("1.2.3.4", b"first"), ("1.2.3.5", b"second"))),
+        ImportedLabel("9.8", masks=(("9.8.7", b"third"),)),
+    ]
+    for data, entry in (
+        (zipped({"a/b/c/d.nii.gz": b"x"}), "a/b/c/d.nii.gz"),
+        (zipped({"s/1.nii.gz": b"x", "s/1/other.nii.gz": b"y"}), "s/1/other.nii.gz"),
+    ):
+        with pytest.raises(InvalidArgument) as refused:
+            read_masks_zip(data, SCHEMA)
+        assert refused.value.reason == "INVALID_ZIP" and refused.value.details["entry"] == entry
+    with pytest.raises(InvalidArgument) as not_zip:
+        read_masks_zip(b"not a zip", SCHEMA)
+    assert not_zip.value.reason == "INVALID_ZIP"

@@ -619,13 +619,17 @@ class Imported(BaseModel):
 
 @router.post(
     "/projects/{project_id}/labels/imports",
-    summary="Import class labels (CSV) or boxes (JSON) of many cases into an annotator's tasks, as new versions",
+    summary="Import class labels (CSV), boxes (JSON) or masks (zip of NIfTI) of many cases into an annotator's tasks, "
+    "as new versions",
 )
 async def import_labels(
     project_id: str,
     request: Request,
     labeling: Labeling,
-    format: Annotated[Literal["csv", "json"], Query(description="csv: class labels; json: boxes")],
+    format: Annotated[
+        Literal["csv", "json", "nifti"],
+        Query(description="csv: class labels; json: boxes; nifti: a zip of <study>/<series>.nii.gz label maps"),
+    ],
     annotator_id: Annotated[str, Query(description="whose tasks get the labels; default: yours")] = "",
     submit: Annotated[bool, Query(description="submit the new versions for review (else drafts)")] = False,
     source: Annotated[str, Query(description="'person', or 'model:<name>/<version>' for pre-labels")] = "person",

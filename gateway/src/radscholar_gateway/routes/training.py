@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import json
+import zipfile
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response, UploadFile
@@ -625,7 +626,7 @@ class StartedBatchPrediction(BaseModel):
 
 class NewPrelabels(BaseModel):
     project_id: str = Field(
-        min_length=1, description="a classification (classifier) or detection (detector) project holding the studies"
+        min_length=1, description="a project of the model's task (classes, boxes or masks) holding the studies"
     )
     annotator_id: str = Field("", description="whose tasks get the pre-labels (default: yours)")
     submit: bool = Field(False, description="submit them for review (default: drafts the annotator corrects)")
@@ -679,7 +680,7 @@ async def batch_predictions(job_id: str, request: Request, training: Training) -
 
 @models_router.post(
     "/batch-predictions/{job_id}/prelabels",
-    summary="Write a batch prediction's classes or boxes into a project's tasks as the model's pre-labels",
+    summary="Write a batch prediction's classes, boxes or masks into a project's tasks as the model's pre-labels",
 )
 async def write_prelabels(
     job_id: str, body: NewPrelabels, request: Request, training: Training, labeling: Labeling
@@ -690,14 +691,17 @@ async def write_prelabels(
         found = json.loads(await asyncio.to_thread(objects.get, result["boxes_json"]))["boxes"]
         kept = [box for box in found if box["score"] >= body.min_score]
         labels, fmt = json.dumps({"boxes": kept}).encode(), "json"
-    elif result.get("task") == "classification":
+    elif result.get("task") in ("segmentation", "classification"):
         table = await asyncio.to_thread(objects.get, result["predictions_csv"])
-        rows = csv.DictReader(io.StringIO(table.decode()))
-        text = "study_instance_uid,class\n" + "".join(f"{row['study_instance_uid']},{row['class']}\n" for row in rows)
-        labels, fmt = text.encode(), "csv"
+        rows = list(csv.DictReader(io.StringIO(table.decode())))
+        if result["task"] == "segmentation":  # each series' mask, in labeling's NIfTI zip
+            labels, fmt = await asyncio.to_thread(_masks_zip, objects, rows), "nifti"
+        else:
+            text = "".join(f"{row['study_instance_uid']},{row['class']}\n" for row in rows)
+            labels, fmt = f"study_instance_uid,class\n{text}".encode(), "csv"
     else:
         raise FailedPrecondition(
-            "pre-labels are written from a classifier's classes or a detector's boxes", reason="PRELABELS_NEED_CLASSES"
+            f"a batch prediction of a {result.get('task')} model gives no pre-labels", reason="PRELABELS_NEED_CLASSES"
         )
     source = f"model:{result['model_name']}/{result['model_version']}"
     async with staged(request, [io.BytesIO(labels)], "staging/imports") as (key,):
@@ -713,6 +717,17 @@ async def write_prelabels(
         )
     request.state.audit_details = {"project": body.project_id, "cases": str(answer.cases), "source": source}
     return Prelabels(cases=answer.cases, labels=answer.labels, source=source)
+
+
+def _masks_zip(objects: ObjectStore, rows: list[dict[str, str]]) -> bytes:
+    """A segmentation batch's masks as labeling imports them: <study>/<series>.nii.gz."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as out:  # NIfTI is gzipped
+        for row in rows:
+            out.writestr(
+                f"{row['study_instance_uid']}/{row['series_instance_uid']}.nii.gz", objects.get(row["mask_key"])
+            )
+    return archive.getvalue()
 
 
 router = APIRouter()

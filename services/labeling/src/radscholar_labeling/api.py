@@ -253,7 +253,7 @@ class LabelingServicer(labeling_pb2_grpc.LabelingServiceServicer):
         self._work = work
         self._masks = masks
         self._objects = objects
-        self._transfers = LabelTransfers(work, masks.images, objects)
+        self._transfers = LabelTransfers(work, masks, objects)
 
     async def CreateProject(
         self, request: pb.CreateProjectRequest, context: grpc.aio.ServicerContext

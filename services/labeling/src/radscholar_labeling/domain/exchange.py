@@ -1,4 +1,5 @@
-"""Labels in and out of the platform: class CSVs, box JSON, RTSTRUCT contours in; CSV, box JSON and COCO out.
+"""Labels in and out of the platform: class CSVs, box JSON, NIfTI masks (zip), RTSTRUCT contours in; CSV, box JSON and
+COCO out.
 
 Pure functions over bytes; saving what is read as a new annotation version (``check_content``) is the caller's.
 
@@ -25,6 +26,7 @@ import csv
 import io
 import json
 import math
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +64,7 @@ class ImportedLabel:
     study_instance_uid: str
     labels: tuple[ClassLabel, ...] = ()
     boxes: tuple[Box, ...] = ()
+    masks: tuple[tuple[str, bytes], ...] = ()  # (series UID, NIfTI label map of class positions)
 
 
 # --- class labels as CSV ---------------------------------------------------------------------------------
@@ -172,6 +175,53 @@ def _class_index(schema: LabelSchema, name: str, where: str, details: Mapping[st
         raise InvalidArgument(
             f"{where}: {error.message}", reason=error.reason, details={**error.details, **details}
         ) from error
+
+
+# --- masks as a zip of NIfTI label maps -----------------------------------------------------------------
+
+MAX_MASK_BYTES = 1 << 30  # a mask's NIfTI, as its zip entry says (a 512 x 512 x 1000 uint16 map is 0.5 GiB)
+
+
+def read_masks_zip(data: bytes, schema: LabelSchema) -> list[ImportedLabel]:
+    """Masks from a zip of NIfTI label maps (each voxel its class position, 0 outside), one per series, named
+    ``<study UID>/<series UID>.nii[.gz]`` or ``<study UID>/<series UID>/<any name>.nii[.gz]``, as the "nifti" export
+    writes them. Entries are only read, never extracted; other files (a folder's entry, a README) are ignored.
+    Problems are INVALID_ZIP, the message and ``details["entry"]`` naming the entry."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise InvalidArgument("not a zip file", reason="INVALID_ZIP") from None
+    studies: dict[str, list[tuple[str, bytes]]] = {}
+    with archive:
+        for entry in archive.infolist():
+            parts = entry.filename.split("/")
+            if entry.is_dir() or not parts[-1].endswith((".nii", ".nii.gz")):
+                continue
+            if len(parts) == 2:
+                study, series = parts[0], parts[1].removesuffix(".gz").removesuffix(".nii")
+            elif len(parts) == 3:
+                study, series = parts[0], parts[1]
+            else:
+                raise InvalidArgument(
+                    f"{entry.filename}: name a mask <study UID>/<series UID>.nii.gz",
+                    reason="INVALID_ZIP",
+                    details={"entry": entry.filename},
+                )
+            if entry.file_size > MAX_MASK_BYTES:
+                raise InvalidArgument(
+                    f"{entry.filename}: larger than {MAX_MASK_BYTES >> 20} MiB",
+                    reason="INVALID_ZIP",
+                    details={"entry": entry.filename},
+                )
+            given = studies.setdefault(study, [])
+            if any(uid == series for uid, _ in given):
+                raise InvalidArgument(
+                    f"{entry.filename}: a second mask of series {series}",
+                    reason="INVALID_ZIP",
+                    details={"entry": entry.filename},
+                )
+            given.append((series, archive.read(entry)))
+    return [ImportedLabel(study_instance_uid=uid, masks=tuple(masks)) for uid, masks in studies.items()]
 
 
 # --- boxes as JSON ---------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from radscholar_labeling.domain.exchange import (
     coco,
     read_boxes_json,
     read_classes_csv,
+    read_masks_zip,
 )
-from radscholar_labeling.domain.mask_store import SeriesImages
+from radscholar_labeling.domain.mask_store import MaskInput, MaskStore
 from radscholar_labeling.domain.masks import Geometry, geometry_of
 from radscholar_labeling.domain.projects import Dimensionality, Project
 from radscholar_labeling.domain.work import (
@@ -35,7 +36,7 @@ from radscholar_labeling.domain.work import (
     placed,
 )
 
-IMPORTS = {"csv": read_classes_csv, "json": read_boxes_json}
+IMPORTS = {"csv": read_classes_csv, "json": read_boxes_json, "nifti": read_masks_zip}
 EXPORTS = {  # format -> (media type, file suffix)
     "csv": ("text/csv", "csv"),
     "json": ("application/json", "json"),
@@ -58,20 +59,20 @@ class Work(Protocol):
 
 
 class LabelTransfers:
-    def __init__(self, work: Work, images: SeriesImages, objects: ObjectStore) -> None:
+    def __init__(self, work: Work, masks: MaskStore, objects: ObjectStore) -> None:
         self._work = work
-        self._images = images
+        self._masks = masks
+        self._images = masks.images
         self._objects = objects
 
     async def import_labels(
         self, project: Project, fmt: str, data: bytes, annotator_id: str, author_id: str, *, submit: bool, source: str
     ) -> tuple[int, int, int]:
-        """Every case's imported labels (CSV) or boxes (JSON) replace those of the annotator's latest version, the
-        rest of it kept; all are checked before any is saved. Returns (cases, labels, boxes)."""
+        """Every case's imported labels (CSV), boxes (JSON) or masks (NIfTI zip: each series' mask, the masks of
+        series not named kept) replace those of the annotator's latest version, the rest of it kept; every case is
+        checked, and its masks stored, before any version is saved. Returns (cases, labels, boxes)."""
         if fmt not in IMPORTS:
-            raise InvalidArgument(
-                f"format must be one of {', '.join(IMPORTS)} (masks go with a save)", reason="INVALID_FORMAT"
-            )
+            raise InvalidArgument(f"format must be one of {', '.join(IMPORTS)}", reason="INVALID_FORMAT")
         imported = await asyncio.to_thread(IMPORTS[fmt], data, project.label_schema)
         if not imported:
             raise InvalidArgument("the file holds no labels", reason="NOTHING_TO_IMPORT")
@@ -91,6 +92,10 @@ class LabelTransfers:
             content = latest.content if latest else AnnotationContent()
             if fmt == "csv":
                 content = dataclasses.replace(content, labels=given.labels)
+            elif fmt == "nifti":
+                inputs = [MaskInput(series_instance_uid=uid, nifti=nifti) for uid, nifti in given.masks]
+                masks = await self._masks.save(project, case, task.id, inputs, content.masks)
+                content = dataclasses.replace(content, masks=masks)
             else:
                 content = dataclasses.replace(content, boxes=await self._placed(project, case, given))
             check_content(content, project, case)
