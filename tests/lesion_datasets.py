@@ -46,11 +46,22 @@ def class_map(root: Path, series: dict[str, Any]) -> bytes:
     return gzip.compress(buffer.getvalue())
 
 
+KINDS = {"ct": ("CT", "3D"), "dx": ("DX", "2D")}  # phantom kind: the project's modality and dimensionality
+
+
 def lesion_dataset(
-    platform: Platform, out: Path, cases: int, seed: int, split: dict[str, Any], shape: tuple[int, ...] = (24, 64, 64)
+    platform: Platform,
+    out: Path,
+    cases: int,
+    seed: int,
+    split: dict[str, Any],
+    shape: tuple[int, ...] = (24, 64, 64),
+    kind: str = "ct",
 ) -> LesionDataset:
-    """``cases`` phantom CTs as a frozen dataset version of a lesion-segmentation project, split by ``split``."""
-    manifest = radscholar_phantoms.generate("ct", cases, 2, seed, out, shape=shape)
+    """``cases`` phantom CTs (or radiographs, ``kind`` "dx": a 2D project) as a frozen dataset version of a
+    lesion-segmentation project, split by ``split``."""
+    modality, dimensionality = KINDS[kind]
+    manifest = radscholar_phantoms.generate(kind, cases, 2, seed, out, shape=shape)
     assert manifest.root is not None
     root = manifest.root
     phantoms = json.loads((root / "manifest.json").read_text())["cases"]
@@ -62,10 +73,10 @@ def lesion_dataset(
     created = platform.gateway.post(
         "/api/v1/projects",
         json={
-            "name": f"Nodules {root.parent.name}-{root.name}",
-            "modality": "CT",
+            "name": f"Lesions {root.parent.name}-{root.name}",
+            "modality": modality,
             "task_type": "SEGMENTATION",
-            "dimensionality": "3D",
+            "dimensionality": dimensionality,
             "label_schema": {"classes": CLASSES, "level": "lesion"},
         },
     )

@@ -65,8 +65,16 @@ def log_text(job: dict[str, Any]) -> str:
     return "\n".join(line["message"] for line in job["log_lines"])
 
 
-def start(platform: Platform, dataset_id: str, task: str, settings: dict[str, Any], job_id: str) -> dict[str, Any]:
-    body = {"dataset_id": dataset_id, "task": task, "spatial_dims": 3, "settings": settings, "job_id": job_id}
+def start(
+    platform: Platform, dataset_id: str, task: str, settings: dict[str, Any], job_id: str, spatial_dims: int = 3
+) -> dict[str, Any]:
+    body = {
+        "dataset_id": dataset_id,
+        "task": task,
+        "spatial_dims": spatial_dims,
+        "settings": settings,
+        "job_id": job_id,
+    }
     started = platform.gateway.post("/api/v1/training/jobs", json=body)
     assert started.status_code == 201, started.text
     return started.json()  # type: ignore[no-any-return]
@@ -436,3 +444,37 @@ def test_a_detector_learns_boxes_from_lesion_masks_is_tested_by_froc_and_pre_lab
         corrected = client.put(f"/api/v1/tasks/{task['id']}/annotation", json=edit)
         assert corrected.status_code == 200, corrected.text
         assert corrected.json()["source"] == "person" and len(corrected.json()["boxes"]) == 1
+
+
+def test_a_mask_rcnn_outlines_lesions_on_radiographs_is_tested_by_froc_and_dice_and_writes_a_seg(
+    platform: Platform, ray_head: str, tmp_path: Path
+) -> None:
+    split = {"train": 0.5, "validation": 0.5, "test": 0.0, "seed": 3}
+    radiographs = lesion_dataset(platform, tmp_path / "dx", 6, 17, split, shape=(256, 256), kind="dx")
+    settings = {
+        "architecture": "maskrcnn",
+        "epochs": 1,
+        "batch_size": 2,
+        "preprocessing": {"normalisation": "zscore", "size": [128, 128], "samples_per_volume": 1},
+    }
+    run_id = f"lesion-outliner-{tmp_path.name}"[:64]
+    started = start(platform, radiographs.dataset["id"], "DETECTION", settings, run_id, spatial_dims=2)
+    assert started["settings"]["architecture"] == "maskrcnn"
+    name = succeeded(platform, run_id)["job"]["result"]["model_name"]
+
+    tested = platform.gateway.post(
+        f"/api/v1/models/{name}/versions/1/tests", json={"dataset_id": radiographs.dataset["id"], "split": "all"}
+    )
+    assert tested.status_code == 201, tested.text
+    evaluation_id = tested.json()["job"]["id"]
+    succeeded(platform, evaluation_id)
+    evaluation = platform.gateway.get(f"/api/v1/models/evaluations/{evaluation_id}").json()
+    assert {"froc", "dice-box"} <= set(evaluation["plots"])
+    assert "outlines" in evaluation["report"]["report"] and "cpm" in evaluation["report"]["headline"]
+
+    series = radiographs.cases[0]["series"][0]["series_instance_uid"]
+    with admin(platform) as client:
+        found = client.predict(name, 1, series, dicom=True, out=tmp_path / "predicted")
+    assert all(len(box["min"]) == 2 for box in found["detections"])
+    seg = pydicom.dcmread(tmp_path / "predicted" / "seg.dcm")
+    assert seg.Modality == "SEG" and seg.ReferencedSeriesSequence[0].SeriesInstanceUID == series

@@ -13,7 +13,13 @@ import torch
 from radscholar_core.errors import InvalidArgument
 from radscholar_training.domain.augment import BoxPatchSampler
 from radscholar_training.domain.plan import LabeledBox
-from radscholar_training.domain.preprocess import Sample, regrid_boxes, samples_from_volume, with_box_defaults
+from radscholar_training.domain.preprocess import (
+    Sample,
+    class_map,
+    regrid_boxes,
+    samples_from_volume,
+    with_box_defaults,
+)
 from radscholar_training.domain.settings import RunSettings, parse_settings
 
 
@@ -146,6 +152,7 @@ def test_mask_rcnn_samples_carry_each_lesions_outline_into_its_patches() -> None
     assert settings.preprocessing_key() != detection(2, preprocessing={"normalisation": "none"}).preprocessing_key()
     [sample] = samples_from_volume("c", image, mask, None, settings)
     assert sample.instances is not None and int(sample.instances.max()) == 3
+    np.testing.assert_array_equal(class_map(sample), labels)  # the outlines with their classes, as the mask had them
     for k, box in enumerate(sample.target, start=1):  # lesion k's outline lies in its box
         rows, columns = np.nonzero(sample.instances == k)
         assert (columns.min(), rows.min(), columns.max() + 1, rows.max() + 1) == tuple(box[:4])

@@ -11,7 +11,7 @@ import pytest
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_training.domain import detection_metrics
-from radscholar_training.domain.evaluation import detection_report, draw, headline, plot_names
+from radscholar_training.domain.evaluation import detection_report, draw, headline, plot_names, segmentation_report
 
 NAMES = ["nodule", "mass"]
 CUBE = [0, 0, 0, 10, 10, 10]
@@ -323,3 +323,17 @@ def test_froc_plot_of_a_report_read_back_from_json_is_a_png() -> None:
     with pytest.raises(InvalidArgument) as raised:
         draw("roc", report)
     assert raised.value.reason == "UNKNOWN_PLOT"
+
+
+def test_an_instance_segmenters_report_adds_its_outlines_dice_to_the_headline_and_plots() -> None:
+    truth = np.zeros((8, 8), dtype=np.uint8)
+    truth[2:5, 2:5] = 1
+    predicted = truth.copy()
+    predicted[4, 2:5] = 0  # two thirds of the lesion
+    boxes = np.array([[2.0, 2.0, 5.0, 5.0]])
+    report = detection_report([(boxes, np.array([0.9]), np.array([0]))], [(boxes, np.array([0]))], ["nodule"], ["c"])
+    report["outlines"] = segmentation_report([predicted], [truth], [(1.0, 1.0)], ["nodule"], ["c"])
+    assert plot_names(report) == ("froc", "dice-box")
+    assert draw("dice-box", report).startswith(b"\x89PNG")
+    found = headline(report)
+    assert found["dice_nodule"] == pytest.approx(2 * 6 / (6 + 9)) and found["cpm"] == 1.0

@@ -18,9 +18,9 @@ from radscholar_core.errors import DomainError
 from radscholar_core.job_driver import done, objects_from_environment, report, say
 from radscholar_training.adapters.tracking import Tracking
 from radscholar_training.domain import evaluation as reports
-from radscholar_training.domain.loop import predict
+from radscholar_training.domain.loop import outline, predict
 from radscholar_training.domain.plan import Evaluation, evaluation_prefix, outcome_key, split_key
-from radscholar_training.domain.preprocess import Sample, samples_from_bytes
+from radscholar_training.domain.preprocess import INSTANCE_SEGMENTATION, Sample, class_map, samples_from_bytes
 from radscholar_training.run import (
     MLFLOW_ENV,
     csv_bytes,
@@ -82,6 +82,15 @@ def main(key: str) -> int:
             [sample.spacing[::-1] for sample in samples],
             settings.detection.iou_threshold,
         )
+        if settings.architecture in INSTANCE_SEGMENTATION:  # and how well it outlines what it finds
+            found["outlines"] = reports.segmentation_report(
+                [outline(network, sample, reports.DETECTION_OPERATING_THRESHOLD) for sample in samples],
+                [class_map(sample) for sample in samples],
+                [sample.spacing for sample in samples],
+                plan.class_names,
+                [sample.id for sample in samples],
+                sites,
+            )
         rows = [
             {**row, **lesion}
             for row, sample, p in zip(rows, samples, predictions, strict=True)

@@ -845,6 +845,8 @@ def plot_names(report: Mapping[str, Any]) -> tuple[str, ...]:
     """The plots ``draw`` makes of this report."""
     if report.get("task") == "classification" and report.get("kind") != "binary":
         return ("roc", "confusion-matrix")
+    if report.get("task") == "detection" and "outlines" in report:  # an instance segmenter's: Dice of its outlines
+        return (*PLOTS["detection"], *PLOTS["segmentation"])
     return PLOTS.get(str(report.get("task")), ())
 
 
@@ -868,7 +870,7 @@ def draw(name: str, report: Mapping[str, Any]) -> bytes:
         case "froc":
             figure = _froc_figure(report)
         case _:
-            figure = _dice_boxes(report)
+            figure = _dice_boxes(report.get("outlines", report))
     return plots.render(figure).png
 
 
@@ -952,8 +954,9 @@ def _froc_figure(report: Mapping[str, Any]) -> Any:
 
 def headline(report: Mapping[str, Any]) -> dict[str, float]:
     """The few numbers a results table shows first: AUC with its interval and the operating point (binary), macro
-    AUC (more classes), mean Dice and HD95 per class (segmentation), CPM, sensitivity at 1, 2 and 4 FPs per scan
-    (all lesions) and mAP at IoU 0.1 and 0.5 (detection); None values left out."""
+    AUC (more classes), mean Dice and HD95 per class (segmentation, and an instance segmenter's outlines), CPM,
+    sensitivity at 1, 2 and 4 FPs per scan (all lesions) and mAP at IoU 0.1 and 0.5 (detection); None values left
+    out."""
     found: dict[str, Any] = {}
     if report["task"] == "detection":
         overall = report["froc"]["all_lesions"]
@@ -962,17 +965,17 @@ def headline(report: Mapping[str, Any]) -> dict[str, float]:
             found[f"sensitivity_at_{rate}fp"] = overall["sensitivity_at"][rate]
         for threshold, value in report["map"]["map"].items():
             found[f"map_iou{round(float(threshold) * 100)}"] = value
-    elif report["task"] == "segmentation":
-        for entry in report["summary"]:
+    if report["task"] == "segmentation" or "outlines" in report:  # a segmenter's, or an instance segmenter's
+        for entry in report.get("outlines", report)["summary"]:
             for metric in ("dice", "hd95_mm", "surface_dice"):
                 found[f"{metric}_{entry['class']}"] = entry[metric]["mean"]
-    elif "auc" in report and isinstance(report["auc"], Mapping):
+    if report["task"] == "classification" and isinstance(report.get("auc"), Mapping):
         found.update(
             {"auc": report["auc"]["value"], "auc_low": report["auc"]["low"], "auc_high": report["auc"]["high"]}
         )
         for metric in ("sensitivity", "specificity", "ppv", "npv", "accuracy"):
             found[metric] = report[metric]["value"]
         found["threshold"] = report["threshold"]
-    else:
+    elif report["task"] == "classification":
         found["macro_auc"] = report.get("macro_auc")
     return {name: float(value) for name, value in found.items() if isinstance(value, int | float)}

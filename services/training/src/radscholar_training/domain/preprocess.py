@@ -329,6 +329,14 @@ def with_box_defaults(settings: RunSettings, samples: Sequence[Sample]) -> RunSe
     return settings.model_copy(update=changes)
 
 
+def class_map(sample: Sample) -> NDArray[np.uint8]:
+    """An instance-segmentation sample's lesions as a class map (0 background, k + 1 class k)."""
+    if sample.instances is None:
+        raise InvalidArgument(f"sample {sample.id} has no lesion outlines", reason="NEEDS_LESION_MASKS")
+    classes = sample.target[:, -1].astype(np.int64) + 1
+    return np.concatenate([[0], classes]).astype(np.uint8)[sample.instances]
+
+
 def samples_to_bytes(samples: Sequence[Sample]) -> bytes:
     """Samples as one ``.npz`` blob (no pickle): the cached form of a case's preprocessing."""
     arrays: dict[str, NDArray[Any]] = {"ids": np.array([s.id for s in samples], dtype=np.str_)}

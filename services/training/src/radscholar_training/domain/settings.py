@@ -218,8 +218,6 @@ def defaults(task: str, spatial_dims: int) -> dict[str, Any]:
             "architecture": "retinanet" if spatial_dims == 3 else "fasterrcnn",
             "epochs": 100,
             "batch_size": 2,
-            "optimizer": {"name": "sgd", "learning_rate": 1e-2},
-            "schedule": {"warmup_epochs": 1},
             "early_stopping": {"metric": "val_cpm"},
             "preprocessing": {"size": [], "samples_per_volume": 2, "positive_fraction": 0.7},
             "augmentation": {"flip": {"axes": list(range(spatial_dims))}},
