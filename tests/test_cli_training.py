@@ -52,7 +52,7 @@ REFUSED = {
     "settings not an object": ([*START, "--settings", "{list}"], "must hold a JSON object"),
     "watch a validation": ([*START, "--validate-only", "--watch"], "leave out --watch"),
     "four dimensions": (["train", "start", "--dataset", "d", "--task", "classification", "--dims", "4"], "--dims"),
-    "detection": (["train", "defaults", "--task", "detection", "--dims", "3"], "detection"),
+    "an unknown task": (["train", "defaults", "--task", "regression", "--dims", "3"], "regression"),
     "watch nothing": (["train", "status", "--watch"], "name the job to watch"),
     "compare one": (["models", "compare", "m:1"], "two or more"),
     "compare without version": (["models", "compare", "m:1", "m"], "NAME:VERSION"),

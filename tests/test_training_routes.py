@@ -50,7 +50,12 @@ def test_default_settings_per_task_and_dimensionality(platform: Platform) -> Non
     assert segmentation["architecture"] == "unet" and segmentation["preprocessing"]["size"] == [256, 256]
     assert segmentation["augmentation"]["flip"]["axes"] == [0, 1]
 
-    assert_error(platform.gateway.get(defaults, params={"task": "DETECTION", "spatial_dims": 3}), 422, "INVALID_TASK")
+    detection = platform.gateway.get(defaults, params={"task": "DETECTION", "spatial_dims": 3}).json()["settings"]
+    assert detection["architecture"] == "retinanet" and detection["loss"] == "detector"
+    assert detection["preprocessing"]["size"] == [] and detection["detection"]["anchor_shapes"] == []  # from boxes
+    assert detection["early_stopping"]["metric"] == "val_cpm"
+    flat = platform.gateway.get(defaults, params={"task": "DETECTION", "spatial_dims": 2}).json()["settings"]
+    assert flat["architecture"] == "fasterrcnn"
     wrong_dims = platform.gateway.get(defaults, params={"task": "CLASSIFICATION", "spatial_dims": 4})
     assert_error(wrong_dims, 422, "INVALID_SPATIAL_DIMS")
     assert_error(platform.gateway.get(defaults, params={"spatial_dims": 3}), 422, "INVALID_REQUEST")
