@@ -230,6 +230,7 @@ def running_platform(orthanc: Orthanc, data_dir: Path) -> Iterator[Platform]:
         orthanc_dicomweb_url=f"{orthanc.url}/dicom-web",
         orthanc_username=orthanc.username,
         orthanc_password=orthanc.password,
+        access_token_minutes=24 * 60,  # the admin client's token lasts the whole session (the suite runs > 15 min)
     )
     try:
         with served(create_app(settings)) as url, httpx.Client(base_url=url, timeout=60) as anonymous:
