@@ -6,7 +6,8 @@ Generates CT phantoms with ground-truth lesion masks (whole cases, at least --re
 as NIfTI, and measures in one run, on the same regions:
 
 1. Per region, pyradiomics directly vs the service: `RadiomicsFeatureExtractor(settings).execute(image, mask,
-   label)` in this process against `Client.extract_features` (upload of image and mask, staging, gRPC, the same
+   label)` in this process (both ways without pyradiomics' diagnostics_* entries, which the platform neither
+   returns nor computes) against `Client.extract_features` (upload of image and mask, staging, gRPC, the same
    pyradiomics call, the answer), the paths taking turns, the median of --repeat runs per region kept. Goal:
    service overhead at most 10 % per region.
 2. The batch: sequential pyradiomics over every region (one after another, in this process) against the platform's
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform as host
 import shutil
@@ -45,6 +47,7 @@ from radscholar_localstack.ray_head import running_ray_head
 from radscholar_localstack.scratch_orthanc import running_orthanc
 from radscholar_radiomics.domain.settings import presets
 
+logging.getLogger("radiomics").setLevel(logging.WARNING)  # as in the service: no INFO line per feature class
 OVERHEAD_GOAL = 0.10
 BATCH_SPEEDUP_GOAL = 1.7
 
@@ -106,6 +109,14 @@ def make_regions(out: Path, count: int, seed: int) -> list[Region]:
     return regions  # whole cases: a batch extracts every lesion of each mask
 
 
+def pyradiomics(params: dict[str, object]) -> RadiomicsFeatureExtractor:
+    """pyradiomics as the service runs it: without the diagnostics_* entries (image hashes and the like), which
+    the platform neither returns nor computes, so that both ways do the same work."""
+    extractor = RadiomicsFeatureExtractor(params)
+    extractor.addProvenance(False)
+    return extractor
+
+
 def timed_median(run: object, repeat: int) -> tuple[float, dict[str, float]]:
     seconds, values = [], {}
     for _ in range(repeat):
@@ -122,8 +133,8 @@ def measure(regions: Sequence[Region], settings_yaml: str, preset: str, client: 
     for index, region in enumerate(regions, start=1):
 
         def direct(region: Region = region) -> dict[str, float]:
-            answer = RadiomicsFeatureExtractor(params).execute(str(region.image), str(region.mask), label=region.label)
-            return {k: float(v) for k, v in answer.items() if not k.startswith("diagnostics_")}
+            answer = pyradiomics(params).execute(str(region.image), str(region.mask), label=region.label)
+            return {k: float(v) for k, v in answer.items()}
 
         def service(region: Region = region) -> dict[str, float]:
             answer = client.extract_features(region.image, region.mask, preset=preset, label=region.label)
@@ -161,9 +172,9 @@ def measure_batch(
     sequential: dict[tuple[str, int], dict[str, float]] = {}
     started = time.perf_counter()
     for region in regions:
-        answer = RadiomicsFeatureExtractor(params).execute(str(region.image), str(region.mask), label=region.label)
+        answer = pyradiomics(params).execute(str(region.image), str(region.mask), label=region.label)
         key = (region.image.name.removesuffix(".nii.gz"), region.label)
-        sequential[key] = {k: float(v) for k, v in answer.items() if not k.startswith("diagnostics_")}
+        sequential[key] = {k: float(v) for k, v in answer.items()}
     sequential_seconds = time.perf_counter() - started
     print(f"  sequential pyradiomics: {len(regions)} regions in {sequential_seconds:.1f} s", flush=True)
     pairs = list(dict.fromkeys((region.image, region.mask) for region in regions))

@@ -32,7 +32,7 @@ async def staged(request: Request, files: list[BinaryIO], folder: str) -> AsyncI
     def stage() -> None:
         for file in files:
             keys.append(f"{folder}/{uuid.uuid4().hex}")
-            objects.put(keys[-1], file)
+            objects.put(keys[-1], file, durable=False)  # lives for this request only
 
     def unstage() -> None:
         for key in keys:

@@ -105,6 +105,18 @@ def test_overwrite_replaces_content_and_etag(store: ObjectStore) -> None:
     assert store.stat("feature_tables/t1.parquet").size == 12
 
 
+def test_an_object_for_one_request_reads_back_like_any_other(store: ObjectStore) -> None:
+    store.put("staging/u1", b"durable first")  # its metadata must not describe what replaces it
+
+    put = store.put("staging/u1", io.BytesIO(b"scratch bytes"), durable=False)
+
+    assert store.get("staging/u1") == b"scratch bytes"
+    assert store.stat("staging/u1").etag == put.etag
+    assert store.stat("staging/u1").size == 13
+    store.delete("staging/u1")
+    assert not store.exists("staging/u1")
+
+
 def test_large_file_roundtrip_streams_in_parts(store: ObjectStore, large_file: Path, tmp_path: Path) -> None:
     info = store.put_file("series/ct.zip", large_file)
     downloaded = tmp_path / "down" / "ct.zip"

@@ -145,7 +145,14 @@ async def extract_features(
             ),
             timeout=request.app.state.settings.upload_timeout_seconds,
         )
-    return to_model(Extraction, answer)
+    return Extraction(  # field by field: thousands of features through MessageToDict cost more than the request
+        features=[
+            Feature(name=f.name, value=f.value, ibsi_name=f.ibsi_name, ibsi_code=f.ibsi_code) for f in answer.features
+        ],
+        settings_hash=answer.settings_hash,
+        pyradiomics_version=answer.pyradiomics_version,
+        seconds=answer.seconds,
+    )
 
 
 @router.get("/ibsi-report", summary="The IBSI digital phantom's features against the IBSI reference values")

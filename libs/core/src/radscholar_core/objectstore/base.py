@@ -37,8 +37,13 @@ class ObjectInfo:
 class ObjectStore(Protocol):
     """Blobs addressed by slash-separated keys. Writes are atomic: readers see the old or the new object."""
 
-    def put(self, key: str, data: bytes | BinaryIO, content_type: str = DEFAULT_CONTENT_TYPE) -> ObjectInfo:
-        """Stores ``data`` (bytes, or a binary stream read to its end) under ``key``, replacing any object."""
+    def put(
+        self, key: str, data: bytes | BinaryIO, content_type: str = DEFAULT_CONTENT_TYPE, *, durable: bool = True
+    ) -> ObjectInfo:
+        """Stores ``data`` (bytes, or a binary stream read to its end) under ``key``, replacing any object.
+
+        ``durable=False`` is for objects that live for one request (staged uploads): a store may then skip
+        what only protects an object across a crash (the filesystem store's fsync and metadata file)."""
         ...
 
     def put_file(self, key: str, path: Path | str, content_type: str | None = None) -> ObjectInfo:

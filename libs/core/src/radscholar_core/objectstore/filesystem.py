@@ -45,9 +45,11 @@ class FilesystemObjectStore:
         for folder in (self._data, self._meta, self._tmp):
             folder.mkdir(parents=True, exist_ok=True)
 
-    def put(self, key: str, data: bytes | BinaryIO, content_type: str = DEFAULT_CONTENT_TYPE) -> ObjectInfo:
+    def put(
+        self, key: str, data: bytes | BinaryIO, content_type: str = DEFAULT_CONTENT_TYPE, *, durable: bool = True
+    ) -> ObjectInfo:
         chunks = [data] if isinstance(data, bytes) else _chunks(data)
-        return self._write(validate_key(key), chunks, content_type)
+        return self._write(validate_key(key), chunks, content_type, durable=durable)
 
     def put_file(self, key: str, path: Path | str, content_type: str | None = None) -> ObjectInfo:
         validate_key(key)
@@ -123,7 +125,8 @@ class FilesystemObjectStore:
     def _path(self, key: str) -> Path:
         return self._data / validate_key(key)
 
-    def _write(self, key: str, chunks: Iterable[bytes], content_type: str) -> ObjectInfo:
+    def _write(self, key: str, chunks: Iterable[bytes], content_type: str, *, durable: bool = True) -> ObjectInfo:
+        """Without ``durable``: no fsync and no metadata file (``stat`` then recomputes it from the bytes)."""
         digest = hashlib.sha256()
         with _temp_file(self._tmp) as temp:
             with temp.open("wb") as sink:
@@ -131,10 +134,12 @@ class FilesystemObjectStore:
                     sink.write(chunk)
                     digest.update(chunk)
                 sink.flush()
-                os.fsync(sink.fileno())
+                if durable:
+                    os.fsync(sink.fileno())
                 file_stat = os.fstat(sink.fileno())
             sha256 = digest.hexdigest()
-            self._write_meta(key, {"sha256": sha256, "content_type": content_type, **_identity(file_stat)})
+            if durable:  # else an older object's metadata names another inode, so stat ignores it
+                self._write_meta(key, {"sha256": sha256, "content_type": content_type, **_identity(file_stat)})
             self._install(temp, self._data / key, key)
         return ObjectInfo(key, file_stat.st_size, sha256, content_type, _modified(file_stat))
 

@@ -58,8 +58,10 @@ class S3ObjectStore:
         self._region = region
         self._ensure_bucket()
 
-    def put(self, key: str, data: bytes | BinaryIO, content_type: str = DEFAULT_CONTENT_TYPE) -> ObjectInfo:
-        validate_key(key)
+    def put(
+        self, key: str, data: bytes | BinaryIO, content_type: str = DEFAULT_CONTENT_TYPE, *, durable: bool = True
+    ) -> ObjectInfo:
+        validate_key(key)  # every S3 write is durable
         stream: BinaryIO
         if isinstance(data, bytes):
             stream, length, part_size = io.BytesIO(data), len(data), 0

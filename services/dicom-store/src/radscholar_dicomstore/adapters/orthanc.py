@@ -44,7 +44,8 @@ async def _call(request: Awaitable[T]) -> T:
 def _unavailable(exc: httpx.HTTPStatusError | httpx.TransportError) -> Unavailable:
     if isinstance(exc, httpx.HTTPStatusError):
         return Unavailable(f"the DICOM server answered {exc.response.status_code}", reason="DICOM_SERVER_ERROR")
-    return Unavailable(f"the DICOM server cannot be reached: {exc}", reason="DICOM_SERVER_UNREACHABLE")
+    problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__  # httpx's timeouts say nothing
+    return Unavailable(f"the DICOM server cannot be reached ({problem})", reason="DICOM_SERVER_UNREACHABLE")
 
 
 def orthanc_instance_id(instance: CheckedInstance) -> str:

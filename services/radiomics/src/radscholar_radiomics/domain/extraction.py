@@ -17,8 +17,8 @@ Extraction is blocking (seconds per region): servers run it in a thread or a Ray
 
 from __future__ import annotations
 
-import copy
 import itertools
+import logging
 import re
 import tempfile
 from pathlib import Path
@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import radiomics
 import SimpleITK as sitk
-from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_radiomics.domain.settings import ExtractionSettings
@@ -36,6 +35,8 @@ from radscholar_radiomics.domain.settings import ExtractionSettings
 # much, as with pyradiomics' geometryTolerance (which overrides it). SimpleITK's own default, 1e-6, refuses a NIfTI
 # mask (float32 affine) on its DICOM series; 1e-3 of a voxel is geometrically nothing.
 DEFAULT_GEOMETRY_TOLERANCE = 1e-3
+
+logging.getLogger("radiomics").setLevel(logging.WARNING)  # its INFO lines trace each feature class of each region
 
 IMAGE_FORMATS = {".nii.gz": "NiftiImageIO", ".nii": "NiftiImageIO", ".nrrd": "NrrdImageIO"}
 
@@ -78,7 +79,8 @@ def extract(image: sitk.Image, mask: sitk.Image, settings: ExtractionSettings, *
         # of a NIfTI affine against a DICOM series: give pyradiomics the image's grid exactly.
         mask = sitk.Image(mask)
         mask.CopyInformation(image)
-    extractor = RadiomicsFeatureExtractor(copy.deepcopy(settings.params))
+    extractor = settings.extractor()
+    extractor.addProvenance(False)  # its diagnostics_* entries are dropped below: not computed (image hashes, ~10 %)
     tolerances = (
         sitk.ProcessObject.GetGlobalDefaultCoordinateTolerance(),
         sitk.ProcessObject.GetGlobalDefaultDirectionTolerance(),
@@ -128,6 +130,7 @@ def _check_region(image: sitk.Image, mask: sitk.Image, setting: dict[str, Any], 
             details={"dimension": f"image {image.GetDimension()}, mask {mask.GetDimension()}"},
         )
     labels = sitk.LabelShapeStatisticsImageFilter()
+    labels.ComputePerimeterOff()  # only labels, boxes and voxel counts are needed: the perimeter is most of the cost
     labels.Execute(_label_map(mask, setting))
     present = sorted(int(value) for value in labels.GetLabels())
     if not present:

@@ -299,7 +299,7 @@ def _phantom_settings(weighting_norm: str | None, force_2d: bool) -> dict[str, A
     if force_2d:
         setting["force2Ddimension"] = 0  # in-plane neighbours within each axial slice, as IBSI's 2.5D
     params["setting"] = setting
-    return validate_settings(yaml.safe_dump(params)).params
+    return copy.deepcopy(validate_settings(yaml.safe_dump(params)).params)
 
 
 @cache

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -81,16 +82,25 @@ class ExtractionSettings:
     settings_hash: str
     image_types: list[str]
     feature_classes: list[str]
+    checked_by: RadiomicsFeatureExtractor = field(repr=False, compare=False)  # the extractor built from params
+
+    def extractor(self) -> RadiomicsFeatureExtractor:
+        """A fresh pyradiomics extractor of these settings: a copy of the one that checked them, the same state
+        that ``RadiomicsFeatureExtractor(params)`` builds without checking the schema again (tens of ms)."""
+        return copy.deepcopy(self.checked_by)
 
 
 def _schema_problems(error: SchemaError) -> list[str]:
     return re.findall(r"- (.+?)\.(?:: Path: '/')?$", str(error.msg), re.MULTILINE) or [str(error.msg)]
 
 
+@lru_cache(maxsize=256)
 def validate_settings(settings_yaml: str) -> ExtractionSettings:
     """Parse and check a pyradiomics parameter file; INVALID_ARGUMENT names each bad setting.
 
-    The one way to settings that extraction accepts, for the built-in presets and users' own alike.
+    The one way to settings that extraction accepts, for the built-in presets and users' own alike. Checking
+    builds an extractor (tens of milliseconds), so the answer is kept per text: its ``params`` are shared, and
+    whoever hands them to pyradiomics gives it a copy.
     """
     try:
         params = yaml.safe_load(settings_yaml)
@@ -119,4 +129,5 @@ def validate_settings(settings_yaml: str) -> ExtractionSettings:
         settings_hash=hashlib.sha256(canonical.encode()).hexdigest(),
         image_types=sorted(extractor.enabledImagetypes),
         feature_classes=sorted(extractor.enabledFeatures),
+        checked_by=extractor,
     )
