@@ -61,12 +61,15 @@ class Authenticator:
     memberships: Memberships
 
     async def principal(self, credential: str) -> Principal:
+        return await asyncio.to_thread(self._principal, credential)  # every request: its lookups in one thread hop
+
+    def _principal(self, credential: str) -> Principal:
         if credential.startswith(API_KEY_PREFIX):
-            key, user = await asyncio.to_thread(self.api_keys.authenticate, credential)
+            key, user = self.api_keys.authenticate(credential)
             expires, via = key.expires_at, "api_key"
         else:
-            claims = await asyncio.to_thread(self.tokens.verify_access, credential)
-            user = await asyncio.to_thread(self.accounts.get_user, claims.user_id)
+            claims = self.tokens.verify_access(credential)
+            user = self.accounts.get_user(claims.user_id)
             expires, via = claims.expires_at, "password"
-        projects = await asyncio.to_thread(self.memberships.of_user, user.id)
+        projects = self.memberships.of_user(user.id)
         return Principal(user, via, expires, {k: str(v) for k, v in projects.items()}, credential)

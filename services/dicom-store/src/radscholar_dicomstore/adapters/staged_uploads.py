@@ -26,11 +26,16 @@ class StagedUploads:
         for key, _ in files:
             validate_key(key)
         with tempfile.TemporaryDirectory(prefix="rs-upload-") as folder:
-            local = []
-            for index, (key, name) in enumerate(files):
-                path = await asyncio.to_thread(self._objects.local_path, key)  # read in place when on this disk
-                if path is None:
-                    path = Path(folder) / f"{index:06d}"
-                    await asyncio.to_thread(self._objects.get_file, key, path)
-                local.append((path, name))
+
+            def local_files() -> list[tuple[Path, str]]:
+                local = []
+                for index, (key, name) in enumerate(files):
+                    path = self._objects.local_path(key)  # read in place when on this disk
+                    if path is None:
+                        path = Path(folder) / f"{index:06d}"
+                        self._objects.get_file(key, path)
+                    local.append((path, name))
+                return local
+
+            local = await asyncio.to_thread(local_files)  # one thread hop for the whole request
             return await self._ingestion.ingest(local, site=site, project_id=project_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import zipfile
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
@@ -25,6 +26,7 @@ from radscholar_dicomstore.domain.ingest import (
 # Stores checked instances: for each, STORED, ALREADY_PRESENT, or a Rejection when the DICOM server refuses it.
 StoreInstances = Callable[[Sequence[CheckedInstance]], Awaitable[list[IngestStatus | Rejection]]]
 Outcome = IngestStatus | Rejection
+CHECK_COUNT, CHECK_BYTES = 16, 16 << 20  # files checked per thread hop, at most
 
 
 def checked_instances(
@@ -40,6 +42,20 @@ def checked_instances(
                 yield entry
             else:
                 yield check_instance(entry.data, name=entry.name, max_bytes=max_instance_bytes)
+
+
+def _next_chunk(
+    instances: Iterator[CheckedInstance | Rejection], count: int = CHECK_COUNT, size: int = CHECK_BYTES
+) -> list[CheckedInstance | Rejection]:
+    """The next checks, up to `count` instances or `size` bytes: one thread hop for several small files."""
+    chunk: list[CheckedInstance | Rejection] = []
+    held = 0
+    for checked in instances:
+        chunk.append(checked)
+        held += 0 if isinstance(checked, Rejection) else checked.size
+        if len(chunk) >= count or held >= size:
+            break
+    return chunk
 
 
 class StoreBatches:
@@ -157,18 +173,18 @@ class Ingestion:
         batches = StoreBatches(self._store, count=self._batch_count, size=self._batch_bytes, parallel=self._parallel)
         # In the order received: a rejection, or an instance (without its bytes) and the future of its outcome.
         lines: list[Rejection | tuple[CheckedInstance, asyncio.Future[Outcome]]] = []
+        instances = itertools.chain.from_iterable(
+            checked_instances(path, name, max_instance_bytes=self._max_instance_bytes, limits=self._limits)
+            for path, name in files
+        )
         try:
-            for path, name in files:
-                instances = checked_instances(
-                    path, name, max_instance_bytes=self._max_instance_bytes, limits=self._limits
-                )
-                while (checked := await asyncio.to_thread(next, instances, None)) is not None:
-                    if not isinstance(checked, Rejection):
-                        checked = await prepare(checked)
-                    if isinstance(checked, Rejection):
-                        lines.append(checked)
+            while chunk := await asyncio.to_thread(_next_chunk, instances):
+                for checked in chunk:
+                    prepared = checked if isinstance(checked, Rejection) else await prepare(checked)
+                    if isinstance(prepared, Rejection):
+                        lines.append(prepared)
                     else:
-                        lines.append((replace(checked, data=b""), await batches.add(checked)))
+                        lines.append((replace(prepared, data=b""), await batches.add(prepared)))
         finally:
             await batches.finish()  # nothing is left being stored behind an error
         for line in lines:
