@@ -129,7 +129,8 @@ def timed_median(run: object, repeat: int) -> tuple[float, dict[str, float]]:
 
 
 def measure(regions: Sequence[Region], settings_yaml: str, preset: str, client: Client, repeat: int) -> Result:
-    extractor = pyradiomics(yaml.safe_load(settings_yaml))  # built once, as the service checks settings once
+    params = yaml.safe_load(settings_yaml)
+    extractor = pyradiomics(params)  # built once, as the service checks settings once
     direct_total = service_total = 0.0
     identical, features = True, 0
     for index, region in enumerate(regions, start=1):
@@ -154,7 +155,6 @@ def measure(regions: Sequence[Region], settings_yaml: str, preset: str, client: 
             flush=True,
         )
     overhead = service_total / direct_total - 1
-    params = yaml.safe_load(settings_yaml)
     building, _ = timed_median(lambda: pyradiomics(params), 5)
     return Result(
         regions=len(regions),
