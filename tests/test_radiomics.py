@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import radscholar_phantoms
 from radscholar import ApiError, Client
 from radscholar.cli import app
+from radscholar_gateway.routes.radiomics import Extraction
 from radscholar_radiomics.domain.stability import icc
 from tests.conftest import Platform
 
@@ -53,6 +54,7 @@ def test_one_region_equals_pyradiomics(platform: Platform, nodule: tuple[Path, P
     got = {f["name"]: f["value"] for f in result["features"]}
     assert got == expected  # the same floats, not approximately
     assert len(got) > 100 and len(result["settings_hash"]) == 64 and result["pyradiomics_version"]
+    assert Extraction.model_validate(result).model_dump() == result  # the answer is the documented model, exactly
     ibsi = {f["name"]: f["ibsi_code"] for f in result["features"]}
     assert ibsi["original_glcm_ClusterTendency"] and ibsi["original_firstorder_Mean"]
 

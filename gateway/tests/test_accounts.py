@@ -340,7 +340,7 @@ def test_access_tokens_carry_who_and_what(tokens: Tokens, alice: User, clock: Fa
     assert payload["iat"] == int(clock.now.timestamp())
     assert jwt.get_unverified_header(pair.access_token)["alg"] == "HS256"
     claims = tokens.verify_access(pair.access_token)
-    assert (claims.user_id, claims.username, claims.roles, claims.via) == (
+    assert (claims.user.id, claims.user.username, claims.user.roles, claims.via) == (
         alice.id,
         "alice",
         {Role.RESEARCHER},
@@ -469,7 +469,7 @@ def test_deactivated_users_tokens_stop_working_at_once(tokens: Tokens, accounts:
 def test_verified_claims_carry_the_current_roles(tokens: Tokens, accounts: Accounts, alice: User) -> None:
     pair = tokens.issue(alice, "password")
     accounts.set_roles(alice.id, [Role.ANNOTATOR])
-    assert tokens.verify_access(pair.access_token).roles == {Role.ANNOTATOR}
+    assert tokens.verify_access(pair.access_token).user.roles == {Role.ANNOTATOR}
 
 
 # --- API keys

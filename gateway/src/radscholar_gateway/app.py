@@ -65,9 +65,7 @@ def build_access_control(settings: Settings) -> AccessControl:
         refresh_ttl=timedelta(days=settings.refresh_token_days),
     )
     keys, memberships = ApiKeys(sessions), Memberships(sessions)
-    return AccessControl(
-        users, tokens, keys, memberships, AuditLog(sessions), Authenticator(users, tokens, keys, memberships)
-    )
+    return AccessControl(users, tokens, keys, memberships, AuditLog(sessions), Authenticator(tokens, keys, memberships))
 
 
 def identity_signer(settings: Settings) -> IdentitySigner:

@@ -14,6 +14,7 @@ from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 import radscholar_phantoms
 from radscholar_core.errors import InvalidArgument
+from radscholar_radiomics.domain import extraction
 from radscholar_radiomics.domain.extraction import extract, provenance, read_image
 from radscholar_radiomics.domain.settings import ExtractionSettings, presets, validate_settings
 
@@ -205,6 +206,44 @@ def test_read_image_round_trip(nodule: Nodule, tmp_path: Path, name: str) -> Non
     np.testing.assert_allclose(image.GetSpacing(), nodule.image.GetSpacing(), rtol=1e-6)
     np.testing.assert_allclose(image.GetOrigin(), nodule.image.GetOrigin(), atol=1e-4)
     np.testing.assert_allclose(image.GetDirection(), nodule.image.GetDirection(), atol=1e-6)
+
+
+def same_image(read: sitk.Image, expected: sitk.Image) -> None:
+    """Voxel for voxel and the geometry to the last bit: what ITK itself reads from the file."""
+    np.testing.assert_array_equal(sitk.GetArrayViewFromImage(read), sitk.GetArrayViewFromImage(expected))
+    assert (read.GetSpacing(), read.GetOrigin(), read.GetDirection()) == (
+        expected.GetSpacing(),
+        expected.GetOrigin(),
+        expected.GetDirection(),
+    )
+
+
+@pytest.mark.parametrize("over_limit", [False, True])
+def test_a_gzipped_nifti_reads_exactly_as_itk_reads_it(
+    nodule: Nodule, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, over_limit: bool
+) -> None:
+    # Inflated by ISA-L, then read by ITK's NIfTI reader; over the limit, ITK reads the .nii.gz itself.
+    if over_limit:
+        monkeypatch.setattr(extraction, "INFLATED_LIMIT", 1000)
+    for picture, name in ((nodule.image, "ct.nii.gz"), (nodule.mask, "mask.nii.gz")):
+        path = tmp_path / name
+        sitk.WriteImage(picture, str(path), useCompression=True)
+        same_image(read_image(path.read_bytes(), name), sitk.ReadImage(str(path)))
+
+
+def test_a_gzipped_nifti_with_trailing_bytes_is_read_and_a_truncated_one_refused(
+    nodule: Nodule, tmp_path: Path
+) -> None:
+    path = tmp_path / "ct.nii.gz"
+    sitk.WriteImage(nodule.image, str(path), useCompression=True)
+    trailing = path.read_bytes() + b"\0" * 100  # zlib's gzread ignores what follows the last member, ISA-L does not
+    (tmp_path / "trailing.nii.gz").write_bytes(trailing)
+    same_image(read_image(trailing, "trailing.nii.gz"), sitk.ReadImage(str(tmp_path / "trailing.nii.gz")))
+    truncated = path.read_bytes()[: path.stat().st_size // 2]  # ITK would read it, the lost half zeros
+    with pytest.raises(InvalidArgument) as error:
+        read_image(truncated, "truncated.nii.gz")
+    assert error.value.reason == "INVALID_IMAGE"
+    assert "cannot read 'truncated.nii.gz' as Nifti: it is truncated" in error.value.message
 
 
 @pytest.mark.parametrize(

@@ -18,12 +18,12 @@ from radscholar_core.errors import Unauthenticated
 from radscholar_core.jobs import Clock, utc_now
 from radscholar_gateway.accounts.tables import RefreshTokenRow, RevokedAccessTokenRow, UserRow
 from radscholar_gateway.accounts.users import (
-    Role,
     User,
     Via,
     end_sessions,
     invalid_credentials,
     require_user_row,
+    user_from_row,
 )
 
 ISSUER = "radscholar"
@@ -42,11 +42,9 @@ class TokenPair:
 
 @dataclass(frozen=True)
 class AccessClaims:
-    """Who a valid access token speaks for; ``roles`` are the user's roles now, not when it was issued."""
+    """Who a valid access token speaks for: the user as they are now (their roles now, not when it was issued)."""
 
-    user_id: str
-    username: str
-    roles: frozenset[Role]
+    user: User
     via: str
     jti: str
     issued_at: datetime
@@ -135,9 +133,7 @@ class Tokens:
         if logged_out or user is None or not user.active or user.token_generation != claims["gen"]:
             raise _unauthenticated("TOKEN_REVOKED")
         return AccessClaims(
-            user_id=user.id,
-            username=user.username,
-            roles=frozenset(Role(r.role) for r in user.roles),
+            user=user_from_row(user),
             via=claims["via"],
             jti=claims["jti"],
             issued_at=datetime.fromtimestamp(claims["iat"], UTC),

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
 from radscholar_core.errors import InvalidArgument, NotFound
 from radscholar_core.objectstore import ObjectStore
@@ -122,6 +123,7 @@ class IbsiReport(BaseModel):
 @router.post(
     "/extractions",
     summary="Features of one region of interest: an image and its mask (NIfTI or NRRD) with a preset or settings",
+    response_model=Extraction,
 )
 async def extract_features(
     request: Request,
@@ -131,7 +133,7 @@ async def extract_features(
     preset_id: Annotated[str, Form(description="a built-in preset (see /presets); or give settings_yaml")] = "",
     settings_yaml: Annotated[str, Form(max_length=100_000)] = "",
     label: Annotated[int, Form(ge=1, le=65535, description="the mask's label of the region")] = 1,
-) -> Extraction:
+) -> Response:
     async with staged(request, [image.file, mask.file], "staging/radiomics") as (image_key, mask_key):
         answer = await radiomics.ExtractFeatures(
             pb.ExtractFeaturesRequest(
@@ -145,14 +147,18 @@ async def extract_features(
             ),
             timeout=request.app.state.settings.upload_timeout_seconds,
         )
-    return Extraction(  # field by field: thousands of features through MessageToDict cost more than the request
-        features=[
-            Feature(name=f.name, value=f.value, ibsi_name=f.ibsi_name, ibsi_code=f.ibsi_code) for f in answer.features
+    # An Extraction written straight to JSON: a thousand features through pydantic models (or MessageToDict) cost
+    # 3 ms (or 10 ms) of the request. NaN becomes null, as the model writes it.
+    extraction = {
+        "features": [
+            {"name": f.name, "value": f.value, "ibsi_name": f.ibsi_name, "ibsi_code": f.ibsi_code}
+            for f in answer.features
         ],
-        settings_hash=answer.settings_hash,
-        pyradiomics_version=answer.pyradiomics_version,
-        seconds=answer.seconds,
-    )
+        "settings_hash": answer.settings_hash,
+        "pyradiomics_version": answer.pyradiomics_version,
+        "seconds": answer.seconds,
+    }
+    return Response(to_json(extraction, inf_nan_mode="null"), media_type="application/json")
 
 
 @router.get("/ibsi-report", summary="The IBSI digital phantom's features against the IBSI reference values")

@@ -10,7 +10,7 @@ from fastapi import Request
 
 from radscholar_core.errors import Unauthenticated
 from radscholar_core.identity import Identity
-from radscholar_gateway.accounts import Accounts, ApiKeys, Memberships, Tokens, User
+from radscholar_gateway.accounts import ApiKeys, Memberships, Tokens, User
 
 API_KEY_PREFIX = "rsk_"
 
@@ -55,7 +55,6 @@ def bearer(request: Request) -> str | None:
 class Authenticator:
     """Turns a bearer credential into a principal; every failure is Unauthenticated with its reason."""
 
-    accounts: Accounts
     tokens: Tokens
     api_keys: ApiKeys
     memberships: Memberships
@@ -69,7 +68,6 @@ class Authenticator:
             expires, via = key.expires_at, "api_key"
         else:
             claims = self.tokens.verify_access(credential)
-            user = self.accounts.get_user(claims.user_id)
-            expires, via = claims.expires_at, "password"
+            user, expires, via = claims.user, claims.expires_at, "password"
         projects = self.memberships.of_user(user.id)
         return Principal(user, via, expires, {k: str(v) for k, v in projects.items()}, credential)

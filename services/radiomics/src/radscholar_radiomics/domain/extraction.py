@@ -17,16 +17,19 @@ Extraction is blocking (seconds per region): servers run it in a thread or a Ray
 
 from __future__ import annotations
 
+import io
 import itertools
 import logging
 import re
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import radiomics
 import SimpleITK as sitk
+from isal import igzip, isal_zlib
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_radiomics.domain.settings import ExtractionSettings
@@ -39,6 +42,8 @@ DEFAULT_GEOMETRY_TOLERANCE = 1e-3
 logging.getLogger("radiomics").setLevel(logging.WARNING)  # its INFO lines trace each feature class of each region
 
 IMAGE_FORMATS = {".nii.gz": "NiftiImageIO", ".nii": "NiftiImageIO", ".nrrd": "NrrdImageIO"}
+GZIP_MAGIC = b"\x1f\x8b"
+INFLATED_LIMIT = 2 << 30  # bytes of a .nii.gz inflated before reading it (a 512 x 512 x 1000 CT is 0.5 GiB)
 
 
 def read_image(data: bytes, name: str) -> sitk.Image:
@@ -52,7 +57,10 @@ def read_image(data: bytes, name: str) -> sitk.Image:
         )
     with tempfile.TemporaryDirectory(prefix="radscholar-image-") as folder:
         path = Path(folder) / f"image{suffix}"
-        path.write_bytes(data)
+        if suffix == ".nii.gz" and _inflated(data, path.with_suffix(""), name):
+            path = path.with_suffix("")  # the same NIfTI reader on the same bytes, uncompressed
+        else:
+            path.write_bytes(data)
         try:
             return sitk.ReadImage(str(path), imageIO=IMAGE_FORMATS[suffix])
         except RuntimeError as exc:
@@ -63,6 +71,50 @@ def read_image(data: bytes, name: str) -> sitk.Image:
                 reason="INVALID_IMAGE",
                 details={"file": name},
             ) from None
+
+
+def _inflated(data: bytes, path: Path, name: str) -> bool:
+    """Whether gzip ``data`` could be inflated into ``path`` by ISA-L (three times as fast as ITK's zlib: 10 ms of a
+    request for a 2 MB CT volume). When not (damaged, or over ``INFLATED_LIMIT``), ITK reads the file as given: it
+    names the problem, and reads no more than the header declares. A truncated file is refused: ITK would read
+    it, the missing voxels zeros, without a word."""
+    if not data.startswith(GZIP_MAGIC):
+        return False
+    written = 0
+    try:
+        with igzip.GzipFile(fileobj=io.BytesIO(data)) as packed, path.open("wb") as plain:
+            while chunk := packed.read(1 << 20):  # memory stays flat whatever it inflates to
+                written += plain.write(chunk)
+                if written > INFLATED_LIMIT:
+                    return False
+    except EOFError:  # truncated, or bytes after the last member (which zlib, and so ITK, ignores)
+        if _ends_early(data):
+            raise InvalidArgument(
+                f"cannot read '{name}' as Nifti: it is truncated (its gzip data ends early)",
+                reason="INVALID_IMAGE",
+                details={"file": name},
+            ) from None
+        return False
+    except (OSError, isal_zlib.error):
+        return False
+    return True
+
+
+def _ends_early(data: bytes) -> bool:
+    """Whether gzip ``data`` ends inside a member (zlib, a megabyte at a time); bytes after a member that start no
+    other member are ignored, as zlib's gzread does."""
+    rest = data
+    while rest.startswith(GZIP_MAGIC):
+        member, pending = zlib.decompressobj(wbits=31), rest
+        try:
+            while not member.eof and (member.decompress(pending, 1 << 20) or member.unconsumed_tail):
+                pending = member.unconsumed_tail
+        except zlib.error:
+            return False  # damaged rather than cut short: ITK names it
+        if not member.eof:
+            return True
+        rest = member.unused_data
+    return False
 
 
 def extract(image: sitk.Image, mask: sitk.Image, settings: ExtractionSettings, *, label: int = 1) -> dict[str, float]:
