@@ -29,9 +29,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import SimpleITK as sitk
@@ -43,10 +44,11 @@ import radscholar_phantoms
 from bench._platform import REPO_ROOT, platform_process
 from radscholar import Client
 from radscholar_core.testing import free_port
-from radscholar_localstack.ray_head import running_ray_head
+from radscholar_localstack.ray_head import ray_head_url, running_ray_head
 from radscholar_localstack.scratch_orthanc import running_orthanc
 from radscholar_radiomics.domain.settings import presets
 
+T = TypeVar("T")
 logging.getLogger("radiomics").setLevel(logging.WARNING)  # as in the service: no INFO line per feature class
 OVERHEAD_GOAL = 0.10
 BATCH_SPEEDUP_GOAL = 1.7
@@ -90,6 +92,26 @@ class BatchResult:
     identical_values: bool
 
 
+def busy_fraction(seconds: float = 1.0) -> float:
+    """The machine's share of CPU time not idle over the next ``seconds`` (Linux /proc/stat)."""
+
+    def times() -> list[int]:
+        return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+    before = times()
+    time.sleep(seconds)
+    spent = [b - a for a, b in zip(before, times(), strict=True)]
+    idle = spent[3] + spent[4]  # idle and iowait
+    return 1 - idle / max(1, sum(spent))
+
+
+def settle(busy: float = 0.15, timeout: float = 60) -> None:
+    """Waits until the machine is at most ``busy`` busy over a second (or ``timeout`` passed)."""
+    deadline = time.monotonic() + timeout
+    while busy_fraction() > busy and time.monotonic() < deadline:
+        pass
+
+
 def make_regions(out: Path, count: int, seed: int) -> list[Region]:
     """At least `count` lesions of CT phantoms: each series as NIfTI, with its ground-truth label map."""
     regions: list[Region] = []
@@ -119,13 +141,17 @@ def pyradiomics(params: dict[str, object]) -> RadiomicsFeatureExtractor:
     return extractor
 
 
-def timed_median(run: object, repeat: int) -> tuple[float, dict[str, float]]:
-    seconds, values = [], {}
+def timed_medians(runs: Sequence[Callable[[], T]], repeat: int) -> list[tuple[float, T]]:
+    """Each run's median seconds and last answer, the runs taking turns (so that drift hits them alike)."""
+    seconds: list[list[float]] = [[] for _ in runs]
+    answers: list[T] = []
     for _ in range(repeat):
-        started = time.perf_counter()
-        values = run()  # type: ignore[operator]
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), values
+        answers = []
+        for index, run in enumerate(runs):
+            started = time.perf_counter()
+            answers.append(run())
+            seconds[index].append(time.perf_counter() - started)
+    return [(statistics.median(taken), answer) for taken, answer in zip(seconds, answers, strict=True)]
 
 
 def measure(regions: Sequence[Region], settings_yaml: str, preset: str, client: Client, repeat: int) -> Result:
@@ -143,8 +169,7 @@ def measure(regions: Sequence[Region], settings_yaml: str, preset: str, client: 
             answer = client.extract_features(region.image, region.mask, preset=preset, label=region.label)
             return {f["name"]: f["value"] for f in answer["features"]}
 
-        direct_seconds, direct_values = timed_median(direct, repeat)
-        service_seconds, service_values = timed_median(service, repeat)
+        (direct_seconds, direct_values), (service_seconds, service_values) = timed_medians([direct, service], repeat)
         identical &= direct_values == service_values
         features = len(direct_values)
         direct_total += direct_seconds
@@ -155,7 +180,7 @@ def measure(regions: Sequence[Region], settings_yaml: str, preset: str, client: 
             flush=True,
         )
     overhead = service_total / direct_total - 1
-    building, _ = timed_median(lambda: pyradiomics(params), 5)
+    [(building, _)] = timed_medians([lambda: pyradiomics(params)], 5)
     return Result(
         regions=len(regions),
         features_per_region=features,
@@ -233,15 +258,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         regions = make_regions(work / "phantoms", args.regions, args.seed)
         print(f"{len(regions)} regions of interest; preset {args.preset}; {os.cpu_count()} CPUs", flush=True)
+        ray_port = free_port()  # the Ray head starts for the batch: per region, its idle load (6 % of a CPU) is noise
         with (
-            running_ray_head(free_port(), num_cpus=args.workers) as ray_address,
             running_orthanc(work / "orthanc") as orthanc,
-            platform_process(orthanc, work / "platform", ray_address) as gateway,
+            platform_process(orthanc, work / "platform", ray_head_url(ray_port)) as gateway,
             Client(gateway.url, token=gateway.token) as client,
         ):
             result = measure(regions, settings_yaml, args.preset, client, args.repeat)
             print(f"\nbatch: preset {args.batch_preset}", flush=True)
-            batch = measure_batch(regions, batch_yaml, args.batch_preset, client, args.workers)
+            with running_ray_head(ray_port, num_cpus=args.workers):
+                settle()  # as on a head that was already up: its dozen processes start for seconds after it answers
+                batch = measure_batch(regions, batch_yaml, args.batch_preset, client, args.workers)
         print()
         print(
             f"{result.regions} regions x {result.features_per_region} features: direct {result.direct_seconds:.2f} s "

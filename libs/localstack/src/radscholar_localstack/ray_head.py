@@ -96,6 +96,11 @@ def stop_leftovers(temp_dir: Path, grace_s: float) -> list[int]:
     return proctable.terminate(leftovers, grace_s)
 
 
+def ray_head_url(dashboard_port: int) -> str:
+    """The Jobs API URL of a head whose dashboard listens on ``dashboard_port`` of this machine."""
+    return f"http://127.0.0.1:{dashboard_port}"
+
+
 @contextlib.contextmanager
 def running_ray_head(dashboard_port: int, num_cpus: int = 2) -> Iterator[str]:
     """A throw-away Ray head on 127.0.0.1 without a token (tests and benchmarks); yields its Jobs API URL.
@@ -122,7 +127,7 @@ def running_ray_head(dashboard_port: int, num_cpus: int = 2) -> Iterator[str]:
     argv += ["--temp-dir", str(temp_dir), "--num-cpus", str(num_cpus), "--object-store-memory", str(256 << 20)]
     argv += ["--disable-usage-stats", "--block"]
     head = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{dashboard_port}"
+    url = ray_head_url(dashboard_port)
     try:
         deadline = time.monotonic() + 120
         while True:

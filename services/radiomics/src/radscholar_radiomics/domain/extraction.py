@@ -95,7 +95,7 @@ def _inflated(data: bytes, path: Path, name: str) -> bool:
                 details={"file": name},
             ) from None
         return False
-    except (OSError, isal_zlib.error):
+    except (OSError, isal_zlib.error):  # type: ignore[misc]  # isal's stub declares the class as an instance
         return False
     return True
 
