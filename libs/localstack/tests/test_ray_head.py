@@ -1,8 +1,18 @@
-"""Ray's temp directory stays short enough for its Unix sockets."""
+"""Ray's temp directory stays short enough for its Unix sockets; the throw-away head answers without a token."""
 
 from pathlib import Path
 
-from radscholar_localstack.ray_head import MAX_TEMP_DIR_LEN, RayTempDir, choose_temp_dir, prepare_temp_dir
+import httpx
+import pytest
+
+from radscholar_core.testing import free_port
+from radscholar_localstack.ray_head import (
+    MAX_TEMP_DIR_LEN,
+    RayTempDir,
+    choose_temp_dir,
+    prepare_temp_dir,
+    running_ray_head,
+)
 
 
 def test_a_short_data_dir_keeps_ray_inside_it() -> None:
@@ -33,3 +43,16 @@ def test_a_fallback_is_linked_from_the_data_dir(tmp_path: Path) -> None:
     assert chosen.path.is_dir()
     assert preferred.is_symlink() and preferred.resolve() == chosen.path.resolve()
     prepare_temp_dir(chosen, preferred)  # again: the link is replaced, not an error
+
+
+def test_the_throw_away_head_ignores_a_token_left_by_an_earlier_ray_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray 2.60 turns token auth on for any head when ~/.ray/auth_token exists (`ray.init()` writes one)."""
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("0" * 64)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    with running_ray_head(free_port(), num_cpus=1) as url:
+        answer = httpx.get(f"{url}/api/jobs/", timeout=10)
+    assert answer.status_code == 200, answer.text

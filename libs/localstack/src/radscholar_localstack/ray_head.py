@@ -118,6 +118,9 @@ def running_ray_head(dashboard_port: int, num_cpus: int = 2) -> Iterator[str]:
         "DASHBOARD_METRIC_PORT": "0",
         "AUTOSCALER_METRIC_PORT": "0",
         "RAY_USAGE_STATS_ENABLED": "0",
+        # Without this, a token that an earlier `ray.init()` left in ~/.ray/auth_token turns token auth on, and the
+        # head answers 401 to everything here.
+        "RAY_AUTH_MODE": "disabled",
         "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", os.defpath)]),  # job entrypoints' python
     }
     ports = {flag: free_port() for flag in ("--port", "--ray-client-server-port", "--dashboard-agent-listen-port")}
