@@ -133,6 +133,7 @@ def test_pydicom_test_files_are_accepted_with_their_uids(name: str) -> None:
     assert [getattr(instance, _snake(k)) for k in UIDS] == [str(expected[k].value) for k in UIDS]
     assert instance.modality == str(expected.get("Modality", ""))
     assert instance.institution_name == str(expected.get("InstitutionName", "") or "")
+    assert instance.patient_id == str(expected.get("PatientID", "") or "")
     assert instance.name == name
 
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydicom import dcmread
-from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import data_element_generator
 from pydicom.filewriter import write_file_meta_info
+from pydicom.tag import BaseTag
 from pydicom.uid import (
     PYDICOM_IMPLEMENTATION_UID,
     UID,
@@ -64,6 +65,8 @@ _READ_TAGS = [tag for _, tag in REQUIRED_UIDS] + [
     0x00280011,  # Columns
     0x00280100,  # BitsAllocated
 ]
+_READ_TAG_SET = frozenset([*_READ_TAGS, 0x00080005])  # and Specific Character Set, to decode them
+_SEQUENCE_DELIMITER_TAG = 0xFFFEE00D
 _DEFER_BYTES = 1 << 16  # values above this (pixel data) are skipped, not read
 # First bytes of common files that are not DICOM, to say what was sent instead.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -123,6 +126,7 @@ class _Layout:
     tags: frozenset[int]
     pixel_data_length: int | None  # None: no Pixel Data; _UNDEFINED_LENGTH: encapsulated
     cut: str  # "" when the data set is complete, else where it ends early
+    read: dict[int, RawDataElement] = field(default_factory=dict)  # the _READ_TAGS found before any cut
 
 
 def check_instance(
@@ -185,22 +189,29 @@ def _check(data: bytes, name: str, max_bytes: int) -> CheckedInstance | Rejectio
             return reject(RejectReason.TRUNCATED, f"is truncated or damaged: its deflated data set {inflated}")
         body, body_start = inflated, 0
 
-    try:
-        dataset = dcmread(io.BytesIO(data), force=not has_preamble, defer_size=_DEFER_BYTES, specific_tags=_READ_TAGS)
-        implicit_vr, little_endian = dataset.original_encoding
-    except Exception as exc:  # pydicom raises many types on damaged input; each one is a bad file
-        if has_preamble:
-            return reject(RejectReason.TRUNCATED, f"is truncated or damaged: it could not be parsed ({exc})")
-        return reject(RejectReason.NOT_DICOM, f"is not a DICOM file: it has no DICOM header and does not parse ({exc})")
+    encoding: tuple[bool | None, bool | None] | None = (
+        _stated_encoding(header, body, body_start) if has_preamble else None
+    )
+    if encoding is None:  # no or an unknown transfer syntax: pydicom works out how the data set is encoded
+        try:
+            read = dcmread(io.BytesIO(data), force=not has_preamble, defer_size=_DEFER_BYTES, specific_tags=_READ_TAGS)
+            encoding = read.original_encoding
+        except Exception as exc:  # pydicom raises many types on damaged input; each one is a bad file
+            if has_preamble:
+                return reject(RejectReason.TRUNCATED, f"is truncated or damaged: it could not be parsed ({exc})")
+            return reject(
+                RejectReason.NOT_DICOM, f"is not a DICOM file: it has no DICOM header and does not parse ({exc})"
+            )
+    implicit_vr, little_endian = encoding
     if implicit_vr is None or little_endian is None:
         return reject(RejectReason.NOT_DICOM, "is not a DICOM file: its encoding could not be recognised")
 
+    layout = _walk(body, body_start, implicit_vr=implicit_vr, little_endian=little_endian)
+    dataset = Dataset({element.tag: element for element in layout.read.values()})  # decoded only when asked for
     uids = {keyword: _uid_value(dataset, tag) for keyword, tag in REQUIRED_UIDS}
     sop, study = _valid_or_empty(uids["SOPInstanceUID"]), _valid_or_empty(uids["StudyInstanceUID"])
     if not has_preamble and uids["SOPClassUID"] is None and uids["SOPInstanceUID"] is None:
         return reject(RejectReason.NOT_DICOM, "is not a DICOM file: it has no DICOM header and no SOP UIDs")
-
-    layout = _walk(body, body_start, implicit_vr=implicit_vr, little_endian=little_endian)
     if layout.cut:
         return reject(RejectReason.TRUNCATED, f"is truncated: {layout.cut}", sop=sop, study=study)
     if header.media_storage_sop_class_uid == MediaStorageDirectoryStorage or layout.tags & _DIRECTORY_TAGS:
@@ -218,7 +229,7 @@ def _check(data: bytes, name: str, max_bytes: int) -> CheckedInstance | Rejectio
             return reject(RejectReason.INVALID_UID, f"has an invalid {keyword}: {problem}", sop=sop, study=study)
 
     transfer_syntax = header.transfer_syntax_uid or _encoding_syntax(implicit_vr, little_endian)
-    shortfall = _pixel_shortfall(dataset, layout, transfer_syntax, _valid_or_empty(uids["SOPClassUID"]))
+    shortfall = _pixel_shortfall(layout, transfer_syntax, _valid_or_empty(uids["SOPClassUID"]))
     if shortfall:
         return reject(RejectReason.TRUNCATED, f"is truncated: {shortfall}", sop=sop, study=study)
 
@@ -319,51 +330,94 @@ def _inflate(body: memoryview, max_bytes: int) -> bytes | str:
     return inflated
 
 
+def _stated_encoding(header: _Header, body: bytes, start: int) -> tuple[bool, bool] | None:
+    """(implicit VR, little endian) of the data set as its transfer syntax states it; None when the syntax is
+    absent or unknown. Like pydicom, the first element's VR decides implicit or explicit (some writers mislabel)."""
+    try:
+        syntax = UID(header.transfer_syntax_uid)
+        implicit_vr, little_endian = syntax.is_implicit_VR, syntax.is_little_endian
+    except ValueError:
+        return None
+    vr = body[start + 4 : start + 6]
+    if len(vr) == 2:
+        implicit_vr = not (0x40 < vr[0] < 0x5B and 0x40 < vr[1] < 0x5B)
+    return implicit_vr, little_endian
+
+
 def _walk(data: bytes, start: int, *, implicit_vr: bool, little_endian: bool) -> _Layout:
-    """Walk the top-level elements from ``start``, skipping values, to find where (if anywhere) the data set is cut."""
-    stream = io.BytesIO(data)  # shares the bytes, no copy
-    stream.seek(start)
+    """Walk the top-level elements from ``start``, skipping values but those of _READ_TAGS, to find where (if
+    anywhere) the data set is cut. Defined-length elements are walked here; pydicom reads the rest (sequences and
+    encapsulated pixel data of undefined length, unknown VRs)."""
     size = len(data)
-    tags: set[int] = set()
-    pixel_data_length: int | None = None
     if size == start:
         return _Layout(frozenset(), None, "it ends right after its file meta header, with no data set")
+    endian = "<" if little_endian else ">"
+    short_header = struct.Struct(f"{endian}HHL" if implicit_vr else f"{endian}HH2sH").unpack_from
+    long_length = struct.Struct(f"{endian}L").unpack_from
     delimiter = _SEQUENCE_DELIMITER_LE if little_endian else _SEQUENCE_DELIMITER_BE
-    end = start
-    try:
-        for element in data_element_generator(stream, implicit_vr, little_endian, defer_size=0):
-            tag = int(element.tag)
+    tags: set[int] = set()
+    read: dict[int, RawDataElement] = {}
+    pixel_data_length: int | None = None
+    stream: io.BytesIO | None = None  # for pydicom, made on first need (it shares the bytes, no copy)
+
+    def layout(cut: str) -> _Layout:
+        return _Layout(frozenset(tags), pixel_data_length, cut, read)
+
+    end = start  # where the last whole element ends
+    while end + 8 <= size:
+        if implicit_vr:
+            group, number, length = short_header(data, end)
+            vr, header = None, 8
+        else:
+            group, number, raw_vr, length = short_header(data, end)
+            vr, header = raw_vr.decode("latin-1"), 8
+            if raw_vr in _LONG_LENGTH_VRS:
+                if end + 12 > size:
+                    break
+                length, header = long_length(data, end + 8)[0], 12
+            elif not (raw_vr.isalpha() and raw_vr.isupper()):
+                length = _UNDEFINED_LENGTH  # an unknown VR: pydicom decides how to read it
+        tag = group << 16 | number
+        if tag == _SEQUENCE_DELIMITER_TAG:  # as pydicom does: the data set ends here
+            break
+        if length != _UNDEFINED_LENGTH:
             tags.add(tag)
-            undefined = (
-                element.length == _UNDEFINED_LENGTH
-                if isinstance(element, RawDataElement)
-                else isinstance(element, DataElement) and element.is_undefined_length
-            )
-            if undefined:
-                if data[stream.tell() - 8 : stream.tell()] != delimiter:
-                    return _Layout(frozenset(tags), None, f"it ends inside {_tag_text(tag)} before its delimiter")
-                if tag == _PIXEL_DATA:
-                    pixel_data_length = _UNDEFINED_LENGTH
-            elif isinstance(element, RawDataElement):
-                present = size - element.value_tell
-                if present < element.length:
-                    return _Layout(
-                        frozenset(tags),
-                        None,
-                        f"it ends inside {_tag_text(tag)}, with {max(present, 0)} of its {element.length} bytes",
-                    )
-                if tag == _PIXEL_DATA:
-                    pixel_data_length = element.length
-            end = stream.tell()
-    except Exception as exc:  # the parser's errors on a damaged stream are many; all mean "cut or damaged"
-        return _Layout(frozenset(tags), None, f"it cannot be read past byte {end - start} of its data set ({exc})")
+            value_start = end + header
+            present = size - value_start
+            if present < length:
+                return layout(f"it ends inside {_tag_text(tag)}, with {max(present, 0)} of its {length} bytes")
+            if tag in _READ_TAG_SET:
+                value = data[value_start : value_start + length]
+                read[tag] = RawDataElement(BaseTag(tag), vr, length, value, value_start, implicit_vr, little_endian)
+            elif tag == _PIXEL_DATA:
+                pixel_data_length = length
+            end = value_start + length
+            continue
+        if stream is None:
+            stream = io.BytesIO(data)
+        stream.seek(end)
+        try:
+            element = next(data_element_generator(stream, implicit_vr, little_endian, defer_size=0))
+        except Exception as exc:  # the parser's errors on a damaged stream are many; all mean "cut or damaged"
+            return layout(f"it cannot be read past byte {end - start} of its data set ({exc})")
+        tag = int(element.tag)
+        tags.add(tag)
+        if isinstance(element, RawDataElement) and element.length != _UNDEFINED_LENGTH:  # an unknown VR's value
+            present = size - element.value_tell
+            if present < element.length:
+                return layout(f"it ends inside {_tag_text(tag)}, with {max(present, 0)} of its {element.length} bytes")
+        elif data[stream.tell() - 8 : stream.tell()] != delimiter:
+            return layout(f"it ends inside {_tag_text(tag)} before its delimiter")
+        elif tag == _PIXEL_DATA:
+            pixel_data_length = _UNDEFINED_LENGTH
+        end = stream.tell()
     leftover = data[end:]
     if len(leftover) < 12 and leftover.strip(b"\0"):  # longer trailing bytes are not a cut header: leave them
-        return _Layout(frozenset(tags), None, "it ends inside an element header")
-    return _Layout(frozenset(tags), pixel_data_length, "")
+        return layout("it ends inside an element header")
+    return layout("")
 
 
-def _pixel_shortfall(dataset: Dataset, layout: _Layout, transfer_syntax: str, sop_class: str) -> str:
+def _pixel_shortfall(layout: _Layout, transfer_syntax: str, sop_class: str) -> str:
     """Why the pixel data looks cut short; "" if it does not (or cannot be judged, as for compressed data).
 
     An image (an "... Image Storage" SOP class, or Rows and Columns present) needs pixel data, and native
@@ -377,7 +431,7 @@ def _pixel_shortfall(dataset: Dataset, layout: _Layout, transfer_syntax: str, so
     length = layout.pixel_data_length
     if length is None or length == _UNDEFINED_LENGTH or not _is_native(transfer_syntax):
         return ""
-    expected = _expected_pixel_bytes(dataset)
+    expected = _expected_pixel_bytes(layout.read)
     if expected is None or length >= expected:
         return ""
     return (
@@ -394,20 +448,32 @@ def _is_native(transfer_syntax: str) -> bool:
         return False
 
 
-def _expected_pixel_bytes(dataset: Dataset) -> int | None:
+def _expected_pixel_bytes(read: dict[int, RawDataElement]) -> int | None:
     """Bytes that native Pixel Data needs (PS3.5 8.1.1, PS3.3 C.7.6.3.1.2); None when the attributes do not say."""
     try:
-        rows, columns = int(dataset.Rows), int(dataset.Columns)
-        samples, bits = int(dataset.SamplesPerPixel), int(dataset.BitsAllocated)
-        frames = int(dataset.get("NumberOfFrames") or 1)
-        photometric = str(dataset.get("PhotometricInterpretation") or "").strip()
-    except Exception:  # absent or malformed Image Pixel attributes: the length cannot be judged
+        rows, columns = _unsigned_short(read[0x00280010]), _unsigned_short(read[0x00280011])
+        samples, bits = _unsigned_short(read[0x00280002]), _unsigned_short(read[0x00280100])
+        frames = int(_ascii(read.get(0x00280008)) or 1)  # IS
+        photometric = _ascii(read.get(0x00280004))  # CS
+    except (KeyError, ValueError):  # absent or malformed Image Pixel attributes: the length cannot be judged
         return None
     if min(rows, columns, samples, bits) < 1 or (bits != 1 and bits % 8):
         return None
     values = rows * columns * samples * max(frames, 1)
     expected = (values + 7) // 8 if bits == 1 else values * (bits // 8)
     return expected // 3 * 2 if photometric == "YBR_FULL_422" else expected
+
+
+def _unsigned_short(element: RawDataElement) -> int:
+    """A US value as stored (one value of 2 bytes), else ValueError."""
+    if element.length != 2 or not element.value:
+        raise ValueError(f"{_tag_text(element.tag)} is not one unsigned short")
+    return int.from_bytes(element.value, "little" if element.is_little_endian else "big")
+
+
+def _ascii(element: RawDataElement | None) -> str:
+    """A text value (IS, CS) without its padding; "" when absent."""
+    return element.value.decode("ascii", "replace").strip("\0 ") if element is not None and element.value else ""
 
 
 def _uid_value(dataset: Dataset, tag: int) -> str | int | None:
