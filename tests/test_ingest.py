@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from pydicom.data import get_testdata_file
 
+from radscholar_core.objectstore import open_object_store
 from radscholar_gateway.app import create_app
 from tests.conftest import Platform
 
@@ -81,6 +82,7 @@ def test_a_mixed_batch_stores_the_good_and_names_the_bad(site: Platform, dx_file
 
     audit = site.gateway.get("/api/v1/audit", params={"action": "dicom.ingest"}).json()["records"]
     assert audit[-1]["details"] == {"stored": "3", "already_present": "0", "rejected": str(report["rejected"])}
+    assert not list(open_object_store(site.settings.object_store).list("staging/"))  # the staged files are gone
 
 
 def test_a_zip_bomb_is_refused_without_expanding_it(site: Platform) -> None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from typing import BinaryIO, TypeVar, cast
+from dataclasses import dataclass
+from typing import Any, BinaryIO, TypeVar, cast
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
@@ -43,6 +45,50 @@ async def staged(request: Request, files: list[BinaryIO], folder: str) -> AsyncI
         yield keys
     finally:
         await asyncio.to_thread(unstage)
+
+
+@contextlib.asynccontextmanager
+async def staged_together(request: Request, files: list[BinaryIO], folder: str) -> AsyncIterator[StagedBytes]:
+    """Puts the files one after another in a single object under `folder/<uuid>` (one write instead of one per
+    file: many small DICOM files) and yields its key with each file's (offset, length); deleted when the block ends."""
+    objects: ObjectStore = request.app.state.objects
+    key = f"{folder}/{uuid.uuid4().hex}"
+    ranges: list[tuple[int, int]] = []
+    for file in files:
+        offset = ranges[-1][0] + ranges[-1][1] if ranges else 0
+        ranges.append((offset, file.seek(0, io.SEEK_END)))
+        file.seek(0)
+    try:
+        await asyncio.to_thread(objects.put, key, io.BufferedReader(_Joined(files)), durable=False)
+        yield StagedBytes(key, ranges)
+    finally:
+        await asyncio.to_thread(objects.delete, key)
+
+
+@dataclass(frozen=True)
+class StagedBytes:
+    key: str  # of the object holding the files
+    ranges: list[tuple[int, int]]  # (offset, length) of each file, in order
+
+
+class _Joined(io.RawIOBase):
+    """Binary files read one after another, as one stream."""
+
+    def __init__(self, files: list[BinaryIO]) -> None:
+        self._files = iter(files)
+        self._file = next(self._files, None)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._file is not None:
+            chunk = self._file.read(len(buffer))
+            if chunk:
+                buffer[: len(chunk)] = chunk
+                return len(chunk)
+            self._file = next(self._files, None)
+        return 0
 
 
 @contextlib.asynccontextmanager

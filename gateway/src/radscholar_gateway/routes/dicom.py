@@ -17,7 +17,7 @@ from radscholar_gateway.convert import page_request, to_model
 from radscholar_gateway.deps import DicomStore
 from radscholar_gateway.security.guard import CurrentPrincipal
 from radscholar_gateway.security.principal import Principal
-from radscholar_gateway.staging import staged
+from radscholar_gateway.staging import staged_together
 from radscholar_proto.dicomstore.v1 import dicomstore_pb2 as pb
 
 router = APIRouter(prefix="/api/v1/dicom", tags=["dicom"])
@@ -269,12 +269,16 @@ async def upload(
     site, project_id = into.site, into.project_id
     require_member(principal, project_id)
     timeout = request.app.state.settings.upload_timeout_seconds
-    async with staged(request, [file.file for file in files], "staging/uploads") as keys:  # ingested at once
+    async with staged_together(request, [file.file for file in files], "staging/uploads") as bundle:
         answer = await store.IngestUpload(
             pb.IngestUploadRequest(
                 files=[
-                    pb.StagedFile(object_key=key, file_name=file.filename or "upload")
-                    for key, file in zip(keys, files, strict=True)
+                    pb.StagedFile(
+                        object_key=bundle.key,
+                        file_name=file.filename or "upload",
+                        byte_range=pb.ByteRange(offset=offset, length=length),
+                    )
+                    for (offset, length), file in zip(bundle.ranges, files, strict=True)
                 ],
                 site_id=site,
                 project_id=project_id,

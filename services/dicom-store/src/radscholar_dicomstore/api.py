@@ -12,7 +12,7 @@ from radscholar_core.errors import InvalidArgument
 from radscholar_core.paging import Page
 from radscholar_dicomstore.adapters.catalog import SqlCatalog
 from radscholar_dicomstore.adapters.orthanc import OrthancStore
-from radscholar_dicomstore.adapters.staged_uploads import StagedUploads
+from radscholar_dicomstore.adapters.staged_uploads import StagedFile, StagedUploads
 from radscholar_dicomstore.domain.deidentified_copies import DeidentifiedCopies
 from radscholar_dicomstore.domain.deidentify import IngestProfile
 from radscholar_dicomstore.domain.indexing import CatalogIndexer
@@ -216,7 +216,14 @@ class DicomStoreServicer(dicomstore_pb2_grpc.DicomStoreServiceServicer):
         self, request: pb.IngestUploadRequest, context: grpc.aio.ServicerContext
     ) -> pb.IngestUploadResponse:
         report = await self._uploads.ingest(
-            [(f.object_key, f.file_name or f.object_key) for f in request.files],
+            [
+                StagedFile(
+                    f.object_key,
+                    f.file_name or f.object_key,
+                    (f.byte_range.offset, f.byte_range.length) if f.HasField("byte_range") else None,
+                )
+                for f in request.files
+            ],
             site=request.site_id.strip(),
             project_id=_project_id(request.project_id, required=False),
         )

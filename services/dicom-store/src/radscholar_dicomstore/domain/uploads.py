@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import zipfile
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -30,14 +31,15 @@ CHECK_COUNT, CHECK_BYTES = 16, 16 << 20  # files checked per thread hop, at most
 
 
 def checked_instances(
-    path: Path, name: str, *, max_instance_bytes: int, limits: ZipLimits
+    source: Path | bytes, name: str, *, max_instance_bytes: int, limits: ZipLimits
 ) -> Iterator[CheckedInstance | Rejection]:
-    """Every instance in `path`, checked: the file itself, or each entry of a zip archive in turn."""
-    if not zipfile.is_zipfile(path):
-        yield check_instance(path, name=name, max_bytes=max_instance_bytes)
-        return
-    with path.open("rb") as archive:
-        for entry in iter_zip_instances(archive, limits, archive_name=name):
+    """Every instance in `source` (a file, or a small file's bytes), checked: the file itself, or each entry of a zip
+    archive in turn."""
+    with io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as file:
+        if not zipfile.is_zipfile(file):
+            yield check_instance(source, name=name, max_bytes=max_instance_bytes)
+            return
+        for entry in iter_zip_instances(file, limits, archive_name=name):
             if isinstance(entry, Rejection):
                 yield entry
             else:
@@ -140,8 +142,10 @@ class Ingestion:
         self._batch_count, self._batch_bytes = batch_count, batch_bytes
         self._parallel = parallel  # batches of one upload stored at once (Orthanc takes them in parallel)
 
-    async def ingest(self, files: Sequence[tuple[Path, str]], *, site: str = "", project_id: str = "") -> IngestReport:
-        """Every file (path, name) in order, into one report; what was stored is indexed once, at the end."""
+    async def ingest(
+        self, files: Sequence[tuple[Path | bytes, str]], *, site: str = "", project_id: str = ""
+    ) -> IngestReport:
+        """Every file (path or bytes, name) in order, into one report; what was stored is indexed once, at the end."""
         if site and not await asyncio.to_thread(self._catalog.site_exists, site):
             raise NotFound(f"site '{site}' is not registered", reason="SITE_NOT_FOUND")
         profile = await asyncio.to_thread(self._catalog.ingest_profile, project_id) if project_id else IngestProfile()

@@ -334,12 +334,22 @@ class SetIngestProfileRequest(_message.Message):
     def __init__(self, profile: _Optional[_Union[IngestProfile, _Mapping]] = ...) -> None: ...
 
 class StagedFile(_message.Message):
-    __slots__ = ("object_key", "file_name")
+    __slots__ = ("object_key", "file_name", "byte_range")
     OBJECT_KEY_FIELD_NUMBER: _ClassVar[int]
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    BYTE_RANGE_FIELD_NUMBER: _ClassVar[int]
     object_key: str
     file_name: str
-    def __init__(self, object_key: _Optional[str] = ..., file_name: _Optional[str] = ...) -> None: ...
+    byte_range: ByteRange
+    def __init__(self, object_key: _Optional[str] = ..., file_name: _Optional[str] = ..., byte_range: _Optional[_Union[ByteRange, _Mapping]] = ...) -> None: ...
+
+class ByteRange(_message.Message):
+    __slots__ = ("offset", "length")
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    offset: int
+    length: int
+    def __init__(self, offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class IngestUploadRequest(_message.Message):
     __slots__ = ("files", "site_id", "project_id")
