@@ -637,3 +637,22 @@ def test_the_report_counts_and_serialises() -> None:
 def test_institution_names_are_normalised() -> None:
     assert normalise_institution("  St.\u00a0Example   Hospital \n") == "St. Example Hospital"
     assert normalise_institution("   ") is None
+
+
+@pytest.mark.parametrize(
+    ("charset", "institution", "patient_id"),
+    [
+        ("ISO_IR 100", "Hôpital Saint-Éloi", "PAT-é1"),
+        ("ISO_IR 192", "東京大学病院", "患者-7"),
+        ("", "Plain Clinic", "P 1"),
+    ],
+)
+def test_text_is_read_in_the_character_set_of_the_file(charset: str, institution: str, patient_id: str) -> None:
+    dataset = ct_dataset()
+    if charset:
+        dataset.SpecificCharacterSet = charset
+    else:
+        del dataset.SpecificCharacterSet
+    dataset.InstitutionName, dataset.PatientID = institution, patient_id
+    instance = accepted(check_instance(encode(dataset)))
+    assert (instance.institution_name, instance.patient_id) == (institution, patient_id)

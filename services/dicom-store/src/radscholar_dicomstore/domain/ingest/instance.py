@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydicom import dcmread
+from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import data_element_generator
 from pydicom.filewriter import write_file_meta_info
@@ -31,6 +32,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     MediaStorageDirectoryStorage,
 )
+from pydicom.values import TEXT_VR_DELIMS
 
 from radscholar_dicomstore.domain.ingest.rejection import Rejection, RejectReason, human_size
 
@@ -54,10 +56,11 @@ _LONG_LENGTH_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 )
 # Attributes read by value; everything else (pixel data above all) is skipped, never copied.
+_SPECIFIC_CHARACTER_SET, _MODALITY, _INSTITUTION_NAME, _PATIENT_ID = 0x00080005, 0x00080060, 0x00080080, 0x00100020
 _READ_TAGS = [tag for _, tag in REQUIRED_UIDS] + [
-    0x00080060,  # Modality
-    0x00080080,  # InstitutionName
-    0x00100020,  # PatientID
+    _MODALITY,
+    _INSTITUTION_NAME,
+    _PATIENT_ID,
     0x00280002,  # SamplesPerPixel
     0x00280004,  # PhotometricInterpretation
     0x00280008,  # NumberOfFrames
@@ -65,7 +68,7 @@ _READ_TAGS = [tag for _, tag in REQUIRED_UIDS] + [
     0x00280011,  # Columns
     0x00280100,  # BitsAllocated
 ]
-_READ_TAG_SET = frozenset([*_READ_TAGS, 0x00080005])  # and Specific Character Set, to decode them
+_READ_TAG_SET = frozenset([*_READ_TAGS, _SPECIFIC_CHARACTER_SET])  # and Specific Character Set, to decode them
 _SEQUENCE_DELIMITER_TAG = 0xFFFEE00D
 _DEFER_BYTES = 1 << 16  # values above this (pixel data) are skipped, not read
 # First bytes of common files that are not DICOM, to say what was sent instead.
@@ -207,8 +210,7 @@ def _check(data: bytes, name: str, max_bytes: int) -> CheckedInstance | Rejectio
         return reject(RejectReason.NOT_DICOM, "is not a DICOM file: its encoding could not be recognised")
 
     layout = _walk(body, body_start, implicit_vr=implicit_vr, little_endian=little_endian)
-    dataset = Dataset({element.tag: element for element in layout.read.values()})  # decoded only when asked for
-    uids = {keyword: _uid_value(dataset, tag) for keyword, tag in REQUIRED_UIDS}
+    uids = {keyword: _ascii(layout.read.get(tag)) or None for keyword, tag in REQUIRED_UIDS}  # as written
     sop, study = _valid_or_empty(uids["SOPInstanceUID"]), _valid_or_empty(uids["StudyInstanceUID"])
     if not has_preamble and uids["SOPClassUID"] is None and uids["SOPInstanceUID"] is None:
         return reject(RejectReason.NOT_DICOM, "is not a DICOM file: it has no DICOM header and no SOP UIDs")
@@ -250,12 +252,12 @@ def _check(data: bytes, name: str, max_bytes: int) -> CheckedInstance | Rejectio
         sop_instance_uid=sop,
         study_instance_uid=study,
         series_instance_uid=_valid_or_empty(uids["SeriesInstanceUID"]),
-        modality=_text(dataset, "Modality").upper(),
-        institution_name=_text(dataset, "InstitutionName"),
+        modality=_text(layout.read, _MODALITY).upper(),
+        institution_name=_text(layout.read, _INSTITUTION_NAME),
         transfer_syntax_uid=transfer_syntax,
         data=stored,
         file_meta_added=not has_preamble,
-        patient_id=_text(dataset, "PatientID"),
+        patient_id=_text(layout.read, _PATIENT_ID),
     )
 
 
@@ -476,30 +478,8 @@ def _ascii(element: RawDataElement | None) -> str:
     return element.value.decode("ascii", "replace").strip("\0 ") if element is not None and element.value else ""
 
 
-def _uid_value(dataset: Dataset, tag: int) -> str | int | None:
-    """A UID as written, padding removed, without pydicom's conversion warnings.
-
-    None when absent or empty; an int (its length) when too long to have been read.
-    """
-    element = dataset.get_item(tag, keep_deferred=True)
-    if element is None:
-        return None
-    value = element.value
-    if value is None:
-        return element.length if isinstance(element, RawDataElement) and element.length else None
-    if isinstance(value, bytes | bytearray):
-        text = bytes(value).decode("ascii", "replace")
-    elif isinstance(value, str):
-        text = value
-    else:  # a converted multi-valued element
-        text = "\\".join(str(item) for item in value)
-    return text.strip("\0 ") or None
-
-
-def _uid_problem(value: str | int | None) -> str:
+def _uid_problem(value: str | None) -> str:
     """Why a present UID is invalid (pydicom's rule: digits and dots, no leading zeros, at most 64); "" if valid."""
-    if isinstance(value, int):
-        return f"it is {value} characters long, over the 64 a UID may have"
     if value is None or UID(value).is_valid:
         return ""
     shown = value if len(value) <= 80 else value[:77] + "..."
@@ -510,27 +490,25 @@ def _uid_problem(value: str | int | None) -> str:
     return f"'{shown}' is not numbers separated by dots (without leading zeros)"
 
 
-def _valid_or_empty(value: str | int | None) -> str:
-    return value if isinstance(value, str) and UID(value).is_valid else ""
+def _valid_or_empty(value: str | None) -> str:
+    return value if value is not None and UID(value).is_valid else ""
 
 
 def _tag_text(tag: int) -> str:
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
-def _text(dataset: Dataset, keyword: str) -> str:
+def _text(read: dict[int, RawDataElement], tag: int) -> str:
+    """A text value (CS, LO) in the data set's character set, without its padding; "" when absent or undecodable."""
+    element = read.get(tag)
+    if element is None or not element.value:
+        return ""
+    charset = _ascii(read.get(_SPECIFIC_CHARACTER_SET))
     try:
-        value = dataset.get(keyword)
+        encodings = convert_encodings(charset.split("\\") if charset else None)
+        return decode_bytes(element.value, encodings, TEXT_VR_DELIMS).strip("\0 \t\r\n")
     except Exception:  # an undecodable value is not worth rejecting a file over
         return ""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    try:
-        return "\\".join(str(item).strip() for item in value)
-    except TypeError:
-        return str(value).strip()
 
 
 def _encoding_syntax(implicit_vr: bool, little_endian: bool) -> str:
