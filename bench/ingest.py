@@ -138,7 +138,8 @@ def run_gateway(orthanc: Orthanc, files: Sequence[DicomFile], workers: int, batc
         def post(group: Sequence[DicomFile]) -> None:
             parts = [("files", (item.path.name, item.data, "application/dicom")) for item in group]
             answer = client.post("/api/v1/dicom/uploads", files=parts)
-            answer.raise_for_status()
+            if answer.is_error:
+                raise RuntimeError(f"the gateway answered {answer.status_code}: {answer.text[:500]}")
             report = answer.json()
             if report["stored"] != len(group):
                 raise RuntimeError(f"the gateway stored {report['stored']} of {len(group)}: {answer.text[:500]}")
@@ -270,6 +271,7 @@ def measure(files: Sequence[DicomFile], work: Path, runs: Sequence[PathRun], rep
                 took = path_run.run(orthanc, folder / "platform")
                 verify(orthanc, files)
             shutil.rmtree(folder, ignore_errors=True)
+            os.sync()  # the next run starts on a quiet disk, not behind this one's writes and deletes
             seconds[path_run.name].append(took)
             print(
                 f"  round {round_ + 1}/{repeat}  {path_run.name:<28} {len(files)} instances in {took:6.2f} s"
