@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socketserver
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -104,3 +106,66 @@ def test_a_batch_that_fails_fails_the_whole(instances: list[CheckedInstance]) ->
 
     with pytest.raises(Unavailable):
         asyncio.run(run())
+
+
+class ClosesKeptAliveConnections(socketserver.ThreadingTCPServer):
+    """An HTTP server on 127.0.0.1 that answers the first request of each connection and closes the connection on
+    the next one without answering: what a request meets when Orthanc's keep-alive timer ends just as it goes out
+    (a race real Orthanc only shows now and then, under load). It records every request it reads."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, answers: dict[str, bytes]) -> None:
+        self.answers, self.seen = answers, []
+
+        server = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                for served in range(2):
+                    request_line = self.rfile.readline().decode()
+                    if not request_line:
+                        return
+                    headers = {}
+                    while (line := self.rfile.readline().decode().strip()) != "":
+                        name, _, value = line.partition(":")
+                        headers[name.lower()] = value.strip()
+                    self.rfile.read(int(headers.get("content-length", 0)))
+                    method, path, _ = request_line.split(" ", 2)
+                    server.seen.append(f"{method} {path}")
+                    if served == 1:
+                        return  # closed without an answer
+                    body = server.answers.get(f"{method} {path}", b"{}")
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+                    self.wfile.write(f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                    self.wfile.flush()
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def test_a_request_on_a_connection_closed_under_it_is_sent_again_when_that_is_safe(
+    instances: list[CheckedInstance],
+) -> None:
+    answers = {
+        "GET /series/s/statistics": b'{"CountInstances": 3, "DicomUncompressedSize": 10}',
+        "POST /instances": b'{"ID": "x", "Status": "Success"}',
+    }
+    with ClosesKeptAliveConnections(answers) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+
+        async def run() -> None:
+            orthanc = OrthancStore(url, "u", "p", timeout=5)
+            for _ in range(3):  # each read after the first goes out on a connection that closes under it
+                assert await orthanc.series_counts("s") == (3, 10)
+            for _ in range(3):
+                assert await orthanc.store(instances[:1]) == [STORED]
+            with pytest.raises(Unavailable):  # a DELETE is not repeated: it may have been done
+                await orthanc.unregister_modality("MODALITY")
+
+        asyncio.run(run())
+        server.shutdown()
+    assert server.seen.count("GET /series/s/statistics") == 5  # 3 answered, 2 closed under them and sent again
+    assert server.seen.count("POST /instances") == 5
+    assert server.seen.count("DELETE /modalities/MODALITY") == 1

@@ -48,6 +48,42 @@ def _unavailable(exc: httpx.HTTPStatusError | httpx.TransportError) -> Unavailab
     return Unavailable(f"the DICOM server cannot be reached ({problem})", reason="DICOM_SERVER_UNREACHABLE")
 
 
+# A kept-alive connection Orthanc closes just as a request goes out on it fails that request with one of these. The
+# request is sent again (on another connection) when that is safe: reads, lookups, PUTs, and storing, to which
+# Orthanc answers AlreadyStored for what it already holds.
+_CONNECTION_LOST = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+_RESENDS = 2
+_SAFE_POSTS = ("/instances", "/tools/lookup", "/tools/find")
+
+
+def _resendable(request: httpx.Request) -> bool:
+    return request.method in ("GET", "HEAD", "PUT") or (
+        request.method == "POST" and request.url.path.endswith(_SAFE_POSTS)
+    )
+
+
+class _Resending(httpx.HTTPTransport):
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(_RESENDS):
+            try:
+                return super().handle_request(request)
+            except _CONNECTION_LOST:
+                if not _resendable(request):
+                    raise
+        return super().handle_request(request)
+
+
+class _AsyncResending(httpx.AsyncHTTPTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(_RESENDS):
+            try:
+                return await super().handle_async_request(request)
+            except _CONNECTION_LOST:
+                if not _resendable(request):
+                    raise
+        return await super().handle_async_request(request)
+
+
 def orthanc_instance_id(instance: CheckedInstance) -> str:
     """Orthanc's id of an instance: the SHA-1 of its patient id and study, series and SOP instance UIDs."""
     key = "|".join(
@@ -89,9 +125,14 @@ class OrthancStore:
     def __init__(self, url: str, username: str, password: str, timeout: float = 30.0) -> None:
         # A small pool: httpcore looks at every pooled connection on each request. Idle connections are dropped
         # before Orthanc's own keep-alive timeout (1 s) closes them, or a request could go out on a closed one.
+        # Should one be closed all the same, a request that is safe to repeat is sent again (_Resending).
         limits = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=0.5)
-        self._orthanc = AsyncOrthanc(url, username=username, password=password, timeout=timeout, limits=limits)
-        self._sync = httpx.Client(base_url=url, auth=(username, password), timeout=timeout, limits=limits)
+        self._orthanc = AsyncOrthanc(
+            url, username=username, password=password, timeout=timeout, transport=_AsyncResending(limits=limits)
+        )
+        self._sync = httpx.Client(
+            base_url=url, auth=(username, password), timeout=timeout, transport=_Resending(limits=limits)
+        )
 
     async def changes(self, since: int, limit: int = 1000) -> tuple[list[dict[str, Any]], int, bool]:
         """Orthanc's change log after `since`: (changes, last sequence number, done)."""
@@ -264,12 +305,8 @@ class OrthancStore:
         return IngestStatus.ALREADY_PRESENT if status == "AlreadyStored" else IngestStatus.STORED
 
     def _post(self, body: bytes, content_type: str) -> Any:
-        """POST /instances, sent once more when the connection dropped before any answer (storing is idempotent:
-        Orthanc answers AlreadyStored for what it already holds)."""
-        try:
-            answer = self._sync.post("/instances", content=body, headers={"Content-Type": content_type})
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
-            answer = self._sync.post("/instances", content=body, headers={"Content-Type": content_type})
+        """POST /instances (sent again when the connection drops before any answer: see _Resending)."""
+        answer = self._sync.post("/instances", content=body, headers={"Content-Type": content_type})
         answer.raise_for_status()
         return answer.json()
 
