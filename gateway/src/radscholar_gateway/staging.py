@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import itertools
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -53,14 +54,12 @@ async def staged_together(request: Request, files: list[BinaryIO], folder: str) 
     file: many small DICOM files) and yields its key with each file's (offset, length); deleted when the block ends."""
     objects: ObjectStore = request.app.state.objects
     key = f"{folder}/{uuid.uuid4().hex}"
-    ranges: list[tuple[int, int]] = []
+    lengths = [file.seek(0, io.SEEK_END) for file in files]
     for file in files:
-        offset = ranges[-1][0] + ranges[-1][1] if ranges else 0
-        ranges.append((offset, file.seek(0, io.SEEK_END)))
         file.seek(0)
     try:
         await asyncio.to_thread(objects.put, key, io.BufferedReader(_Joined(files)), durable=False)
-        yield StagedBytes(key, ranges)
+        yield StagedBytes(key, list(zip(itertools.accumulate(lengths, initial=0), lengths, strict=False)))
     finally:
         await asyncio.to_thread(objects.delete, key)
 

@@ -72,8 +72,7 @@ def _part(path: Path, file: StagedFile, copy: Path) -> Path | bytes:
         if length <= IN_MEMORY_BYTES:
             return source.read(length)
         with copy.open("wb") as sink:
-            while length:
-                chunk = source.read(min(length, COPY_CHUNK))
+            while length and (chunk := source.read(min(length, COPY_CHUNK))):  # stops if the object shrank
                 sink.write(chunk)
                 length -= len(chunk)
         return copy
