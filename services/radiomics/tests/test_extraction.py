@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,14 @@ def test_ct_values_are_exactly_pyradiomics(nodule: Nodule) -> None:
     np.testing.assert_array_equal(list(features.values()), [float(value) for value in expected.values()])
     assert len(features) == 14 + 12 * 93  # shape + (original, 3 LoG, 8 wavelet) x first-order and texture
     assert 300 < features["original_shape_VoxelVolume"] < 1000  # a 10 mm nodule, in mm3
+
+
+def test_sum_average_is_extracted_without_a_warning_per_image(nodule: Nodule, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="radiomics"):
+        features = extract(nodule.image, nodule.mask, preset("ct"))
+    assert "original_glcm_SumAverage" in features
+    assert features["original_glcm_SumAverage"] == pytest.approx(2 * features["original_glcm_JointAverage"])
+    assert not [r for r in caplog.records if r.name == "radiomics.glcm"]  # pyradiomics warned once per image (12)
 
 
 def test_comprehensive_preset_gives_over_4000_features(nodule: Nodule) -> None:
