@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 
 from radscholar_core.errors import InvalidArgument
 from radscholar_core.objectstore.filesystem import FilesystemObjectStore
+from radscholar_core.testing import zipped
 from radscholar_dicomstore.adapters import staged_uploads
 from radscholar_dicomstore.adapters.orthanc import OrthancStore
 from radscholar_dicomstore.adapters.staged_uploads import StagedFile, StagedUploads
@@ -64,14 +63,6 @@ def ingest(orthanc: Orthanc, objects: FilesystemObjectStore, files: list[StagedF
         return await StagedUploads(objects, ingestion).ingest(files)
 
     return asyncio.run(run())
-
-
-def zipped(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def side_by_side(objects: FilesystemObjectStore, key: str, files: dict[str, bytes]) -> list[StagedFile]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 import radscholar_phantoms
 from radscholar_core.errors import InvalidArgument
+from radscholar_core.testing import zipped
 from radscholar_labeling.domain.exchange import (
     CSV_COLUMNS,
     RTSTRUCT_STORAGE,
@@ -574,14 +574,6 @@ def test_rtstruct_mapped_roi_needs_closed_planar_contours(source: list[Dataset])
         "INVALID_RTSTRUCT",
         "ROI 'GTV' contour 1 is POINT; only CLOSED_PLANAR contours enclose voxels",
     )
-
-
-def zipped(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def test_masks_are_read_from_a_zip_of_nifti_named_by_study_and_series_as_the_export_names_them() -> None:

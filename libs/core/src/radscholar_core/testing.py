@@ -6,8 +6,10 @@ Test-only: importing this module needs nothing beyond radscholar_core, but ``mot
 
 from __future__ import annotations
 
+import io
 import secrets
 import socket
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +29,15 @@ from radscholar_core.identity import (
 )
 
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def zipped(entries: dict[str, bytes]) -> bytes:
+    """A zip archive holding ``entries`` (name -> bytes), in order."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
