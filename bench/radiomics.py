@@ -15,7 +15,9 @@ as NIfTI, and measures in one run, on the same regions:
    Goal: at least 1.7x with 2 workers. The driver's own extraction time (first task to last) is reported too, and
    so is the machine's ceiling: pyradiomics alone on --workers warm processes (forked from this one, extractor
    built, one SimpleITK thread each as in the batch's tasks, largest region first), which no batch of that many
-   workers can beat here.
+   workers can beat here. Last, the floor of any batch run as a Ray job on this head: a job that only starts its
+   driver and one empty task per worker, timed as the batch is, from submission to SUCCEEDED. The ceiling plus that
+   floor bounds from below what any Ray batch takes here, so sequential / (ceiling + floor) bounds its speed-up.
 
 Both ways must give the same feature values. Results go to stdout and, as JSON, to --out.
 """
@@ -32,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -47,6 +50,7 @@ from radiomics.featureextractor import RadiomicsFeatureExtractor
 import radscholar_phantoms
 from bench._platform import REPO_ROOT, platform_process
 from radscholar import Client
+from radscholar_core.ray_jobs import RayJobs
 from radscholar_core.testing import free_port
 from radscholar_localstack.ray_head import ray_head_url, running_ray_head
 from radscholar_localstack.scratch_orthanc import running_orthanc
@@ -92,6 +96,8 @@ class BatchResult:
     extraction_speedup: float  # sequential / extraction
     ceiling_seconds: float  # pyradiomics alone on `workers` warm processes
     ceiling_speedup: float  # sequential / ceiling: the most any batch of `workers` workers reaches here
+    empty_job_seconds: float  # a Ray job with one empty task per worker, submission to SUCCEEDED (median of 3)
+    bound_speedup: float  # sequential / (ceiling + empty job): the most any batch run as a Ray job reaches here
     sequential_features_per_s: float
     batch_features_per_s: float
     goal_met: bool
@@ -235,8 +241,30 @@ def on_warm_processes(regions: Sequence[Region], extractor: RadiomicsFeatureExtr
         return time.perf_counter() - started
 
 
+_EMPTY_DRIVER = (
+    "import ray; ray.init(); task = ray.remote(num_cpus=1)(lambda: None); "
+    "ray.get([task.remote() for _ in range({workers})])"
+)
+
+
+def empty_ray_job(ray_url: str, workers: int) -> float:
+    """Seconds from submitting a Ray job whose driver runs one empty task per worker to seeing it SUCCEEDED, through
+    the platform's own Jobs API client and environment: the Ray job supervisor, the driver's start and `ray.init`,
+    and `workers` worker processes, which every batch job pays before and around its extraction."""
+    jobs = RayJobs(ray_url)
+    entrypoint = f"{sys.executable} -c '{_EMPTY_DRIVER.format(workers=workers)}'"
+    started = time.perf_counter()
+    job_id = f"bench-empty-{uuid.uuid4().hex[:12]}"
+    jobs.submit(job_id, entrypoint, {})
+    while (state := jobs.state(job_id).status) not in {"SUCCEEDED", "FAILED", "STOPPED"}:
+        time.sleep(0.02)
+    if state != "SUCCEEDED":
+        raise RuntimeError(f"the empty Ray job ended {state}: {jobs.logs(job_id)}")
+    return time.perf_counter() - started
+
+
 def measure_batch(
-    regions: Sequence[Region], settings_yaml: str, preset: str, client: Client, workers: int
+    regions: Sequence[Region], settings_yaml: str, preset: str, client: Client, workers: int, ray_url: str
 ) -> BatchResult:
     extractor = pyradiomics(yaml.safe_load(settings_yaml))
     sequential: dict[tuple[str, int], dict[str, float]] = {}
@@ -263,6 +291,13 @@ def measure_batch(
         raise RuntimeError(f"the batch job ended {job['state']}: {job.get('error')}")
     extraction_seconds = float(job["result"]["extraction_seconds"])
     print(f"  Ray batch ({workers} workers): {batch_seconds:.1f} s, of which extraction {extraction_seconds:.1f} s")
+    empty_job_seconds = statistics.median(empty_ray_job(ray_url, workers) for _ in range(3))
+    bound_speedup = sequential_seconds / (ceiling_seconds + empty_job_seconds)
+    print(
+        f"  an empty Ray job ({workers} empty tasks): {empty_job_seconds:.2f} s; no Ray batch beats "
+        f"{ceiling_seconds + empty_job_seconds:.1f} s here ({bound_speedup:.2f}x)",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as folder:
         table = pd.read_parquet(client.download_feature_table(job["id"], Path(folder) / "features.parquet"))
     batch = {(row["case_id"], int(row["mask_label"])): row for row in table.to_dict("records")}
@@ -281,6 +316,8 @@ def measure_batch(
         extraction_speedup=sequential_seconds / extraction_seconds,
         ceiling_seconds=ceiling_seconds,
         ceiling_speedup=sequential_seconds / ceiling_seconds,
+        empty_job_seconds=empty_job_seconds,
+        bound_speedup=bound_speedup,
         sequential_features_per_s=features * len(regions) / sequential_seconds,
         batch_features_per_s=features * len(regions) / batch_seconds,
         goal_met=sequential_seconds / batch_seconds >= BATCH_SPEEDUP_GOAL,
@@ -314,9 +351,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             result = measure(regions, settings_yaml, args.preset, client, args.repeat)
             print(f"\nbatch: preset {args.batch_preset}", flush=True)
-            with running_ray_head(ray_port, num_cpus=args.workers):
+            with running_ray_head(ray_port, num_cpus=args.workers) as ray_url:
                 settle()  # as on a head that was already up: its dozen processes start for seconds after it answers
-                batch = measure_batch(regions, batch_yaml, args.batch_preset, client, args.workers)
+                batch = measure_batch(regions, batch_yaml, args.batch_preset, client, args.workers, ray_url)
         print()
         print(
             f"{result.regions} regions x {result.features_per_region} features: direct {result.direct_seconds:.2f} s "
@@ -344,6 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  the machine's ceiling for {batch.workers} workers (pyradiomics alone on {batch.workers} warm "
             f"processes): {batch.ceiling_speedup:.2f}x; the batch reaches "
             f"{batch.speedup / batch.ceiling_speedup:.0%} of it"
+        )
+        print(
+            f"  an empty Ray job takes {batch.empty_job_seconds:.2f} s here: with it, the most any batch run as a Ray "
+            f"job reaches is {batch.bound_speedup:.2f}x; the batch reaches {batch.speedup / batch.bound_speedup:.0%}"
         )
         report = {
             "benchmark": "radiomics",
