@@ -15,9 +15,10 @@ as NIfTI, and measures in one run, on the same regions:
    Goal: at least 1.7x with 2 workers. The driver's own extraction time (first task to last) is reported too, and
    so is the machine's ceiling: pyradiomics alone on --workers warm processes (forked from this one, extractor
    built, one SimpleITK thread each as in the batch's tasks, largest region first), which no batch of that many
-   workers can beat here. Last, the floor of any batch run as a Ray job on this head: a job that only starts its
-   driver and one empty task per worker, timed as the batch is, from submission to SUCCEEDED. The ceiling plus that
-   floor bounds from below what any Ray batch takes here, so sequential / (ceiling + floor) bounds its speed-up.
+   workers can beat here. Last, the floor of any batch run as a Ray job on this head: a job whose driver only runs
+   one empty task per worker, from submission to those tasks' end (the worker processes started), best of 3. The
+   ceiling plus that floor bounds from below what any Ray batch takes here, so sequential / (ceiling + floor)
+   bounds its speed-up.
 
 Both ways must give the same feature values. Results go to stdout and, as JSON, to --out.
 """
@@ -96,7 +97,7 @@ class BatchResult:
     extraction_speedup: float  # sequential / extraction
     ceiling_seconds: float  # pyradiomics alone on `workers` warm processes
     ceiling_speedup: float  # sequential / ceiling: the most any batch of `workers` workers reaches here
-    empty_job_seconds: float  # a Ray job with one empty task per worker, submission to SUCCEEDED (median of 3)
+    empty_job_seconds: float  # a Ray job's driver running one empty task per worker, from submission (best of 3)
     bound_speedup: float  # sequential / (ceiling + empty job): the most any batch run as a Ray job reaches here
     sequential_features_per_s: float
     batch_features_per_s: float
@@ -242,25 +243,27 @@ def on_warm_processes(regions: Sequence[Region], extractor: RadiomicsFeatureExtr
 
 
 _EMPTY_DRIVER = (
-    "import ray; ray.init(); task = ray.remote(num_cpus=1)(lambda: None); "
-    "ray.get([task.remote() for _ in range({workers})])"
+    "import ray, time; ray.init(); task = ray.remote(num_cpus=1)(lambda: None); "
+    'ray.get([task.remote() for _ in range({workers})]); print("tasks done at", time.time())'
 )
 
 
 def empty_ray_job(ray_url: str, workers: int) -> float:
-    """Seconds from submitting a Ray job whose driver runs one empty task per worker to seeing it SUCCEEDED, through
-    the platform's own Jobs API client and environment: the Ray job supervisor, the driver's start and `ray.init`,
-    and `workers` worker processes, which every batch job pays before and around its extraction."""
+    """Seconds from submitting a Ray job to its driver having run one empty task per worker, through the platform's
+    own Jobs API client and environment: Ray's job supervisor, the driver's start and `ray.init`, and `workers` worker
+    processes, which every batch job pays before its extraction. (The driver's exit is left out: the service
+    finishes a batch on its driver's last line.)"""
     jobs = RayJobs(ray_url)
     entrypoint = f"{sys.executable} -c '{_EMPTY_DRIVER.format(workers=workers)}'"
-    started = time.perf_counter()
     job_id = f"bench-empty-{uuid.uuid4().hex[:12]}"
+    submitted = time.time()  # the driver's clock is this machine's
     jobs.submit(job_id, entrypoint, {})
     while (state := jobs.state(job_id).status) not in {"SUCCEEDED", "FAILED", "STOPPED"}:
-        time.sleep(0.02)
+        time.sleep(0.1)
+    logs = jobs.logs(job_id)
     if state != "SUCCEEDED":
-        raise RuntimeError(f"the empty Ray job ended {state}: {jobs.logs(job_id)}")
-    return time.perf_counter() - started
+        raise RuntimeError(f"the empty Ray job ended {state}: {logs}")
+    return float(logs.rpartition("tasks done at ")[2].split()[0]) - submitted
 
 
 def measure_batch(
@@ -291,7 +294,7 @@ def measure_batch(
         raise RuntimeError(f"the batch job ended {job['state']}: {job.get('error')}")
     extraction_seconds = float(job["result"]["extraction_seconds"])
     print(f"  Ray batch ({workers} workers): {batch_seconds:.1f} s, of which extraction {extraction_seconds:.1f} s")
-    empty_job_seconds = statistics.median(empty_ray_job(ray_url, workers) for _ in range(3))
+    empty_job_seconds = min(empty_ray_job(ray_url, workers) for _ in range(3))  # a floor: its best
     bound_speedup = sequential_seconds / (ceiling_seconds + empty_job_seconds)
     print(
         f"  an empty Ray job ({workers} empty tasks): {empty_job_seconds:.2f} s; no Ray batch beats "
