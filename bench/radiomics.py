@@ -51,7 +51,7 @@ from radiomics.featureextractor import RadiomicsFeatureExtractor
 import radscholar_phantoms
 from bench._platform import REPO_ROOT, platform_process
 from radscholar import Client
-from radscholar_core.ray_jobs import RayJobs
+from radscholar_core.ray_jobs import RAY_ENDED, RayJobs
 from radscholar_core.testing import free_port
 from radscholar_localstack.ray_head import ray_head_url, running_ray_head
 from radscholar_localstack.scratch_orthanc import running_orthanc
@@ -258,7 +258,11 @@ def empty_ray_job(ray_url: str, workers: int) -> float:
     job_id = f"bench-empty-{uuid.uuid4().hex[:12]}"
     submitted = time.time()  # the driver's clock is this machine's
     jobs.submit(job_id, entrypoint, {})
-    while (state := jobs.state(job_id).status) not in {"SUCCEEDED", "FAILED", "STOPPED"}:
+    deadline = time.monotonic() + 120
+    while (state := jobs.state(job_id).status) not in RAY_ENDED:
+        if time.monotonic() > deadline:
+            jobs.stop(job_id)
+            raise RuntimeError(f"the empty Ray job has not ended in 120 s: {jobs.logs(job_id)}")
         time.sleep(0.1)
     logs = jobs.logs(job_id)
     if state != "SUCCEEDED":
